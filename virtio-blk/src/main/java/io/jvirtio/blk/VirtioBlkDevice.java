@@ -1,0 +1,306 @@
+package io.jvirtio.blk;
+
+import io.jvirtio.bdev.Bdev;
+import io.jvirtio.bdev.BdevIoException;
+import io.jvirtio.bdev.IoType;
+import io.jvirtio.core.DeviceException;
+import io.jvirtio.core.VirtioBackendOps;
+import io.jvirtio.core.VirtioDevice;
+import io.jvirtio.core.VirtioFeatures;
+import io.jvirtio.core.mem.MemoryDomain;
+import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.vhostuser.VhostUserBackend;
+import io.jvirtio.core.vhostuser.VhostUserOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+import static io.jvirtio.blk.VirtioBlkSpec.*;
+import static io.jvirtio.core.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
+import static io.jvirtio.core.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
+
+/**
+ * A virtio-blk device as a {@link Bdev} (SPDK's {@code bdev_virtio_blk}). Negotiates what the
+ * device offers of SIZE_MAX, SEG_MAX, BLK_SIZE, TOPOLOGY, MQ, RO, FLUSH, DISCARD, WRITE_ZEROES,
+ * EVENT_IDX and INDIRECT_DESC, reads and checks its config, creates the request queues, and hands
+ * them out one per thread as {@link VirtioBlkChannel}s.
+ */
+public final class VirtioBlkDevice implements Bdev, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(VirtioBlkDevice.class);
+
+    /** The driver features jvirtio's blk driver understands. */
+    public static final long DRIVER_FEATURES = bits(VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_BLK_SIZE,
+            VIRTIO_BLK_F_TOPOLOGY, VIRTIO_BLK_F_MQ, VIRTIO_BLK_F_RO, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_DISCARD,
+            VIRTIO_BLK_F_WRITE_ZEROES, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC);
+    /** SPDK's product name for virtio-blk bdevs. */
+    public static final String PRODUCT_NAME = "VirtioBlk Disk";
+    /** Largest data segment when the device sets no size_max: a descriptor length is 32 bits. */
+    static final long MAX_SEGMENT_BYTES = 1L << 30;
+    /** Descriptors in one indirect table. */
+    static final int MAX_INDIRECT = VirtioDevice.DEFAULT_MAX_INDIRECT;
+
+    private final VirtioDevice device;
+    private final boolean ownsMemory;
+    private final VirtioBlkConfig config;
+    private final VirtioBlkOptions options;
+    private final Set<IoType> ioTypes;
+    private volatile boolean closed;
+
+    private VirtioBlkDevice(VirtioDevice device, boolean ownsMemory, VirtioBlkConfig config, VirtioBlkOptions options) {
+        this.device = device;
+        this.ownsMemory = ownsMemory;
+        this.config = config;
+        this.options = options;
+        EnumSet<IoType> types = EnumSet.of(IoType.READ, IoType.RESET);
+        if (!readOnly()) {
+            types.add(IoType.WRITE);
+            if (hasDiscard()) {
+                types.add(IoType.UNMAP);
+            }
+            if (hasWriteZeroes()) {
+                types.add(IoType.WRITE_ZEROES);
+            }
+        }
+        if (hasFlush()) {
+            types.add(IoType.FLUSH);
+        }
+        this.ioTypes = Collections.unmodifiableSet(types);
+    }
+
+    /**
+     * Attaches a virtio-blk device over any transport. On failure nothing is left running:
+     * the device is reset and the transport destructed (and the memory closed when owned).
+     *
+     * @param name       the bdev name
+     * @param ops        the transport; owned by the bdev from now on
+     * @param memory     the device-visible memory
+     * @param ownsMemory whether closing the bdev closes {@code memory}
+     * @param options    queues and sizes
+     */
+    public static VirtioBlkDevice attach(String name, VirtioBackendOps ops, MemoryDomain memory, boolean ownsMemory,
+                                         VirtioBlkOptions options) {
+        VirtioDevice device = new VirtioDevice(name, ops, memory);
+        try {
+            device.negotiate(DRIVER_FEATURES);
+            VirtioBlkConfig config = VirtioBlkConfig.read(device);
+            int available = Math.min(config.numQueues(), ops.getMaxQueues());
+            if (options.requestQueues() > available) {
+                throw new DeviceException(name + ": " + options.requestQueues() + " request queues requested, the device has "
+                        + available + " (num_queues " + config.numQueues() + ", transport limit " + ops.getMaxQueues() + ")");
+            }
+            device.start(options.requestQueues(), 0, options.queueSize(), MAX_INDIRECT);
+            VirtioBlkDevice blk = new VirtioBlkDevice(device, ownsMemory, config, options);
+            LOG.info("{}: virtio-blk attached over {}: {} blocks of {} bytes{}, {} queue(s) of {}", name, ops.transportType(),
+                    blk.blockCount(), blk.blockSize(), blk.readOnly() ? " (read-only)" : "", options.requestQueues(),
+                    device.queue(0).size());
+            return blk;
+        } catch (RuntimeException e) {
+            closeQuietly(device, e);
+            if (ownsMemory) {
+                memory.close();
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Connects to a vhost-user-blk target (qemu-storage-daemon, SPDK's vhost app, jvirtio's target)
+     * on its Unix socket and attaches it, with a memory domain of its own.
+     *
+     * @param name    the bdev name
+     * @param socket  the target's socket
+     * @param options queues, sizes, memory
+     * @throws io.jvirtio.core.VirtioException naming the socket when nothing listens there or the target misbehaves
+     */
+    public static VirtioBlkDevice connectVhostUser(String name, Path socket, VirtioBlkOptions options) {
+        return connectVhostUser(name, socket, options, VhostUserOptions.defaults());
+    }
+
+    /** As {@link #connectVhostUser(String, Path, VirtioBlkOptions)} with vhost-user protocol options. */
+    public static VirtioBlkDevice connectVhostUser(String name, Path socket, VirtioBlkOptions options, VhostUserOptions vhostUser) {
+        MemoryDomain memory = MemoryDomain.create(name, options.memoryBytes(), options.hugePages());
+        VhostUserBackend backend;
+        try {
+            backend = VhostUserBackend.connect(socket, memory, vhostUser);
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+        return attach(name, backend, memory, true, options);
+    }
+
+    private static void closeQuietly(VirtioDevice device, RuntimeException failure) {
+        try {
+            device.close();
+        } catch (RuntimeException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    /** @return the underlying virtio device */
+    public VirtioDevice device() {
+        return device;
+    }
+
+    /** @return the device config as read at attach */
+    public VirtioBlkConfig config() {
+        return config;
+    }
+
+    /** @return the options the device was attached with */
+    public VirtioBlkOptions options() {
+        return options;
+    }
+
+    @Override
+    public String name() {
+        return device.name();
+    }
+
+    @Override
+    public String productName() {
+        return PRODUCT_NAME;
+    }
+
+    @Override
+    public int blockSize() {
+        return config.blockSize();
+    }
+
+    @Override
+    public long blockCount() {
+        return config.capacityBytes() / config.blockSize();
+    }
+
+    @Override
+    public boolean readOnly() {
+        return device.hasFeature(VIRTIO_BLK_F_RO);
+    }
+
+    boolean hasFlush() {
+        return device.hasFeature(VIRTIO_BLK_F_FLUSH);
+    }
+
+    boolean hasDiscard() {
+        return device.hasFeature(VIRTIO_BLK_F_DISCARD);
+    }
+
+    boolean hasWriteZeroes() {
+        return device.hasFeature(VIRTIO_BLK_F_WRITE_ZEROES);
+    }
+
+    /** @return the most descriptors one request may chain (indirect tables lift the queue-size bound) */
+    int maxChainDescriptors() {
+        int size = device.queue(0).size();
+        return device.hasFeature(VIRTIO_RING_F_INDIRECT_DESC) ? Math.max(size, MAX_INDIRECT) : size;
+    }
+
+    MemoryDomain memory() {
+        return device.memory();
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public Set<IoType> supportedIoTypes() {
+        return ioTypes;
+    }
+
+    @Override
+    public int maxChannels() {
+        return device.queueCount();
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @return the channel, with blk-specific calls such as {@link VirtioBlkChannel#getId}
+     */
+    @Override
+    public VirtioBlkChannel openChannel() {
+        if (closed) {
+            throw new BdevIoException("bdev " + name() + " is closed");
+        }
+        SplitVirtqueue vq = device.findAndAcquireQueue(0);
+        if (vq == null) {
+            throw new BdevIoException("bdev " + name() + ": all " + device.queueCount() + " request queues are taken by other threads"
+                    + " (attach with more request queues, vq_count)");
+        }
+        try {
+            int depth = options.channelDepth() > 0 ? options.channelDepth() : vq.size();
+            return new VirtioBlkChannel(this, vq, depth);
+        } catch (RuntimeException e) {
+            device.releaseQueue(vq);
+            throw e;
+        }
+    }
+
+    void channelClosed(VirtioBlkChannel channel, MemorySegment partMemory) {
+        if (!closed) {
+            freeBuffer(partMemory);
+            device.releaseQueue(channel.queue());
+        }
+    }
+
+    @Override
+    public MemorySegment allocateBuffer(long size, long alignment) {
+        return device.memory().allocate(size, alignment);
+    }
+
+    @Override
+    public void freeBuffer(MemorySegment buffer) {
+        device.memory().free(buffer);
+    }
+
+    @Override
+    public Map<String, Object> driverSpecificInfo() {
+        Map<String, Object> virtio = new LinkedHashMap<>();
+        virtio.put("vq_count", device.queueCount());
+        virtio.put("vq_size", device.queue(0).size());
+        virtio.putAll(device.backend().dumpJsonInfo());
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("virtio", virtio);
+        return out;
+    }
+
+    /**
+     * Resets the device, frees its queues, closes the transport (and the memory when owned). Open
+     * channels fail their in-flight I/O on their next poll.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            device.close();
+        } finally {
+            if (ownsMemory) {
+                device.memory().close();
+            }
+        }
+    }
+
+    private static long bits(int... features) {
+        long v = 0;
+        for (int f : features) {
+            v |= VirtioFeatures.bit(f);
+        }
+        return v;
+    }
+
+    @Override
+    public String toString() {
+        return "VirtioBlkDevice[" + name() + ", " + blockCount() + " x " + blockSize() + " B, " + device.backend().transportType() + "]";
+    }
+}

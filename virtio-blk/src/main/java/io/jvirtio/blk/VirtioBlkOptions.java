@@ -1,0 +1,63 @@
+package io.jvirtio.blk;
+
+import io.jvirtio.core.mem.HugePagePolicy;
+
+/**
+ * How to attach a virtio-blk device. Defaults follow SPDK's {@code bdev_virtio_attach_controller}:
+ * one request queue of 512 descriptors.
+ *
+ * @param requestQueues request queues to create (SPDK's {@code vq_count}); one channel per queue
+ * @param queueSize     descriptors per queue (SPDK's {@code vq_size}), a power of two
+ * @param channelDepth  I/Os one channel accepts before a submit returns false; 0 = the queue size
+ * @param hugePages     how the memory the device sees is backed (when jvirtio creates it)
+ * @param memoryBytes   size of the memory domain jvirtio creates for the device (rings, request headers, I/O buffers)
+ */
+public record VirtioBlkOptions(int requestQueues, int queueSize, int channelDepth, HugePagePolicy hugePages,
+                               long memoryBytes) {
+    /** SPDK's default {@code vq_size}. */
+    public static final int DEFAULT_QUEUE_SIZE = 512;
+    /** Default memory domain: rings and headers for a few queues plus room for I/O buffers. */
+    public static final long DEFAULT_MEMORY_BYTES = 64L << 20;
+
+    public VirtioBlkOptions {
+        if (requestQueues < 1) {
+            throw new IllegalArgumentException("requestQueues " + requestQueues + " must be at least 1");
+        }
+        if (queueSize < 2 || queueSize > 32768 || Integer.bitCount(queueSize) != 1) {
+            throw new IllegalArgumentException("queueSize " + queueSize + " must be a power of two from 2 to 32768");
+        }
+        if (channelDepth < 0) {
+            throw new IllegalArgumentException("channelDepth " + channelDepth + " must not be negative");
+        }
+    }
+
+    /** @return one queue of 512, hugepages when available, 64 MiB of device memory */
+    public static VirtioBlkOptions defaults() {
+        return new VirtioBlkOptions(1, DEFAULT_QUEUE_SIZE, 0, HugePagePolicy.AUTO, DEFAULT_MEMORY_BYTES);
+    }
+
+    /** @return these options with {@code n} request queues */
+    public VirtioBlkOptions withRequestQueues(int n) {
+        return new VirtioBlkOptions(n, queueSize, channelDepth, hugePages, memoryBytes);
+    }
+
+    /** @return these options with queues of {@code size} descriptors */
+    public VirtioBlkOptions withQueueSize(int size) {
+        return new VirtioBlkOptions(requestQueues, size, channelDepth, hugePages, memoryBytes);
+    }
+
+    /** @return these options with {@code depth} I/Os per channel */
+    public VirtioBlkOptions withChannelDepth(int depth) {
+        return new VirtioBlkOptions(requestQueues, queueSize, depth, hugePages, memoryBytes);
+    }
+
+    /** @return these options with the given hugepage policy */
+    public VirtioBlkOptions withHugePages(HugePagePolicy policy) {
+        return new VirtioBlkOptions(requestQueues, queueSize, channelDepth, policy, memoryBytes);
+    }
+
+    /** @return these options with a memory domain of {@code bytes} */
+    public VirtioBlkOptions withMemoryBytes(long bytes) {
+        return new VirtioBlkOptions(requestQueues, queueSize, channelDepth, hugePages, bytes);
+    }
+}

@@ -1,0 +1,119 @@
+package io.jvirtio.bdev;
+
+import io.jvirtio.core.VirtioException;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Blocking convenience on top of an {@link IoChannel}: submit, then poll on the calling thread
+ * until the I/O completes. For setup code, tools and tests; engines use the asynchronous calls.
+ * Not thread-safe: one per channel, used by the channel's thread.
+ */
+public final class SyncIo implements IoCallback {
+    /** How long a blocking call waits by default before declaring the device stuck. */
+    public static final long DEFAULT_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
+
+    private final IoChannel channel;
+    private final long timeoutNanos;
+    private boolean done;
+    private VirtioException error;
+
+    /** @param channel the channel to drive; waits at most {@link #DEFAULT_TIMEOUT_NANOS} per call */
+    public SyncIo(IoChannel channel) {
+        this(channel, DEFAULT_TIMEOUT_NANOS);
+    }
+
+    /**
+     * @param channel      the channel to drive
+     * @param timeoutNanos how long one call may wait for its completion
+     */
+    public SyncIo(IoChannel channel, long timeoutNanos) {
+        this.channel = channel;
+        this.timeoutNanos = timeoutNanos;
+    }
+
+    @Override
+    public void onComplete(Object context, VirtioException e) {
+        done = true;
+        error = e;
+    }
+
+    /** Reads {@code buffer.byteSize()} bytes at {@code offset}. */
+    public void read(MemorySegment buffer, long offset) {
+        run("read", offset, () -> channel.read(buffer, offset, this, null));
+    }
+
+    /** Writes {@code buffer} at {@code offset}. */
+    public void write(MemorySegment buffer, long offset) {
+        run("write", offset, () -> channel.write(buffer, offset, this, null));
+    }
+
+    /** Vectored read. */
+    public void readv(MemorySegment[] iovs, int iovcnt, long offset) {
+        run("readv", offset, () -> channel.readv(iovs, iovcnt, offset, this, null));
+    }
+
+    /** Vectored write. */
+    public void writev(MemorySegment[] iovs, int iovcnt, long offset) {
+        run("writev", offset, () -> channel.writev(iovs, iovcnt, offset, this, null));
+    }
+
+    /** Flushes. */
+    public void flush() {
+        run("flush", 0, () -> channel.flush(this, null));
+    }
+
+    /** Unmaps a range. */
+    public void unmap(long offset, long length) {
+        run("unmap", offset, () -> channel.unmap(offset, length, this, null));
+    }
+
+    /** Writes zeros over a range. */
+    public void writeZeroes(long offset, long length) {
+        run("write_zeroes", offset, () -> channel.writeZeroes(offset, length, this, null));
+    }
+
+    /** Resets. */
+    public void reset() {
+        run("reset", 0, () -> channel.reset(this, null));
+    }
+
+    /** A submission: true when accepted, false when the channel is full. */
+    @FunctionalInterface
+    public interface Submission {
+        /** @return whether the channel accepted the I/O */
+        boolean submit();
+    }
+
+    /**
+     * Submits (retrying while the channel is full) and polls until completion.
+     *
+     * @throws VirtioException the I/O's error, or a timeout naming the operation
+     */
+    public void run(String what, long offset, Submission submission) {
+        done = false;
+        error = null;
+        long deadline = System.nanoTime() + timeoutNanos;
+        while (!submission.submit()) {
+            channel.poll();
+            checkDeadline(deadline, what, offset);
+        }
+        while (!done) {
+            if (channel.poll() == 0) {
+                checkDeadline(deadline, what, offset);
+                Thread.onSpinWait();
+            }
+        }
+        if (error != null) {
+            throw error;
+        }
+    }
+
+    private void checkDeadline(long deadline, String what, long offset) {
+        if (System.nanoTime() - deadline > 0) {
+            throw new BdevIoException("bdev " + channel.bdev().name() + ": " + what + " at offset " + offset + " did not complete within "
+                    + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package io.jvirtio.core;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Map;
+
+/**
+ * One transport's view of a virtio device (SPDK's {@code struct virtio_dev_ops}): vhost-user now,
+ * virtio-pci over VFIO later. {@link VirtioDevice} drives the virtio state machine through these
+ * calls and knows nothing else of the transport.
+ *
+ * <p>Every call but {@link #notifyQueue} is a setup-time call and may block on the transport.
+ * {@link #notifyQueue} is on the I/O path: no allocation, at most one syscall.
+ */
+public interface VirtioBackendOps {
+    /** @return a short name for the transport type as SPDK prints it: {@code "user"}, {@code "pci-modern"} */
+    String transportType();
+
+    /** Reads {@code dst.byteSize()} bytes of device config space starting at {@code offset}. */
+    void readDevConfig(long offset, MemorySegment dst);
+
+    /** Writes {@code src} into device config space at {@code offset}. */
+    void writeDevConfig(long offset, MemorySegment src);
+
+    /** @return the device status byte ({@link VirtioStatus}) */
+    int getStatus();
+
+    /** Sets the device status byte; {@link VirtioStatus#RESET} resets (stops every queue). */
+    void setStatus(int status);
+
+    /** @return the feature bits the device offers (device bits only; transport bits are the backend's business) */
+    long getFeatures();
+
+    /** Tells the device which of its features the driver accepted. */
+    void setFeatures(long features);
+
+    /** @return how many queues the transport can carry at most ({@link Integer#MAX_VALUE} when it does not say) */
+    int getMaxQueues();
+
+    /** @return the largest size queue {@code index} may have */
+    int getQueueSize(int index);
+
+    /** Gives the device one queue's addresses; effective once the device is started (DRIVER_OK). */
+    void setupQueue(QueueSetup queue);
+
+    /**
+     * Stops and forgets a queue.
+     *
+     * @return the device's next avail index for it (vhost-user GET_VRING_BASE), or -1 when unknown
+     */
+    int deleteQueue(int index);
+
+    /** Kicks queue {@code index}: the driver made buffers available. Hot path. */
+    void notifyQueue(int index);
+
+    /** Closes the transport: disconnects, closes fds. Idempotent. */
+    void destruct();
+
+    /** @return SPDK's {@code driver_specific.virtio} fields for this transport, e.g. {@code type}, {@code socket} */
+    Map<String, Object> dumpJsonInfo();
+
+    /** @return SPDK's {@code bdev_virtio_attach_controller} params for this transport: {@code trtype}, {@code traddr}, ... */
+    Map<String, Object> writeJsonConfig();
+}

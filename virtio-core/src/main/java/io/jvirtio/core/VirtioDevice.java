@@ -1,0 +1,300 @@
+package io.jvirtio.core;
+
+import io.jvirtio.core.mem.MemoryDomain;
+import io.jvirtio.core.ring.SplitRingLayout;
+import io.jvirtio.core.ring.SplitVirtqueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+import static io.jvirtio.core.VirtioFeatures.VIRTIO_F_VERSION_1;
+import static io.jvirtio.core.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
+import static io.jvirtio.core.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
+
+/**
+ * A virtio device, transport-independent (SPDK's {@code struct virtio_dev}): the status state
+ * machine, feature negotiation, queue creation and per-thread queue ownership, device config
+ * access. The transport is a {@link VirtioBackendOps}; this class never learns which.
+ *
+ * <p>Life cycle: {@link #negotiate} (RESET → ACKNOWLEDGE → DRIVER → FEATURES_OK), then
+ * {@link #start} (queues, DRIVER_OK), then {@link #acquireQueue}/{@link #releaseQueue} from I/O
+ * threads, then {@link #close}. A failure on the way sets FAILED and leaves nothing running.
+ */
+public final class VirtioDevice implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(VirtioDevice.class);
+
+    /** The alignment of ring memory: the used ring must be 4096-aligned and so is the whole block. */
+    private static final long RING_ALIGN = 4096;
+    /** Descriptors in one indirect table; capped by the device's segment limit where it has one. */
+    public static final int DEFAULT_MAX_INDIRECT = 128;
+
+    private final String name;
+    private final VirtioBackendOps ops;
+    private final MemoryDomain memory;
+    private long offeredFeatures;
+    private long negotiatedFeatures;
+    private int status;
+    private SplitVirtqueue[] queues = new SplitVirtqueue[0];
+    private MemorySegment[] ringMemory = new MemorySegment[0];
+    private MemorySegment[] indirectMemory = new MemorySegment[0];
+    private AtomicReferenceArray<Thread> owners = new AtomicReferenceArray<>(0);
+    private int fixedQueues;
+    private boolean closed;
+
+    /**
+     * @param name   the device name used in every log line and error
+     * @param ops    the transport
+     * @param memory the memory the device can reach; rings are allocated there
+     */
+    public VirtioDevice(String name, VirtioBackendOps ops, MemoryDomain memory) {
+        this.name = name;
+        this.ops = ops;
+        this.memory = memory;
+    }
+
+    /** @return the device name */
+    public String name() {
+        return name;
+    }
+
+    /** @return the transport */
+    public VirtioBackendOps backend() {
+        return ops;
+    }
+
+    /** @return the memory domain the device reaches */
+    public MemoryDomain memory() {
+        return memory;
+    }
+
+    /**
+     * Resets the device and negotiates features (spec 3.1.1 steps 1–6).
+     *
+     * @param wanted the device-specific and ring features the driver supports; VERSION_1 is always requested
+     * @return the negotiated features
+     * @throws DeviceException when the device lacks VERSION_1 or refuses FEATURES_OK
+     */
+    public long negotiate(long wanted) {
+        setStatus(VirtioStatus.RESET);
+        setStatus(VirtioStatus.ACKNOWLEDGE);
+        setStatus(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER);
+        offeredFeatures = ops.getFeatures();
+        if (!VirtioFeatures.has(offeredFeatures, VIRTIO_F_VERSION_1)) {
+            fail();
+            throw new DeviceException(name + ": device offers features 0x" + Long.toHexString(offeredFeatures)
+                    + " without VIRTIO_F_VERSION_1 (bit 32); legacy devices are not supported");
+        }
+        negotiatedFeatures = offeredFeatures & (wanted | VirtioFeatures.bit(VIRTIO_F_VERSION_1));
+        ops.setFeatures(negotiatedFeatures);
+        setStatus(status | VirtioStatus.FEATURES_OK);
+        int readBack = ops.getStatus();
+        if ((readBack & VirtioStatus.FEATURES_OK) == 0) {
+            fail();
+            throw new DeviceException(name + ": device did not accept features 0x" + Long.toHexString(negotiatedFeatures)
+                    + " (status read back " + VirtioStatus.describe(readBack) + ")");
+        }
+        LOG.debug("{}: offered 0x{}, negotiated 0x{}", name, Long.toHexString(offeredFeatures), Long.toHexString(negotiatedFeatures));
+        return negotiatedFeatures;
+    }
+
+    /** @return the features the device offered */
+    public long offeredFeatures() {
+        return offeredFeatures;
+    }
+
+    /** @return the negotiated features */
+    public long negotiatedFeatures() {
+        return negotiatedFeatures;
+    }
+
+    /** @return whether {@code feature} was negotiated */
+    public boolean hasFeature(int feature) {
+        return VirtioFeatures.has(negotiatedFeatures, feature);
+    }
+
+    /**
+     * Creates and starts queues, then sets DRIVER_OK.
+     *
+     * @param totalQueues  all queues, fixed ones included
+     * @param fixedQueues  queues at the start reserved for the driver (2 for scsi: control, event)
+     * @param queueSize    descriptors per queue; clamped to the transport's maximum, must be a power of two
+     * @param maxIndirect  descriptors per indirect table when INDIRECT_DESC was negotiated
+     */
+    public void start(int totalQueues, int fixedQueues, int queueSize, int maxIndirect) {
+        if ((status & VirtioStatus.FEATURES_OK) == 0) {
+            throw new DeviceException(name + ": start before feature negotiation (status " + VirtioStatus.describe(status) + ")");
+        }
+        int transportMax = ops.getMaxQueues();
+        if (totalQueues < 1 || totalQueues > transportMax) {
+            fail();
+            throw new DeviceException(name + ": " + totalQueues + " queues requested, the transport allows 1.." + transportMax);
+        }
+        this.fixedQueues = fixedQueues;
+        queues = new SplitVirtqueue[totalQueues];
+        ringMemory = new MemorySegment[totalQueues];
+        indirectMemory = new MemorySegment[totalQueues];
+        owners = new AtomicReferenceArray<>(totalQueues);
+        boolean eventIdx = hasFeature(VIRTIO_RING_F_EVENT_IDX);
+        boolean indirect = hasFeature(VIRTIO_RING_F_INDIRECT_DESC) && maxIndirect > 0;
+        try {
+            for (int i = 0; i < totalQueues; i++) {
+                int size = Math.min(queueSize, ops.getQueueSize(i));
+                if (size <= 0 || Integer.bitCount(size) != 1) {
+                    throw new DeviceException(name + ": queue " + i + " size " + size + " is not a power of two"
+                            + " (asked " + queueSize + ", transport max " + ops.getQueueSize(i) + ")");
+                }
+                ringMemory[i] = memory.allocate(SplitRingLayout.totalBytes(size), RING_ALIGN);
+                if (indirect) {
+                    indirectMemory[i] = memory.allocate((long) size * maxIndirect * SplitRingLayout.DESC_SIZE, RING_ALIGN);
+                }
+                SplitVirtqueue vq = new SplitVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i],
+                        indirect ? maxIndirect : 0, eventIdx, q -> ops.notifyQueue(q.index()));
+                queues[i] = vq;
+                ops.setupQueue(new QueueSetup(i, size, vq.descTableAddress(), vq.availRingAddress(), vq.usedRingAddress(), 0));
+            }
+            setStatus(status | VirtioStatus.DRIVER_OK);
+        } catch (RuntimeException e) {
+            fail();
+            releaseRings();
+            throw e;
+        }
+        LOG.info("{}: started, {} queues ({} fixed), size {}, features 0x{}", name, totalQueues, fixedQueues,
+                queues[0].size(), Long.toHexString(negotiatedFeatures));
+    }
+
+    /** @return the number of queues, fixed ones included */
+    public int queueCount() {
+        return queues.length;
+    }
+
+    /** @return the number of fixed queues (0 for blk, 2 for scsi) */
+    public int fixedQueues() {
+        return fixedQueues;
+    }
+
+    /** @return queue {@code index}, whoever owns it (for the owner and for diagnostics) */
+    public SplitVirtqueue queue(int index) {
+        return queues[index];
+    }
+
+    /**
+     * Binds queue {@code index} to the calling thread.
+     *
+     * @return the queue, or null when another thread holds it
+     */
+    public SplitVirtqueue acquireQueue(int index) {
+        if (index < 0 || index >= queues.length) {
+            throw new DeviceException(name + ": queue index " + index + " out of range 0.." + (queues.length - 1));
+        }
+        return owners.compareAndSet(index, null, Thread.currentThread()) ? queues[index] : null;
+    }
+
+    /**
+     * Binds the first free queue at or after {@code startIndex} to the calling thread
+     * (SPDK's {@code virtio_dev_find_and_acquire_queue}).
+     *
+     * @return the queue, or null when all are taken
+     */
+    public SplitVirtqueue findAndAcquireQueue(int startIndex) {
+        for (int i = startIndex; i < queues.length; i++) {
+            SplitVirtqueue vq = acquireQueue(i);
+            if (vq != null) {
+                return vq;
+            }
+        }
+        return null;
+    }
+
+    /** Makes a queue free for another thread. */
+    public void releaseQueue(SplitVirtqueue vq) {
+        owners.set(vq.index(), null);
+    }
+
+    /** @return the thread that owns queue {@code index}, or null */
+    public Thread queueOwner(int index) {
+        return owners.get(index);
+    }
+
+    /** Reads {@code dst.byteSize()} bytes of device config at {@code offset}. */
+    public void readDevConfig(long offset, MemorySegment dst) {
+        ops.readDevConfig(offset, dst);
+    }
+
+    /** Writes {@code src} to device config at {@code offset}. */
+    public void writeDevConfig(long offset, MemorySegment src) {
+        ops.writeDevConfig(offset, src);
+    }
+
+    /** @return the status as last set by the driver */
+    public int status() {
+        return status;
+    }
+
+    private void setStatus(int newStatus) {
+        ops.setStatus(newStatus);
+        status = newStatus;
+    }
+
+    private void fail() {
+        try {
+            setStatus(status | VirtioStatus.FAILED);
+        } catch (RuntimeException e) {
+            LOG.debug("{}: could not set FAILED: {}", name, e.toString());
+        }
+    }
+
+    private void releaseRings() {
+        for (int i = 0; i < queues.length; i++) {
+            if (queues[i] != null) {
+                try {
+                    ops.deleteQueue(i);
+                } catch (RuntimeException e) {
+                    LOG.debug("{}: deleting queue {}: {}", name, i, e.toString());
+                }
+            }
+        }
+        for (MemorySegment m : ringMemory) {
+            if (m != null) {
+                memory.free(m);
+            }
+        }
+        for (MemorySegment m : indirectMemory) {
+            if (m != null) {
+                memory.free(m);
+            }
+        }
+        queues = new SplitVirtqueue[0];
+        ringMemory = new MemorySegment[0];
+        indirectMemory = new MemorySegment[0];
+        owners = new AtomicReferenceArray<>(0);
+    }
+
+    /**
+     * Resets the device (stopping every queue), frees the rings and closes the transport.
+     * In-flight requests are not completed here: their owners fail them (see the bdev layer).
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            setStatus(VirtioStatus.RESET);
+        } catch (RuntimeException e) {
+            LOG.warn("{}: reset on close failed: {}", name, e.toString());
+        }
+        try {
+            releaseRings();
+        } finally {
+            ops.destruct();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "VirtioDevice[" + name + ", " + ops.transportType() + ", status " + VirtioStatus.describe(status) + "]";
+    }
+}

@@ -1,0 +1,299 @@
+package io.jvirtio.core.mem;
+
+import io.jvirtio.core.VirtioException;
+import io.jvirtio.core.sys.LinuxConstants;
+import io.jvirtio.core.sys.Native;
+import io.jvirtio.core.sys.NativeException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static io.jvirtio.core.sys.LinuxConstants.HUGE_PAGE_2M;
+
+/**
+ * The memory a device can see (SPDK's env memory, DPDK's memsegs): fd-backed regions mapped
+ * {@code MAP_SHARED} at 2 MiB-aligned addresses, sizes in 2 MiB multiples, and an allocator over
+ * them. Rings and every I/O buffer must come from here: a vhost-user back-end maps exactly these
+ * fds, a VFIO IOMMU maps exactly these ranges.
+ *
+ * <p>Backing: 2 MiB hugetlb memfd when {@link HugePagePolicy} allows and enough pages are free,
+ * plain memfd otherwise. SPDK's vhost target crashes on 4 KiB-page front-end memory, so the plain
+ * fallback is logged as a warning naming the fix.
+ *
+ * <p>Thread-safe; allocation is a setup-time operation (it takes a lock and may add a region).
+ */
+public final class MemoryDomain implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MemoryDomain.class);
+
+    /** Default size of a domain's first region and of each growth step. */
+    public static final long DEFAULT_REGION_BYTES = 32 * HUGE_PAGE_2M;
+
+    private final String name;
+    private final HugePagePolicy policy;
+    private final long growBytes;
+    private final List<Region> regions = new ArrayList<>();
+    private final CopyOnWriteArrayList<MemoryListener> listeners = new CopyOnWriteArrayList<>();
+    /** regions as published to lock-free readers; replaced whole on every change */
+    private volatile MemoryRegion[] snapshot = new MemoryRegion[0];
+    private boolean closed;
+
+    private record Region(MemoryRegion region, RegionAllocator allocator) {
+    }
+
+    private MemoryDomain(String name, HugePagePolicy policy, long growBytes) {
+        this.name = name;
+        this.policy = policy;
+        this.growBytes = roundUp2M(growBytes);
+    }
+
+    /**
+     * Creates a domain with one region of {@code initialBytes} (rounded up to 2 MiB).
+     *
+     * @param name         a name for logs and the memfds
+     * @param initialBytes the first region's size; later regions are as large or as large as asked
+     * @param policy       the backing policy
+     * @return the domain
+     * @throws VirtioException when the memory cannot be had under {@code policy}
+     */
+    public static MemoryDomain create(String name, long initialBytes, HugePagePolicy policy) {
+        MemoryDomain domain = new MemoryDomain(name, policy, initialBytes);
+        domain.addRegion(roundUp2M(initialBytes));
+        return domain;
+    }
+
+    /** @return a domain of {@link #DEFAULT_REGION_BYTES} with {@link HugePagePolicy#AUTO} */
+    public static MemoryDomain createDefault(String name) {
+        return create(name, DEFAULT_REGION_BYTES, HugePagePolicy.AUTO);
+    }
+
+    /** @return the domain's name */
+    public String name() {
+        return name;
+    }
+
+    /**
+     * Allocates zero-filled device-visible memory.
+     *
+     * @param size      bytes, &gt; 0
+     * @param alignment a power of two
+     * @return a segment whose {@code address()} is also its device address
+     */
+    public synchronized MemorySegment allocate(long size, long alignment) {
+        if (size <= 0 || Long.bitCount(alignment) != 1) {
+            throw new IllegalArgumentException("memory domain " + name + ": bad allocation size=" + size + " alignment=" + alignment);
+        }
+        ensureOpen();
+        for (Region r : regions) {
+            long off = r.allocator.allocate(size, alignment);
+            if (off >= 0) {
+                return zeroed(r, off, size);
+            }
+        }
+        Region r = addRegion(Math.max(growBytes, roundUp2M(size + alignment)));
+        long off = r.allocator.allocate(size, alignment);
+        if (off < 0) {
+            throw new VirtioException("memory domain " + name + ": cannot place " + size + " bytes aligned " + alignment + " in a new region");
+        }
+        return zeroed(r, off, size);
+    }
+
+    private static MemorySegment zeroed(Region r, long off, long size) {
+        MemorySegment s = r.region.segment().asSlice(off, size);
+        s.fill((byte) 0);
+        return s;
+    }
+
+    /**
+     * Returns memory from {@link #allocate}. The region stays mapped (devices keep their tables).
+     *
+     * @param segment a segment returned by {@link #allocate}
+     */
+    public synchronized void free(MemorySegment segment) {
+        long addr = segment.address();
+        for (Region r : regions) {
+            if (r.region.contains(addr, 0) && r.allocator.free(addr - r.region.address())) {
+                return;
+            }
+        }
+        throw new IllegalArgumentException("memory domain " + name + ": 0x" + Long.toHexString(addr) + " was not allocated here");
+    }
+
+    /**
+     * Lock-free and allocation-free: the I/O path checks every buffer with it.
+     *
+     * @return whether {@code [address, address+length)} lies inside one region
+     */
+    public boolean contains(long address, long length) {
+        for (MemoryRegion r : snapshot) {
+            if (r.contains(address, length)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** @return whether {@code segment} lies inside one region, so a device can reach it */
+    public boolean contains(MemorySegment segment) {
+        return segment.isNative() && contains(segment.address(), segment.byteSize());
+    }
+
+    /** @return a snapshot of the regions, in creation order */
+    public synchronized List<MemoryRegion> regions() {
+        List<MemoryRegion> out = new ArrayList<>(regions.size());
+        for (Region r : regions) {
+            out.add(r.region);
+        }
+        return out;
+    }
+
+    /** @return whether every region is hugetlb-backed */
+    public synchronized boolean hugePages() {
+        return regions.stream().allMatch(r -> r.region.hugePages());
+    }
+
+    /** Subscribes a backend to region changes. Existing regions are not replayed: read {@link #regions()}. */
+    public void addListener(MemoryListener listener) {
+        listeners.add(listener);
+    }
+
+    /** Unsubscribes a backend. */
+    public void removeListener(MemoryListener listener) {
+        listeners.remove(listener);
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new VirtioException("memory domain " + name + " is closed");
+        }
+    }
+
+    private Region addRegion(long length) {
+        String memfdName = "jvirtio-" + name + "-" + regions.size();
+        boolean huge = wantHugePages(length);
+        try {
+            return addRegionWith(memfdName, length, huge);
+        } catch (NativeException e) {
+            if (huge && policy == HugePagePolicy.AUTO) {
+                LOG.warn("memory domain {}: hugetlb memfd of {} bytes failed ({}); falling back to 4 KiB pages. "
+                        + "SPDK vhost targets crash on such memory: reserve hugepages (echo 1024 > /proc/sys/vm/nr_hugepages)",
+                        name, length, e.getMessage());
+                return addRegionWith(memfdName, length, false);
+            }
+            throw new VirtioException("memory domain " + name + ": cannot map a region of " + length + " bytes"
+                    + (huge ? " on 2 MiB hugepages (free: " + HugePages.free() + ")" : ""), e);
+        }
+    }
+
+    private Region addRegionWith(String memfdName, long length, boolean huge) {
+        int fd = createMemfd(memfdName, huge);
+        try {
+            Native.ftruncate(fd, length);
+            long base = mapAligned(fd, length);
+            return register(new MemoryRegion(memfdName, fd, base, length, 0, huge, Native.segmentAt(base, length)));
+        } catch (RuntimeException e) {
+            Native.closeQuietly(fd);
+            throw e;
+        }
+    }
+
+    private Region register(MemoryRegion region) {
+        Region r = new Region(region, new RegionAllocator(region.length()));
+        regions.add(r);
+        snapshot = regions.stream().map(Region::region).toArray(MemoryRegion[]::new);
+        LOG.debug("memory domain {}: added {}", name, region);
+        for (MemoryListener l : listeners) {
+            l.regionAdded(region);
+        }
+        return r;
+    }
+
+    private boolean wantHugePages(long length) {
+        return switch (policy) {
+            case NEVER -> false;
+            case REQUIRE -> true;
+            case AUTO -> {
+                long pages = length / HUGE_PAGE_2M;
+                long free = HugePages.free() - HugePages.reserved();
+                if (free >= pages) {
+                    yield true;
+                }
+                LOG.warn("memory domain {}: {} free 2 MiB hugepages, {} needed; using 4 KiB-page memfd. "
+                        + "SPDK vhost targets crash on such memory: reserve hugepages (echo 1024 > /proc/sys/vm/nr_hugepages)",
+                        name, Math.max(free, 0), pages);
+                yield false;
+            }
+        };
+    }
+
+    private static int createMemfd(String memfdName, boolean huge) {
+        int flags = LinuxConstants.MFD_CLOEXEC;
+        if (huge) {
+            flags |= LinuxConstants.MFD_HUGETLB | LinuxConstants.MFD_HUGE_2MB;
+        }
+        return Native.memfdCreate(memfdName, flags);
+    }
+
+    /**
+     * Maps {@code fd} MAP_SHARED at a 2 MiB-aligned address: reserve {@code length + 2 MiB} of
+     * address space, map the fd over the aligned part with MAP_FIXED, give back head and tail.
+     * Back-ends floor region addresses to 2 MiB; an unaligned front-end region breaks them.
+     */
+    private static long mapAligned(int fd, long length) {
+        long span = length + HUGE_PAGE_2M;
+        long reserve = Native.mmap(0, span, LinuxConstants.PROT_NONE,
+                LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | LinuxConstants.MAP_NORESERVE, -1, 0);
+        long aligned = (reserve + HUGE_PAGE_2M - 1) & -HUGE_PAGE_2M;
+        try {
+            Native.mmap(aligned, length, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE,
+                    LinuxConstants.MAP_SHARED | LinuxConstants.MAP_FIXED | LinuxConstants.MAP_POPULATE, fd, 0);
+        } catch (NativeException e) {
+            Native.munmap(reserve, span);
+            throw e;
+        }
+        if (aligned > reserve) {
+            Native.munmap(reserve, aligned - reserve);
+        }
+        long tail = reserve + span - (aligned + length);
+        if (tail > 0) {
+            Native.munmap(aligned + length, tail);
+        }
+        return aligned;
+    }
+
+    private static long roundUp2M(long v) {
+        return Math.max(HUGE_PAGE_2M, (v + HUGE_PAGE_2M - 1) & -HUGE_PAGE_2M);
+    }
+
+    /** Unmaps every region and closes the memfds, after telling listeners. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (int i = regions.size() - 1; i >= 0; i--) {
+            MemoryRegion region = regions.get(i).region;
+            for (MemoryListener l : listeners) {
+                try {
+                    l.regionRemoved(region);
+                } catch (RuntimeException e) {
+                    LOG.warn("memory domain {}: listener failed on removal of {}: {}", name, region, e.toString());
+                }
+            }
+            Native.munmap(region.address(), region.length());
+            Native.closeQuietly(region.fd());
+        }
+        regions.clear();
+        snapshot = new MemoryRegion[0];
+        listeners.clear();
+    }
+
+    @Override
+    public String toString() {
+        return "MemoryDomain[" + name + ", " + regions().size() + " regions]";
+    }
+}
