@@ -92,8 +92,8 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
         return dev;
     }
 
-    /** @return the request queue this channel owns */
-    SplitVirtqueue queue() {
+    /** @return the request queue this channel owns (for diagnostics: only this channel may drive it) */
+    public SplitVirtqueue queue() {
         return vq;
     }
 

@@ -52,6 +52,8 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     private final VirtioBlkOptions options;
     private final Set<IoType> ioTypes;
     private volatile boolean closed;
+    /** channels not yet closed: the memory stays mapped while any may still read its ring */
+    private int openChannels;
 
     private VirtioBlkDevice(VirtioDevice device, boolean ownsMemory, VirtioBlkConfig config, VirtioBlkOptions options) {
         this.device = device;
@@ -226,7 +228,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
      * @return the channel, with blk-specific calls such as {@link VirtioBlkChannel#getId}
      */
     @Override
-    public VirtioBlkChannel openChannel() {
+    public synchronized VirtioBlkChannel openChannel() {
         if (closed) {
             throw new BdevIoException("bdev " + name() + " is closed");
         }
@@ -237,17 +239,22 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         }
         try {
             int depth = options.channelDepth() > 0 ? options.channelDepth() : vq.size();
-            return new VirtioBlkChannel(this, vq, depth);
+            VirtioBlkChannel channel = new VirtioBlkChannel(this, vq, depth);
+            openChannels++;
+            return channel;
         } catch (RuntimeException e) {
             device.releaseQueue(vq);
             throw e;
         }
     }
 
-    void channelClosed(VirtioBlkChannel channel, MemorySegment partMemory) {
+    synchronized void channelClosed(VirtioBlkChannel channel, MemorySegment partMemory) {
+        openChannels--;
         if (!closed) {
             freeBuffer(partMemory);
             device.releaseQueue(channel.queue());
+        } else if (openChannels == 0 && ownsMemory) {
+            device.memory().close();
         }
     }
 
@@ -273,11 +280,12 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     }
 
     /**
-     * Resets the device, frees its queues, closes the transport (and the memory when owned). Open
-     * channels fail their in-flight I/O on their next poll.
+     * Resets the device, frees its queues and closes the transport. Open channels fail their
+     * in-flight I/O on their next poll; owned memory is unmapped when the last of them is closed
+     * (never under a thread that may still read a ring).
      */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) {
             return;
         }
@@ -285,7 +293,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         try {
             device.close();
         } finally {
-            if (ownsMemory) {
+            if (ownsMemory && openChannels == 0) {
                 device.memory().close();
             }
         }

@@ -1,0 +1,58 @@
+package io.jvirtio.tools;
+
+import io.jvirtio.core.VirtioException;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/** The {@code jvirtio} command: {@code demo}, {@code perf}. */
+public final class Jvirtio {
+    private static final String USAGE = """
+            usage: jvirtio COMMAND [OPTIONS]
+              demo [-t SECONDS]   attach to a qemu-storage-daemon export of a temporary file, write, read back,
+                                  verify against the file on the host, measure random reads
+              perf ...            bdevperf-like measurement (jvirtio perf --help)
+            """;
+
+    private Jvirtio() {
+    }
+
+    /** Entry point; exits with the command's status. */
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs a command; returns its exit status (0 ok, 1 failure, 2 usage). */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+            out.print(USAGE);
+            return args.length == 0 ? 2 : 0;
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        try {
+            return switch (args[0]) {
+                case "demo" -> DemoCommand.run(rest, out);
+                case "perf" -> {
+                    if (rest.length == 1 && (rest[0].equals("--help") || rest[0].equals("-h"))) {
+                        out.print(PerfCommand.USAGE);
+                        yield 0;
+                    }
+                    yield PerfCommand.run(rest, out, err);
+                }
+                default -> {
+                    err.print("jvirtio: unknown command " + args[0] + "\n" + USAGE);
+                    yield 2;
+                }
+            };
+        } catch (Args.UsageException e) {
+            err.println("jvirtio " + args[0] + ": " + e.getMessage());
+            return 2;
+        } catch (VirtioException | IllegalStateException | IllegalArgumentException e) {
+            err.println("jvirtio " + args[0] + ": " + e.getMessage());
+            return 1;
+        } catch (Exception e) {
+            err.println("jvirtio " + args[0] + ": " + e);
+            return 1;
+        }
+    }
+}

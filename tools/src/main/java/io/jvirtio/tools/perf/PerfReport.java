@@ -1,0 +1,68 @@
+package io.jvirtio.tools.perf;
+
+import java.util.List;
+import java.util.Locale;
+
+/** Renders results as bdevperf-like text or as JSON for scripts. */
+public final class PerfReport {
+    private PerfReport() {
+    }
+
+    /** One measured run and the CPU time spent by the processes involved. */
+    public record Run(PerfResult result, long jvmCpuNanos, long targetCpuNanos) {
+    }
+
+    /** @return a table, one row per run */
+    public static String table(List<Run> runs) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "%-12s %-9s %5s %7s %12s %10s %9s %9s %9s %9s %9s %7s %9s %9s%n",
+                "bdev", "workload", "qd", "io_size", "IOPS", "MiB/s", "avg_us", "p50_us", "p99_us", "p99.9_us", "max_us",
+                "errors", "jvm_cpu%", "tgt_cpu%"));
+        for (Run run : runs) {
+            PerfResult r = run.result;
+            sb.append(String.format(Locale.ROOT, "%-12s %-9s %5d %7d %12.0f %10.2f %9.2f %9.2f %9.2f %9.2f %9.2f %7d %9s %9s%n",
+                    r.bdev(), r.workload().spdkName(), r.queueDepth(), r.ioSize(), r.iops(), r.mibPerSecond(),
+                    r.meanLatencyMicros(), r.latencyMicros(50), r.latencyMicros(99), r.latencyMicros(99.9),
+                    r.maxLatencyMicros(), r.errors(), percent(run.jvmCpuNanos, r.elapsedNanos()),
+                    percent(run.targetCpuNanos, r.elapsedNanos())));
+        }
+        return sb.toString();
+    }
+
+    private static String percent(long cpu, long elapsed) {
+        return cpu < 0 ? "n/a" : String.format(Locale.ROOT, "%.1f", cpu * 100.0 / elapsed);
+    }
+
+    /** @return a JSON document: {@code {"results":[...]}} */
+    public static String json(List<Run> runs) {
+        StringBuilder sb = new StringBuilder("{\n  \"results\": [");
+        for (int i = 0; i < runs.size(); i++) {
+            Run run = runs.get(i);
+            PerfResult r = run.result;
+            sb.append(i == 0 ? "\n" : ",\n");
+            sb.append(String.format(Locale.ROOT, """
+                        {
+                          "bdev": "%s",
+                          "workload": "%s",
+                          "queue_depth": %d,
+                          "io_size": %d,
+                          "runtime_s": %.3f,
+                          "ios": %d,
+                          "iops": %.1f,
+                          "mibps": %.3f,
+                          "errors": %d,
+                          "latency_us": {"avg": %.3f, "p50": %.3f, "p99": %.3f, "p99_9": %.3f, "max": %.3f},
+                          "cpu_s": {"jvm": %.3f, "jvm_polling_thread": %.3f, "target": %s}
+                        }""",
+                    escape(r.bdev()), r.workload().spdkName(), r.queueDepth(), r.ioSize(), r.elapsedNanos() / 1e9,
+                    r.ios(), r.iops(), r.mibPerSecond(), r.errors(), r.meanLatencyMicros(), r.latencyMicros(50),
+                    r.latencyMicros(99), r.latencyMicros(99.9), r.maxLatencyMicros(), run.jvmCpuNanos / 1e9,
+                    r.cpuNanos() / 1e9, run.targetCpuNanos < 0 ? "null" : String.format(Locale.ROOT, "%.3f", run.targetCpuNanos / 1e9)));
+        }
+        return sb.append("\n  ]\n}\n").toString();
+    }
+
+    private static String escape(String s) {
+        return s.replace("\\", "\\\\").replace("\"", "\\\"");
+    }
+}
