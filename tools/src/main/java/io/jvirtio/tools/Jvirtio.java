@@ -44,10 +44,11 @@ public final class Jvirtio {
                     yield 2;
                 }
             };
-        } catch (Args.UsageException e) {
+        } catch (Args.UsageException | IllegalArgumentException e) {
+            // bad option values (a workload name, an I/O size that is not a block multiple)
             err.println("jvirtio " + args[0] + ": " + e.getMessage());
             return 2;
-        } catch (VirtioException | IllegalStateException | IllegalArgumentException e) {
+        } catch (VirtioException | IllegalStateException e) {
             err.println("jvirtio " + args[0] + ": " + e.getMessage());
             return 1;
         } catch (Exception e) {
