@@ -83,8 +83,13 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
         this.segmentBytes = Math.min(cap, VirtioBlkDevice.MAX_SEGMENT_BYTES) & -SECTOR_SIZE;
         int chainLimit = dev.maxChainDescriptors() - 2; // header and status take two
         this.maxDataSegments = Math.max(1, cfg.segMax() != 0 ? Math.min(cfg.segMax(), chainLimit) : chainLimit);
-        this.maxDiscardSegments = Math.min(Math.max(cfg.maxDiscardSeg(), 1), BlkPart.MAX_DWZ_SEGMENTS);
-        this.maxWriteZeroesSegments = Math.min(Math.max(cfg.maxWriteZeroesSeg(), 1), BlkPart.MAX_DWZ_SEGMENTS);
+        this.maxDiscardSegments = dwzSegments(cfg.maxDiscardSeg());
+        this.maxWriteZeroesSegments = dwzSegments(cfg.maxWriteZeroesSeg());
+    }
+
+    /** @return segments per discard/write-zeroes request: the device's le32 limit (unsigned), capped by the part's table */
+    private static int dwzSegments(int deviceMax) {
+        return (int) Math.max(1, Math.min(Integer.toUnsignedLong(deviceMax), BlkPart.MAX_DWZ_SEGMENTS));
     }
 
     @Override
@@ -396,26 +401,16 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
     }
 
     private void drainPending() {
-        boolean progressed = false;
         while (pendingCount > 0) {
             // Dequeue before advancing: completing the I/O may run a callback that reuses it.
-            BlkIo io = pending[pendingHead];
-            pending[pendingHead] = null;
-            pendingHead = (pendingHead + 1) % pending.length;
-            pendingCount--;
-            io.queued = false;
+            BlkIo io = dequeue();
             if (!advance(io)) {
-                pendingHead = (pendingHead - 1 + pending.length) % pending.length;
-                pending[pendingHead] = io;
-                pendingCount++;
-                io.queued = true;
+                pushFront(io);
                 break;
             }
-            progressed = true;
         }
-        if (progressed) {
-            vq.reqFlush();
-        }
+        // Flush even when the head I/O is still waiting: advance() may have started some of its parts.
+        vq.reqFlush();
     }
 
     @Override
@@ -425,7 +420,9 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
         int status = Byte.toUnsignedInt(part.status.get(JAVA_BYTE, 0));
         if (status != VIRTIO_BLK_S_OK && io.error == null) {
             io.error = new BdevIoException("bdev " + dev.name() + ": " + typeName(part.type) + " at sector " + part.sector
-                    + " (" + BlkIo.opName(io.op) + " of offset " + io.offset + ") completed with " + statusName(status));
+                    + " (" + BlkIo.opName(io.op) + " of offset " + io.offset + ") completed with "
+                    + (status == Byte.toUnsignedInt(BlkPart.STATUS_UNSET) ? "no status (the device did not write the status byte)"
+                    : statusName(status)));
         }
         partDone(part, io);
     }
@@ -480,6 +477,22 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
         }
         iosInFlight++;
         return ios[freeIos[--freeIoTop]];
+    }
+
+    private BlkIo dequeue() {
+        BlkIo io = pending[pendingHead];
+        pending[pendingHead] = null;
+        pendingHead = (pendingHead + 1) % pending.length;
+        pendingCount--;
+        io.queued = false;
+        return io;
+    }
+
+    private void pushFront(BlkIo io) {
+        pendingHead = (pendingHead - 1 + pending.length) % pending.length;
+        pending[pendingHead] = io;
+        pendingCount++;
+        io.queued = true;
     }
 
     private void enqueue(BlkIo io) {
@@ -550,11 +563,7 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
     private void failEverything(VirtioException error) {
         vq.failAll(error, this);
         while (pendingCount > 0) {
-            BlkIo io = pending[pendingHead];
-            pending[pendingHead] = null;
-            pendingHead = (pendingHead + 1) % pending.length;
-            pendingCount--;
-            io.queued = false;
+            BlkIo io = dequeue();
             io.remaining = 0;
             if (io.error == null) {
                 io.error = fail(io, error);

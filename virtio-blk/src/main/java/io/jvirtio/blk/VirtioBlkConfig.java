@@ -87,19 +87,19 @@ public record VirtioBlkConfig(long capacitySectors, int sizeMax, int segMax, int
         if (numQueues < 1) {
             throw bad(dev, "num_queues", numQueues, "at least 1");
         }
-        if (sizeMax < 0 || (sizeMax != 0 && sizeMax < SECTOR_SIZE)) {
+        if (sizeMax != 0 && Integer.toUnsignedLong(sizeMax) < SECTOR_SIZE) {
             throw bad(dev, "size_max", Integer.toUnsignedLong(sizeMax), "0 (no limit) or at least 512");
         }
         if (segMax < 0) {
             throw bad(dev, "seg_max", Integer.toUnsignedLong(segMax), "below 2^31");
         }
-        if (discard && (maxDiscardSectors <= 0 || maxDiscardSeg <= 0)) {
-            throw bad(dev, maxDiscardSectors <= 0 ? "max_discard_sectors" : "max_discard_seg",
-                    maxDiscardSectors <= 0 ? maxDiscardSectors : maxDiscardSeg, "at least 1 with VIRTIO_BLK_F_DISCARD");
+        // le32 fields: any non-zero value is a limit (0xffffffff is a large one, not -1)
+        if (discard && (maxDiscardSectors == 0 || maxDiscardSeg == 0)) {
+            throw bad(dev, maxDiscardSectors == 0 ? "max_discard_sectors" : "max_discard_seg", 0,
+                    "at least 1 with VIRTIO_BLK_F_DISCARD");
         }
-        if (wz && (maxWriteZeroesSectors <= 0 || maxWriteZeroesSeg <= 0)) {
-            throw bad(dev, maxWriteZeroesSectors <= 0 ? "max_write_zeroes_sectors" : "max_write_zeroes_seg",
-                    maxWriteZeroesSectors <= 0 ? maxWriteZeroesSectors : maxWriteZeroesSeg,
+        if (wz && (maxWriteZeroesSectors == 0 || maxWriteZeroesSeg == 0)) {
+            throw bad(dev, maxWriteZeroesSectors == 0 ? "max_write_zeroes_sectors" : "max_write_zeroes_seg", 0,
                     "at least 1 with VIRTIO_BLK_F_WRITE_ZEROES");
         }
     }

@@ -198,10 +198,14 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         return device.hasFeature(VIRTIO_BLK_F_WRITE_ZEROES);
     }
 
-    /** @return the most descriptors one request may chain (indirect tables lift the queue-size bound) */
+    /**
+     * @return the most descriptors one request may chain: never more than the queue size (virtio 2.7.5.3.1 caps an
+     *         indirect table there too), and with indirect descriptors no more than one indirect table
+     */
     int maxChainDescriptors() {
         int size = device.queue(0).size();
-        return device.hasFeature(VIRTIO_RING_F_INDIRECT_DESC) ? Math.max(size, MAX_INDIRECT) : size;
+        // Within one indirect table a request takes a single ring slot; longer chains would need a nearly empty ring.
+        return device.hasFeature(VIRTIO_RING_F_INDIRECT_DESC) ? Math.min(size, MAX_INDIRECT) : size;
     }
 
     MemoryDomain memory() {
@@ -250,10 +254,9 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
 
     synchronized void channelClosed(VirtioBlkChannel channel, MemorySegment partMemory) {
         openChannels--;
-        if (!closed) {
-            freeBuffer(partMemory);
-            device.releaseQueue(channel.queue());
-        } else if (openChannels == 0 && ownsMemory) {
+        freeBuffer(partMemory);
+        device.releaseQueue(channel.queue());
+        if (closed && openChannels == 0 && ownsMemory) {
             device.memory().close();
         }
     }

@@ -123,7 +123,8 @@ public final class VirtioDevice implements AutoCloseable {
      * @param maxIndirect  descriptors per indirect table when INDIRECT_DESC was negotiated
      */
     public void start(int totalQueues, int fixedQueues, int queueSize, int maxIndirect) {
-        if ((status & VirtioStatus.FEATURES_OK) == 0) {
+        // FAILED too: a refused FEATURES_OK leaves the bit in what the driver wrote, with FAILED beside it.
+        if ((status & VirtioStatus.FEATURES_OK) == 0 || (status & VirtioStatus.FAILED) != 0) {
             throw new DeviceException(name + ": start before feature negotiation (status " + VirtioStatus.describe(status) + ")");
         }
         int transportMax = ops.getMaxQueues();
@@ -207,9 +208,18 @@ public final class VirtioDevice implements AutoCloseable {
         return null;
     }
 
-    /** Makes a queue free for another thread. */
-    public void releaseQueue(SplitVirtqueue vq) {
-        owners.set(vq.index(), null);
+    /**
+     * Makes a queue free for another thread. After {@link #close}, this is when the queue's ring
+     * memory goes back to the domain: its owner may have been reading it until now.
+     */
+    public synchronized void releaseQueue(SplitVirtqueue vq) {
+        int i = vq.index();
+        if (i < owners.length() && queues[i] == vq) {
+            owners.set(i, null);
+            if (closed) {
+                freeQueueMemory(i);
+            }
+        }
     }
 
     /** @return the thread that owns queue {@code index}, or null */
@@ -245,7 +255,12 @@ public final class VirtioDevice implements AutoCloseable {
         }
     }
 
-    private void releaseRings() {
+    /**
+     * Deletes every queue on the transport and frees the ring memory of queues no thread owns.
+     * An owned queue keeps its memory until {@link #releaseQueue}: its owner may still poll it.
+     */
+    private synchronized void releaseRings() {
+        boolean anyOwned = false;
         for (int i = 0; i < queues.length; i++) {
             if (queues[i] != null) {
                 try {
@@ -254,21 +269,29 @@ public final class VirtioDevice implements AutoCloseable {
                     LOG.debug("{}: deleting queue {}: {}", name, i, e.toString());
                 }
             }
-        }
-        for (MemorySegment m : ringMemory) {
-            if (m != null) {
-                memory.free(m);
+            if (owners.get(i) == null) {
+                freeQueueMemory(i);
+            } else {
+                anyOwned = true;
             }
         }
-        for (MemorySegment m : indirectMemory) {
-            if (m != null) {
-                memory.free(m);
-            }
+        if (!anyOwned) {
+            queues = new SplitVirtqueue[0];
+            ringMemory = new MemorySegment[0];
+            indirectMemory = new MemorySegment[0];
+            owners = new AtomicReferenceArray<>(0);
         }
-        queues = new SplitVirtqueue[0];
-        ringMemory = new MemorySegment[0];
-        indirectMemory = new MemorySegment[0];
-        owners = new AtomicReferenceArray<>(0);
+    }
+
+    private void freeQueueMemory(int i) {
+        if (ringMemory[i] != null) {
+            memory.free(ringMemory[i]);
+            ringMemory[i] = null;
+        }
+        if (indirectMemory[i] != null) {
+            memory.free(indirectMemory[i]);
+            indirectMemory[i] = null;
+        }
     }
 
     /**
@@ -276,7 +299,7 @@ public final class VirtioDevice implements AutoCloseable {
      * In-flight requests are not completed here: their owners fail them (see the bdev layer).
      */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) {
             return;
         }
