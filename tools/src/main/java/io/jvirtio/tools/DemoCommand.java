@@ -152,6 +152,11 @@ final class DemoCommand {
         int len = 256 * 1024;
         try (VirtioBlkChannel ch = blk.openChannel()) {
             SyncIo io = new SyncIo(ch);
+            MemorySegment pattern = blk.allocateBuffer(2L * len, 4096);
+            fill(pattern, 11);
+            io.write(pattern, off); // so zeros afterwards can only come from write-zeroes and discard
+            io.flush();
+            blk.freeBuffer(pattern);
             io.writeZeroes(off, len);
             io.unmap(off + len, len);
             io.flush();

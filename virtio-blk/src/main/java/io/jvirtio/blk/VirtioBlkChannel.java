@@ -296,21 +296,18 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
     }
 
     private boolean submitRw(BlkIo io, BlkPart part) {
-        // Measure the request first: the ring must take all of it or none.
-        int segs = 0;
-        long bytes = 0;
-        int i = io.iovIndex;
-        long off = io.iovOffset;
-        while (segs < maxDataSegments && bytes < io.remaining) {
-            long take = Math.min(Math.min(io.iovs[i].byteSize() - off, segmentBytes), io.remaining - bytes);
-            segs++;
-            bytes += take;
-            off += take;
-            if (off == io.iovs[i].byteSize()) {
-                i++;
-                off = 0;
-            }
+        // Measure the request first: the ring must take all of it or none. Its size is capped
+        // (a chain may not exceed 2^32 bytes, spec 2.7.13.1) and cut to whole logical blocks: a
+        // device checks each request's sector against its block size.
+        long budget = Math.min(io.remaining, VirtioBlkDevice.MAX_REQUEST_BYTES);
+        long bytes = measure(io, budget);
+        bytes -= bytes % dev.blockSize();
+        if (bytes == 0) {
+            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(io.op) + " at offset " + io.offset + ": "
+                    + maxDataSegments + " data segments (seg_max " + dev.config().segMax() + ") of these iovecs do not cover one "
+                    + dev.blockSize() + "-byte block; use fewer, larger iovecs");
         }
+        int segs = countSegments(io, bytes);
         if (!vq.reqStart(part, segs + 2)) {
             return false;
         }
@@ -334,6 +331,43 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
         io.sector += bytes >>> SECTOR_SHIFT;
         io.remaining -= bytes;
         return true;
+    }
+
+    /** @return the bytes the next request can carry from the cursor within the segment limits, at most {@code budget} */
+    private long measure(BlkIo io, long budget) {
+        int segs = 0;
+        long bytes = 0;
+        int i = io.iovIndex;
+        long off = io.iovOffset;
+        while (segs < maxDataSegments && bytes < budget) {
+            long take = Math.min(Math.min(io.iovs[i].byteSize() - off, segmentBytes), budget - bytes);
+            segs++;
+            bytes += take;
+            off += take;
+            if (off == io.iovs[i].byteSize()) {
+                i++;
+                off = 0;
+            }
+        }
+        return bytes;
+    }
+
+    /** @return how many descriptors the next {@code bytes} from the cursor take */
+    private int countSegments(BlkIo io, long bytes) {
+        int segs = 0;
+        int i = io.iovIndex;
+        long off = io.iovOffset;
+        while (bytes > 0) {
+            long take = Math.min(Math.min(io.iovs[i].byteSize() - off, segmentBytes), bytes);
+            segs++;
+            bytes -= take;
+            off += take;
+            if (off == io.iovs[i].byteSize()) {
+                i++;
+                off = 0;
+            }
+        }
+        return segs;
     }
 
     private boolean submitDwz(BlkIo io, BlkPart part, int type, int maxSegs, int maxSectors, int flags) {
@@ -590,11 +624,53 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
         while (iosInFlight > 0 && !vq.isBroken() && !dev.isClosed() && System.nanoTime() < deadline) {
             poll();
         }
+        if (iosInFlight > 0 && !vq.isBroken() && !dev.isClosed()) {
+            // The device still owns those requests and may yet complete them into this ring and these
+            // buffers: fail them to the caller, but neither rewrite the ring nor hand it to anyone.
+            int stuck = iosInFlight;
+            failFromRecords(new BdevIoException("bdev " + dev.name() + ": channel on " + vq.name() + " closed with " + stuck
+                    + " I/Os the device did not complete in " + CLOSE_DRAIN_NANOS / 1_000_000 + " ms; queue quarantined until the device is closed"));
+            closed = true;
+            LOG.error("bdev {}: {} I/Os on {} not completed by the device within {} ms; the queue is quarantined until the device is closed",
+                    dev.name(), stuck, vq.name(), CLOSE_DRAIN_NANOS / 1_000_000);
+            dev.channelQuarantined(this, partMemory);
+            return;
+        }
         if (iosInFlight > 0) {
             failEverything(new BdevIoException("bdev " + dev.name() + ": channel on " + vq.name() + " closed with "
                     + iosInFlight + " I/Os in flight"));
         }
         closed = true;
         dev.channelClosed(this, partMemory);
+    }
+
+    /** Fails every caller I/O from the channel's own records, leaving the ring and its descriptors as they are. */
+    private void failFromRecords(VirtioException error) {
+        for (BlkPart part : parts) {
+            BlkIo io = part.io;
+            if (io == null) {
+                continue;
+            }
+            part.io = null;
+            partsOutstanding--;
+            io.partsInFlight--;
+            if (io.error == null) {
+                io.error = fail(io, error);
+            }
+            io.remaining = 0;
+            if (io.partsInFlight == 0 && !io.queued) {
+                complete(io);
+            }
+        }
+        while (pendingCount > 0) {
+            BlkIo io = dequeue();
+            io.remaining = 0;
+            if (io.error == null) {
+                io.error = fail(io, error);
+            }
+            if (io.partsInFlight == 0) {
+                complete(io);
+            }
+        }
     }
 }

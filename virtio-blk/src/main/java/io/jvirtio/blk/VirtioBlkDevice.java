@@ -16,9 +16,11 @@ import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -43,6 +45,8 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     public static final String PRODUCT_NAME = "VirtioBlk Disk";
     /** Largest data segment when the device sets no size_max: a descriptor length is 32 bits. */
     static final long MAX_SEGMENT_BYTES = 1L << 30;
+    /** Most data bytes in one virtio request: far below the 2^32-byte chain limit, a multiple of any block size. */
+    static final long MAX_REQUEST_BYTES = 1L << 30;
     /** Descriptors in one indirect table. */
     static final int MAX_INDIRECT = VirtioDevice.DEFAULT_MAX_INDIRECT;
 
@@ -51,15 +55,22 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     private final VirtioBlkConfig config;
     private final VirtioBlkOptions options;
     private final Set<IoType> ioTypes;
+    /** as started: SPDK reports them in dump_json_info, also after the queues are gone */
+    private final int queueCount;
+    private final int queueSize;
     private volatile boolean closed;
     /** channels not yet closed: the memory stays mapped while any may still read its ring */
     private int openChannels;
+    /** queues whose device never completed what was in flight: out of service until the device is closed */
+    private final List<SplitVirtqueue> quarantined = new ArrayList<>();
 
     private VirtioBlkDevice(VirtioDevice device, boolean ownsMemory, VirtioBlkConfig config, VirtioBlkOptions options) {
         this.device = device;
         this.ownsMemory = ownsMemory;
         this.config = config;
         this.options = options;
+        this.queueCount = device.queueCount();
+        this.queueSize = device.queue(0).size();
         EnumSet<IoType> types = EnumSet.of(IoType.READ, IoType.RESET);
         if (!readOnly()) {
             types.add(IoType.WRITE);
@@ -203,7 +214,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
      *         indirect table there too), and with indirect descriptors no more than one indirect table
      */
     int maxChainDescriptors() {
-        int size = device.queue(0).size();
+        int size = queueSize;
         // Within one indirect table a request takes a single ring slot; longer chains would need a nearly empty ring.
         return device.hasFeature(VIRTIO_RING_F_INDIRECT_DESC) ? Math.min(size, MAX_INDIRECT) : size;
     }
@@ -238,7 +249,9 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         }
         SplitVirtqueue vq = device.findAndAcquireQueue(0);
         if (vq == null) {
+            int broken = device.brokenQueues(0);
             throw new BdevIoException("bdev " + name() + ": all " + device.queueCount() + " request queues are taken by other threads"
+                    + (broken > 0 ? " or out of service (" + broken + " broken by the device; see the log)" : "")
                     + " (attach with more request queues, vq_count)");
         }
         try {
@@ -250,6 +263,12 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
             device.releaseQueue(vq);
             throw e;
         }
+    }
+
+    /** The channel gave up on a device that holds its requests: the queue and its memory stay put until {@link #close}. */
+    synchronized void channelQuarantined(VirtioBlkChannel channel, MemorySegment partMemory) {
+        openChannels--;
+        quarantined.add(channel.queue());
     }
 
     synchronized void channelClosed(VirtioBlkChannel channel, MemorySegment partMemory) {
@@ -274,8 +293,8 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     @Override
     public Map<String, Object> driverSpecificInfo() {
         Map<String, Object> virtio = new LinkedHashMap<>();
-        virtio.put("vq_count", device.queueCount());
-        virtio.put("vq_size", device.queue(0).size());
+        virtio.put("vq_count", queueCount);
+        virtio.put("vq_size", queueSize);
         virtio.putAll(device.backend().dumpJsonInfo());
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("virtio", virtio);
@@ -295,6 +314,11 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         closed = true;
         try {
             device.close();
+            // reset: the device no longer touches quarantined rings, so they can go
+            for (SplitVirtqueue vq : quarantined) {
+                device.releaseQueue(vq);
+            }
+            quarantined.clear();
         } finally {
             if (ownsMemory && openChannels == 0) {
                 device.memory().close();

@@ -23,8 +23,9 @@ public record VirtioBlkOptions(int requestQueues, int queueSize, int channelDept
         if (requestQueues < 1) {
             throw new IllegalArgumentException("requestQueues " + requestQueues + " must be at least 1");
         }
-        if (queueSize < 2 || queueSize > 32768 || Integer.bitCount(queueSize) != 1) {
-            throw new IllegalArgumentException("queueSize " + queueSize + " must be a power of two from 2 to 32768");
+        if (queueSize < 4 || queueSize > 32768 || Integer.bitCount(queueSize) != 1) {
+            // 4: a read or write takes three descriptors (header, data, status) without indirect tables
+            throw new IllegalArgumentException("queueSize " + queueSize + " must be a power of two from 4 to 32768");
         }
         if (channelDepth < 0) {
             throw new IllegalArgumentException("channelDepth " + channelDepth + " must not be negative");

@@ -84,7 +84,7 @@ class BlkDataRoundTripTest {
             io.flush();
             assertEquals(1, sim.flushes());
             MemorySegment id = blk.allocateBuffer(VIRTIO_BLK_ID_BYTES, 8);
-            io.run("get_id", 0, () -> ch.getId(id, io, null));
+            io.run("get_id", 0, (cb, ctx) -> ch.getId(id, cb, ctx));
             String serial = new String(bytes(id), StandardCharsets.US_ASCII).replace("\0", "");
             assertEquals(SimulatedBlkBackend.SERIAL, serial);
             assertEquals(VIRTIO_BLK_T_GET_ID, sim.requests().getLast().type());

@@ -18,6 +18,8 @@ public final class SyncIo implements IoCallback {
     private final long timeoutNanos;
     private boolean done;
     private VirtioException error;
+    /** the context of the I/O being waited for: a late completion of a timed-out call is not taken for it */
+    private Object token;
 
     /** @param channel the channel to drive; waits at most {@link #DEFAULT_TIMEOUT_NANOS} per call */
     public SyncIo(IoChannel channel) {
@@ -35,55 +37,62 @@ public final class SyncIo implements IoCallback {
 
     @Override
     public void onComplete(Object context, VirtioException e) {
+        if (context != token) {
+            return; // an I/O an earlier call gave up on
+        }
         done = true;
         error = e;
     }
 
     /** Reads {@code buffer.byteSize()} bytes at {@code offset}. */
     public void read(MemorySegment buffer, long offset) {
-        run("read", offset, () -> channel.read(buffer, offset, this, null));
+        run("read", offset, (cb, ctx) -> channel.read(buffer, offset, cb, ctx));
     }
 
     /** Writes {@code buffer} at {@code offset}. */
     public void write(MemorySegment buffer, long offset) {
-        run("write", offset, () -> channel.write(buffer, offset, this, null));
+        run("write", offset, (cb, ctx) -> channel.write(buffer, offset, cb, ctx));
     }
 
     /** Vectored read. */
     public void readv(MemorySegment[] iovs, int iovcnt, long offset) {
-        run("readv", offset, () -> channel.readv(iovs, iovcnt, offset, this, null));
+        run("readv", offset, (cb, ctx) -> channel.readv(iovs, iovcnt, offset, cb, ctx));
     }
 
     /** Vectored write. */
     public void writev(MemorySegment[] iovs, int iovcnt, long offset) {
-        run("writev", offset, () -> channel.writev(iovs, iovcnt, offset, this, null));
+        run("writev", offset, (cb, ctx) -> channel.writev(iovs, iovcnt, offset, cb, ctx));
     }
 
     /** Flushes. */
     public void flush() {
-        run("flush", 0, () -> channel.flush(this, null));
+        run("flush", 0, (cb, ctx) -> channel.flush(cb, ctx));
     }
 
     /** Unmaps a range. */
     public void unmap(long offset, long length) {
-        run("unmap", offset, () -> channel.unmap(offset, length, this, null));
+        run("unmap", offset, (cb, ctx) -> channel.unmap(offset, length, cb, ctx));
     }
 
     /** Writes zeros over a range. */
     public void writeZeroes(long offset, long length) {
-        run("write_zeroes", offset, () -> channel.writeZeroes(offset, length, this, null));
+        run("write_zeroes", offset, (cb, ctx) -> channel.writeZeroes(offset, length, cb, ctx));
     }
 
     /** Resets. */
     public void reset() {
-        run("reset", 0, () -> channel.reset(this, null));
+        run("reset", 0, (cb, ctx) -> channel.reset(cb, ctx));
     }
 
     /** A submission: true when accepted, false when the channel is full. */
     @FunctionalInterface
     public interface Submission {
-        /** @return whether the channel accepted the I/O */
-        boolean submit();
+        /**
+         * @param callback the callback to give the I/O
+         * @param context  the context to give the I/O
+         * @return whether the channel accepted the I/O
+         */
+        boolean submit(IoCallback callback, Object context);
     }
 
     /**
@@ -94,8 +103,9 @@ public final class SyncIo implements IoCallback {
     public void run(String what, long offset, Submission submission) {
         done = false;
         error = null;
+        token = new Object();
         long deadline = System.nanoTime() + timeoutNanos;
-        while (!submission.submit()) {
+        while (!submission.submit(this, token)) {
             channel.poll();
             checkDeadline(deadline, what, offset);
         }

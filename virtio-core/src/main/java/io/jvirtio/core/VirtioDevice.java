@@ -42,6 +42,7 @@ public final class VirtioDevice implements AutoCloseable {
     private AtomicReferenceArray<Thread> owners = new AtomicReferenceArray<>(0);
     private int fixedQueues;
     private boolean closed;
+    private boolean destructed;
 
     /**
      * @param name   the device name used in every log line and error
@@ -185,7 +186,10 @@ public final class VirtioDevice implements AutoCloseable {
      *
      * @return the queue, or null when another thread holds it
      */
-    public SplitVirtqueue acquireQueue(int index) {
+    public synchronized SplitVirtqueue acquireQueue(int index) {
+        if (closed) {
+            throw new DeviceException(name + ": closed; no queue can be acquired");
+        }
         if (index < 0 || index >= queues.length) {
             throw new DeviceException(name + ": queue index " + index + " out of range 0.." + (queues.length - 1));
         }
@@ -198,14 +202,26 @@ public final class VirtioDevice implements AutoCloseable {
      *
      * @return the queue, or null when all are taken
      */
-    public SplitVirtqueue findAndAcquireQueue(int startIndex) {
+    public synchronized SplitVirtqueue findAndAcquireQueue(int startIndex) {
         for (int i = startIndex; i < queues.length; i++) {
+            if (queues[i].isBroken()) {
+                continue; // a device broke its rules there: it stays out of service until a reset
+            }
             SplitVirtqueue vq = acquireQueue(i);
             if (vq != null) {
                 return vq;
             }
         }
         return null;
+    }
+
+    /** @return how many queues at or after {@code startIndex} a device broke (out of service until reset) */
+    public synchronized int brokenQueues(int startIndex) {
+        int n = 0;
+        for (int i = startIndex; i < queues.length; i++) {
+            n += queues[i].isBroken() ? 1 : 0;
+        }
+        return n;
     }
 
     /**
@@ -218,6 +234,7 @@ public final class VirtioDevice implements AutoCloseable {
             owners.set(i, null);
             if (closed) {
                 freeQueueMemory(i);
+                destructWhenUnowned();
             }
         }
     }
@@ -283,6 +300,19 @@ public final class VirtioDevice implements AutoCloseable {
         }
     }
 
+    /** The transport goes once no thread owns a queue: until then an owner may still kick. */
+    private void destructWhenUnowned() {
+        for (int i = 0; i < owners.length(); i++) {
+            if (owners.get(i) != null) {
+                return;
+            }
+        }
+        if (!destructed) {
+            destructed = true;
+            ops.destruct();
+        }
+    }
+
     private void freeQueueMemory(int i) {
         if (ringMemory[i] != null) {
             memory.free(ringMemory[i]);
@@ -295,8 +325,10 @@ public final class VirtioDevice implements AutoCloseable {
     }
 
     /**
-     * Resets the device (stopping every queue), frees the rings and closes the transport.
-     * In-flight requests are not completed here: their owners fail them (see the bdev layer).
+     * Resets the device (stopping every queue), frees the rings and closes the transport. A queue
+     * a thread still owns keeps its ring memory, and the transport stays open (its kicks land in a
+     * live eventfd), until that thread releases it. In-flight requests are not completed here:
+     * their owners fail them (see the bdev layer).
      */
     @Override
     public synchronized void close() {
@@ -312,7 +344,7 @@ public final class VirtioDevice implements AutoCloseable {
         try {
             releaseRings();
         } finally {
-            ops.destruct();
+            destructWhenUnowned();
         }
     }
 

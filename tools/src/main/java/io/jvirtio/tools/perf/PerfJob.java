@@ -22,6 +22,8 @@ public final class PerfJob implements IoCallback {
     /** Latencies beyond this are clamped: 10 s. */
     private static final long MAX_TRACKED_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final long PROGRESS_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** How long in-flight I/O may take to come back once the measured time is over. */
+    private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     private final Bdev bdev;
     private final Workload workload;
@@ -121,8 +123,13 @@ public final class PerfJob implements IoCallback {
             long measuredIos = ios;
             long measuredBytes = bytes;
             stopping = true;
-            while (channel.inFlight() > 0) {
+            long drainDeadline = System.nanoTime() + DRAIN_NANOS;
+            while (channel.inFlight() > 0 && System.nanoTime() - drainDeadline < 0) {
                 channel.poll();
+            }
+            if (channel.inFlight() > 0) {
+                throw new IllegalStateException(bdev.name() + ": " + channel.inFlight() + " I/Os not completed by the device "
+                        + TimeUnit.NANOSECONDS.toMillis(DRAIN_NANOS) + " ms after the run ended");
             }
             if (firstError != null && measuredIos == 0) {
                 throw firstError;

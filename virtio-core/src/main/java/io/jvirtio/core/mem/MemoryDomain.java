@@ -7,6 +7,7 @@ import io.jvirtio.core.sys.NativeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,7 +42,7 @@ public final class MemoryDomain implements AutoCloseable {
     private volatile MemoryRegion[] snapshot = new MemoryRegion[0];
     private boolean closed;
 
-    private record Region(MemoryRegion region, RegionAllocator allocator) {
+    private record Region(MemoryRegion region, RegionAllocator allocator, Arena arena) {
     }
 
     private MemoryDomain(String name, HugePagePolicy policy, long growBytes) {
@@ -113,6 +114,9 @@ public final class MemoryDomain implements AutoCloseable {
      * @param segment a segment returned by {@link #allocate}
      */
     public synchronized void free(MemorySegment segment) {
+        if (closed) {
+            return; // everything went back with the mappings
+        }
         long addr = segment.address();
         for (Region r : regions) {
             if (r.region.contains(addr, 0) && r.allocator.free(addr - r.region.address())) {
@@ -190,25 +194,55 @@ public final class MemoryDomain implements AutoCloseable {
 
     private Region addRegionWith(String memfdName, long length, boolean huge) {
         int fd = createMemfd(memfdName, huge);
+        long base;
         try {
             Native.ftruncate(fd, length);
-            long base = mapAligned(fd, length);
-            return register(new MemoryRegion(memfdName, fd, base, length, 0, huge, Native.segmentAt(base, length)));
+            base = mapAligned(fd, length);
         } catch (RuntimeException e) {
             Native.closeQuietly(fd);
             throw e;
         }
+        // A shared arena scopes every segment of the region: once the domain is closed an access
+        // throws IllegalStateException instead of touching unmapped memory (a JVM crash).
+        Arena arena = Arena.ofShared();
+        MemorySegment segment = MemorySegment.ofAddress(base).reinterpret(length, arena, null);
+        return register(new MemoryRegion(memfdName, fd, base, length, 0, huge, segment), arena);
     }
 
-    private Region register(MemoryRegion region) {
-        Region r = new Region(region, new RegionAllocator(region.length()));
+    /**
+     * Publishes a region and tells the backends. When one refuses it (a back-end out of memory
+     * slots, a refused ADD_MEM_REG), the region is withdrawn from those already told and unmapped:
+     * no allocation may land in memory a device cannot reach.
+     */
+    private Region register(MemoryRegion region, Arena arena) {
+        Region r = new Region(region, new RegionAllocator(region.length()), arena);
         regions.add(r);
-        snapshot = regions.stream().map(Region::region).toArray(MemoryRegion[]::new);
-        LOG.debug("memory domain {}: added {}", name, region);
-        for (MemoryListener l : listeners) {
-            l.regionAdded(region);
+        publish();
+        List<MemoryListener> told = new ArrayList<>();
+        try {
+            for (MemoryListener l : listeners) {
+                l.regionAdded(region);
+                told.add(l);
+            }
+        } catch (RuntimeException e) {
+            for (int i = told.size() - 1; i >= 0; i--) {
+                try {
+                    told.get(i).regionRemoved(region);
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            regions.remove(r);
+            publish();
+            unmap(r);
+            throw new VirtioException("memory domain " + name + ": a device refused new region " + region + ": " + e.getMessage(), e);
         }
+        LOG.debug("memory domain {}: added {}", name, region);
         return r;
+    }
+
+    private void publish() {
+        snapshot = regions.stream().map(Region::region).toArray(MemoryRegion[]::new);
     }
 
     private boolean wantHugePages(long length) {
@@ -264,6 +298,26 @@ public final class MemoryDomain implements AutoCloseable {
         return aligned;
     }
 
+    /** Closes the region's arena (later accesses fail cleanly), then unmaps and closes the memfd. */
+    private void unmap(Region r) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                r.arena.close();
+                break;
+            } catch (IllegalStateException busy) {
+                // a native call is using one of its segments right now: it returns within microseconds
+                if (attempt == 1000) {
+                    // leaking the mapping beats unmapping memory a thread is inside of
+                    LOG.warn("memory domain {}: region {} still in use at close; left mapped", name, r.region);
+                    return;
+                }
+                Thread.onSpinWait();
+            }
+        }
+        Native.munmap(r.region.address(), r.region.length());
+        Native.closeQuietly(r.region.fd());
+    }
+
     private static long roundUp2M(long v) {
         return Math.max(HUGE_PAGE_2M, (v + HUGE_PAGE_2M - 1) & -HUGE_PAGE_2M);
     }
@@ -275,6 +329,7 @@ public final class MemoryDomain implements AutoCloseable {
             return;
         }
         closed = true;
+        snapshot = new MemoryRegion[0];
         for (int i = regions.size() - 1; i >= 0; i--) {
             MemoryRegion region = regions.get(i).region;
             for (MemoryListener l : listeners) {
@@ -284,8 +339,7 @@ public final class MemoryDomain implements AutoCloseable {
                     LOG.warn("memory domain {}: listener failed on removal of {}: {}", name, region, e.toString());
                 }
             }
-            Native.munmap(region.address(), region.length());
-            Native.closeQuietly(region.fd());
+            unmap(regions.get(i));
         }
         regions.clear();
         snapshot = new MemoryRegion[0];

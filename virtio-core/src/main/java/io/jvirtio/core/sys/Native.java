@@ -35,6 +35,15 @@ public final class Native {
     private static final MethodHandle MMAP = errnoCall("mmap", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle MUNMAP = errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    /**
+     * Hot-path variants for eventfd kicks and reads: no errno capture (the JDK slices the capture
+     * segment per call, and the JIT does not always remove that allocation) and pointer as a raw
+     * address. On failure the call is repeated through the capturing handle to learn errno.
+     */
+    private static final MethodHandle WRITE_RAW = LINKER.downcallHandle(LIBC.find("write").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.critical(false));
+    private static final MethodHandle READ_RAW = LINKER.downcallHandle(LIBC.find("read").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.critical(false));
     private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -193,19 +202,26 @@ public final class Native {
     public static void eventfdWrite(int fd, long value) {
         try {
             MemorySegment st = scratch();
-            MemorySegment counter = st.asSlice(SCRATCH_COUNTER, 8);
-            counter.set(JAVA_LONG, 0, value);
-            long rc = (long) WRITE.invokeExact(st, fd, counter, 8L);
+            st.set(JAVA_LONG, SCRATCH_COUNTER, value);
+            long rc = (long) WRITE_RAW.invokeExact(fd, st.address() + SCRATCH_COUNTER, 8L);
             if (rc != 8) {
-                int e = errno(st);
-                if (rc < 0 && e == Errno.EAGAIN) {
-                    return; // counter saturated: the peer has a wake-up pending anyway
-                }
-                throw new NativeException("write(eventfd=" + fd + ")", rc < 0 ? e : Errno.EIO);
+                eventfdWriteFailed(fd, st);
             }
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    private static void eventfdWriteFailed(int fd, MemorySegment st) throws Throwable {
+        long rc = (long) WRITE.invokeExact(st, fd, st.asSlice(SCRATCH_COUNTER, 8), 8L);
+        if (rc == 8) {
+            return;
+        }
+        int e = errno(st);
+        if (rc < 0 && e == Errno.EAGAIN) {
+            return; // counter saturated: the peer has a wake-up pending anyway
+        }
+        throw new NativeException("write(eventfd=" + fd + ")", rc < 0 ? e : Errno.EIO);
     }
 
     /**
@@ -216,16 +232,19 @@ public final class Native {
     public static long eventfdRead(int fd) {
         try {
             MemorySegment st = scratch();
-            MemorySegment counter = st.asSlice(SCRATCH_COUNTER, 8);
-            long rc = (long) READ.invokeExact(st, fd, counter, 8L);
-            if (rc != 8) {
-                int e = errno(st);
-                if (rc < 0 && e == Errno.EAGAIN) {
-                    return 0;
-                }
-                throw new NativeException("read(eventfd=" + fd + ")", rc < 0 ? e : Errno.EIO);
+            long rc = (long) READ_RAW.invokeExact(fd, st.address() + SCRATCH_COUNTER, 8L);
+            if (rc == 8) {
+                return st.get(JAVA_LONG, SCRATCH_COUNTER);
             }
-            return counter.get(JAVA_LONG, 0);
+            rc = (long) READ.invokeExact(st, fd, st.asSlice(SCRATCH_COUNTER, 8), 8L);
+            if (rc == 8) {
+                return st.get(JAVA_LONG, SCRATCH_COUNTER);
+            }
+            int e = errno(st);
+            if (rc < 0 && e == Errno.EAGAIN) {
+                return 0;
+            }
+            throw new NativeException("read(eventfd=" + fd + ")", rc < 0 ? e : Errno.EIO);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -45,8 +45,9 @@ import static io.jvirtio.core.vhostuser.VhostUserProtocolFeature.STATUS;
  * <p>Memory regions added to the domain while the device runs are shared before the allocation
  * returns (ADD_MEM_REG with CONFIGURE_MEM_SLOTS, else SET_MEM_TABLE again).
  *
- * <p>Setup calls are serialised. {@link #notifyQueue} is lock- and allocation-free; the caller
- * must not kick a queue while it is being deleted or the device reset.
+ * <p>Setup calls are serialised. {@link #notifyQueue} is lock- and allocation-free; a kick racing
+ * a queue's deletion or a reset lands in an eventfd that stays open until {@link #destruct()}
+ * (which the device layer calls once no thread owns a queue).
  */
 public final class VhostUserBackend implements VirtioBackendOps {
     private static final Logger LOG = LoggerFactory.getLogger(VhostUserBackend.class);
@@ -406,6 +407,7 @@ public final class VhostUserBackend implements VirtioBackendOps {
         } finally {
             destroyed = true;
             queues.releaseAll();
+            queues.closeRetired();
             started = false;
             conn.close();
         }
@@ -470,7 +472,12 @@ public final class VhostUserBackend implements VirtioBackendOps {
             return;
         }
         if (started) {
-            memory.sendAdded(conn, region, hasProtocolFeature(CONFIGURE_MEM_SLOTS), maxMemSlots);
+            try {
+                memory.sendAdded(conn, region, hasProtocolFeature(CONFIGURE_MEM_SLOTS), maxMemSlots);
+            } catch (RuntimeException e) {
+                memory.remove(region); // the domain rolls the region back: keep our table equal to the back-end's
+                throw e;
+            }
             LOG.debug("vhost-user {}: shared new region {}", socketPath, region);
         }
     }

@@ -39,9 +39,9 @@ final class VhostUserQueue {
     }
 
     /** Closes both eventfds. */
-    void close() {
+    /** Closes the call eventfd; the kick eventfd outlives the queue (see {@code VhostUserQueues}). */
+    void closeCallFd() {
         Native.closeQuietly(callFd);
-        Native.closeQuietly(kickFd);
     }
 
     @Override

@@ -1,10 +1,15 @@
 package io.jvirtio.core.vhostuser;
 
 import io.jvirtio.core.QueueSetup;
+import io.jvirtio.core.sys.Native;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.jvirtio.core.sys.Native;
+
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The queue table of one {@link VhostUserBackend}: which queues are set up, their eventfds, and
@@ -35,6 +40,12 @@ final class VhostUserQueues {
     private final int[] callFds;
     /** GET_VRING_BASE of queues stopped by {@link #stopAll()}, until {@link #delete} collects it; -1 otherwise. */
     private final int[] stoppedBase;
+    /**
+     * Kick eventfds of released queues, closed only by {@link #closeRetired()} at destruct: a channel
+     * thread may have loaded the fd number just before the release and write to it after; an open
+     * eventfd absorbs that write, a closed (and reused) fd number would not.
+     */
+    private final List<Integer> retiredKickFds = new ArrayList<>();
 
     VhostUserQueues(VhostUserConnection conn, int capacity) {
         this.conn = conn;
@@ -207,6 +218,15 @@ final class VhostUserQueues {
         kickFds[i] = -1;
         callFds[i] = -1;
         queues[i] = null;
-        vq.close();
+        retiredKickFds.add(vq.kickFd);
+        vq.closeCallFd();
+    }
+
+    /** Closes the kick eventfds of released queues: only once no thread can kick any more. */
+    void closeRetired() {
+        for (int fd : retiredKickFds) {
+            Native.closeQuietly(fd);
+        }
+        retiredKickFds.clear();
     }
 }
