@@ -1,0 +1,78 @@
+package io.jvirtio.config;
+
+import io.jvirtio.blk.VirtioBlkDevice;
+import io.jvirtio.blk.VirtioBlkOptions;
+import io.jvirtio.core.VirtioException;
+import io.jvirtio.core.mem.MemoryDomain;
+import io.jvirtio.core.vhostuser.VhostUserBackend;
+import io.jvirtio.core.vhostuser.VhostUserOptions;
+
+import java.util.Objects;
+
+import static io.jvirtio.config.JsonObjectReader.quote;
+
+/**
+ * {@code dev_type blk}: one {@link VirtioBlkDevice} per controller, its bdev named as the controller
+ * (SPDK's {@code bdev_virtio_user_blk_dev_create}). vhost-user now; {@code trtype pci} is refused at
+ * validation until the VFIO transport exists.
+ */
+public final class BlkControllerType implements ControllerType {
+    /** SPDK's dev_type for virtio-blk. */
+    public static final String DEV_TYPE = "blk";
+
+    private final VirtioBlkOptions baseOptions;
+    private final VhostUserOptions vhostUserOptions;
+
+    /** SPDK's defaults for what the params do not set: {@link VirtioBlkOptions#defaults()}, {@link VhostUserOptions#defaults()}. */
+    public BlkControllerType() {
+        this(VirtioBlkOptions.defaults(), VhostUserOptions.defaults());
+    }
+
+    /**
+     * @param baseOptions      memory size, hugepage policy, channel depth for every controller; request
+     *                         queues and queue size come from each controller's params
+     * @param vhostUserOptions timeouts and protocol features of the vhost-user connection
+     */
+    public BlkControllerType(VirtioBlkOptions baseOptions, VhostUserOptions vhostUserOptions) {
+        this.baseOptions = Objects.requireNonNull(baseOptions, "baseOptions");
+        this.vhostUserOptions = Objects.requireNonNull(vhostUserOptions, "vhostUserOptions");
+    }
+
+    @Override
+    public String devType() {
+        return DEV_TYPE;
+    }
+
+    @Override
+    public void validate(ControllerParams params) {
+        if (params.trtype() == Transport.PCI) {
+            throw new ConfigException(JsonPath.of("trtype"), "\"pci\" is not available yet for dev_type blk"
+                    + " (jvirtio has no virtio-pci/VFIO transport yet); use \"user\" with a vhost-user socket");
+        }
+    }
+
+    @Override
+    public Controller attach(ControllerParams params) {
+        validate(params);
+        VirtioBlkOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
+        MemoryDomain memory = MemoryDomain.create(params.name(), options.memoryBytes(), options.hugePages());
+        VhostUserBackend backend;
+        try {
+            backend = VhostUserBackend.connect(params.socketPath(), memory, vhostUserOptions);
+        } catch (VirtioException e) {
+            memory.close();
+            throw new ConfigException(JsonPath.of("traddr"), quote(params.traddr()) + ": cannot attach " + params.name()
+                    + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+        // On failure attach() resets the device, destructs the backend and closes the memory it owns.
+        return new BlkController(VirtioBlkDevice.attach(params.name(), backend, memory, true, options));
+    }
+
+    @Override
+    public String toString() {
+        return "BlkControllerType[" + baseOptions + "]";
+    }
+}
