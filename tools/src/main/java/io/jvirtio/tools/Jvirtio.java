@@ -12,6 +12,8 @@ public final class Jvirtio {
               demo [-t SECONDS]   attach to a qemu-storage-daemon export of a temporary file, write, read back,
                                   verify against the file on the host, measure random reads
               perf ...            bdevperf-like measurement (jvirtio perf --help)
+              bdevs --json CONFIG        attach what an SPDK JSON config names; print bdev_get_bdevs JSON
+              save-config --json CONFIG  attach it; print save_config JSON
             """;
 
     private Jvirtio() {
@@ -39,6 +41,8 @@ public final class Jvirtio {
                     }
                     yield PerfCommand.run(rest, out, err);
                 }
+                case "bdevs" -> ConfigCommands.bdevs(rest, out);
+                case "save-config" -> ConfigCommands.saveConfig(rest, out);
                 default -> {
                     err.print("jvirtio: unknown command " + args[0] + "\n" + USAGE);
                     yield 2;

@@ -52,6 +52,49 @@ class JvirtioCommandTest {
     }
 
     @Test
+    void bdevsSaveConfigAndPerfVerifyFromAnSpdkConfig(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path image = dir.resolve("disk.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength(64L << 20);
+        }
+        try (io.jvirtio.testkit.QemuStorageDaemon qsd = io.jvirtio.testkit.QemuStorageDaemon.file(image).numQueues(2).start()) {
+            java.nio.file.Path config = dir.resolve("bdev.json");
+            java.nio.file.Files.writeString(config, """
+                    {"subsystems": [{"subsystem": "bdev", "config": [
+                      {"method": "bdev_set_options", "params": {"bdev_io_pool_size": 65535, "bdev_io_cache_size": 256}},
+                      {"method": "bdev_virtio_attach_controller",
+                       "params": {"name": "VirtioBlk0", "trtype": "user", "traddr": "%s", "dev_type": "blk", "vq_count": 2, "vq_size": 128}},
+                      {"method": "bdev_wait_for_examine"}]}]}
+                    """.formatted(qsd.socketPath()));
+
+            Result bdevs = run("bdevs", "--json", config.toString());
+            assertEquals(0, bdevs.status, bdevs.out + bdevs.err);
+            assertTrue(bdevs.out.contains("\"name\": \"VirtioBlk0\""), bdevs.out);
+            assertTrue(bdevs.out.contains("\"num_blocks\": 131072"), bdevs.out);
+            assertTrue(bdevs.out.contains("\"socket\": \"" + qsd.socketPath() + "\""), bdevs.out);
+
+            Result save = run("save-config", "--json", config.toString());
+            assertEquals(0, save.status, save.out + save.err);
+            assertTrue(save.out.contains("\"method\": \"bdev_virtio_attach_controller\""), save.out);
+            assertTrue(save.out.contains("\"vq_count\": 2"), save.out);
+
+            Result verify = run("perf", "--json", config.toString(), "--cores", "2", "-w", "verify", "-q", "8", "-o", "8192", "-t", "1",
+                    "--output", "json");
+            assertEquals(0, verify.status, verify.out + verify.err);
+            assertTrue(verify.out.contains("\"miscompares\": 0"), verify.out);
+            Matcher ios = Pattern.compile("\"ios\": ([0-9]+)").matcher(verify.out);
+            assertTrue(ios.find() && Long.parseLong(ios.group(1)) > 0, verify.out);
+
+            Result noBdev = run("perf", "--json", config.toString(), "-b", "VirtioBlk9", "-t", "1");
+            assertEquals(2, noBdev.status);
+            assertTrue(noBdev.err.contains("-b VirtioBlk9") && noBdev.err.contains("VirtioBlk0"), noBdev.err);
+        }
+        Result missing = run("bdevs", "--json", dir.resolve("nope.json").toString());
+        assertEquals(2, missing.status);
+        assertTrue(missing.err.contains("nope.json"), missing.err);
+    }
+
+    @Test
     void badCommandLinesNameTheOptionAndValue() {
         Result r = run("perf", "--qsd-null", "1G", "-w", "sideways");
         assertEquals(2, r.status);

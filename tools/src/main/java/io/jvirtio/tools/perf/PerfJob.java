@@ -33,7 +33,9 @@ public final class PerfJob implements IoCallback {
     private final long durationNanos;
     private final SplittableRandom random;
     private final Histogram histogram = new Histogram(1, MAX_TRACKED_NANOS, 3);
+    /** I/O-size units this job may address, starting at {@link #firstUnit} */
     private final long slotsInRange;
+    private final long firstUnit;
 
     private IoChannel channel;
     private Slot[] slots;
@@ -41,13 +43,21 @@ public final class PerfJob implements IoCallback {
     private long ios;
     private long bytes;
     private long errors;
+    private long miscompares;
     private boolean stopping;
     private VirtioException firstError;
 
     private static final class Slot {
+        int index;
         MemorySegment buffer;
+        /** verify: where the read-back lands */
+        MemorySegment readBack;
         long startNanos;
+        long offset;
+        long seq;
         boolean write;
+        /** verify: the write is done, the read-back is in flight */
+        boolean verifying;
     }
 
     /**
@@ -60,6 +70,19 @@ public final class PerfJob implements IoCallback {
      * @param seed          random seed for offsets and the read/write mix
      */
     public PerfJob(Bdev bdev, Workload workload, int queueDepth, int ioSize, int rwmixread, long durationNanos, long seed) {
+        this(bdev, workload, queueDepth, ioSize, rwmixread, durationNanos, seed, 0, 1);
+    }
+
+    /**
+     * A job that is one of {@code jobCount} on the same bdev. For verify, each job owns its own
+     * slice of the bdev and each of its slots its own offsets within it, so no two I/Os in flight
+     * ever touch the same block and a read-back can only differ if the device lost data.
+     *
+     * @param jobIndex this job's number, 0-based
+     * @param jobCount jobs on the bdev
+     */
+    public PerfJob(Bdev bdev, Workload workload, int queueDepth, int ioSize, int rwmixread, long durationNanos, long seed,
+                   int jobIndex, int jobCount) {
         if (ioSize <= 0 || ioSize % bdev.blockSize() != 0) {
             throw new IllegalArgumentException("-o " + ioSize + ": I/O size must be a positive multiple of " + bdev.name()
                     + "'s block size " + bdev.blockSize());
@@ -74,7 +97,14 @@ public final class PerfJob implements IoCallback {
         this.readPercent = workload.readPercent(rwmixread);
         this.durationNanos = durationNanos;
         this.random = new SplittableRandom(seed);
-        this.slotsInRange = bdev.blockCount() * bdev.blockSize() / ioSize;
+        long units = bdev.blockCount() * bdev.blockSize() / ioSize;
+        boolean exclusive = workload.op() == Workload.Op.VERIFY;
+        this.slotsInRange = exclusive ? units / jobCount : units;
+        this.firstUnit = exclusive ? slotsInRange * jobIndex : 0;
+        if (exclusive && slotsInRange < queueDepth) {
+            throw new IllegalArgumentException("-o " + ioSize + " -q " + queueDepth + ": " + bdev.name() + " is too small to give each of "
+                    + jobCount + " verify jobs " + queueDepth + " distinct I/O units");
+        }
         if (slotsInRange < 1) {
             throw new IllegalArgumentException("-o " + ioSize + ": larger than " + bdev.name());
         }
@@ -93,8 +123,12 @@ public final class PerfJob implements IoCallback {
         try {
             for (int i = 0; i < queueDepth; i++) {
                 slots[i] = new Slot();
+                slots[i].index = i;
                 slots[i].buffer = bdev.allocateBuffer(ioSize, 4096);
                 fillPattern(slots[i].buffer, i);
+                if (workload.op() == Workload.Op.VERIFY) {
+                    slots[i].readBack = bdev.allocateBuffer(ioSize, 4096);
+                }
             }
             long cpu0 = threads.getCurrentThreadCpuTime();
             long t0 = System.nanoTime();
@@ -134,30 +168,54 @@ public final class PerfJob implements IoCallback {
             if (firstError != null && measuredIos == 0) {
                 throw firstError;
             }
-            return new PerfResult(bdev.name(), workload, queueDepth, ioSize, measuredIos, measuredBytes, errors, elapsed, cpu,
-                    histogram.copy());
+            return new PerfResult(bdev.name(), workload, queueDepth, ioSize, measuredIos, measuredBytes, errors, miscompares, elapsed,
+                    cpu, histogram.copy());
         } finally {
             channel.close();
             for (Slot s : slots) {
                 if (s != null && s.buffer != null) {
                     bdev.freeBuffer(s.buffer);
                 }
+                if (s != null && s.readBack != null) {
+                    bdev.freeBuffer(s.readBack);
+                }
             }
         }
     }
 
-    private static void fillPattern(MemorySegment buffer, int seed) {
+    private static void fillPattern(MemorySegment buffer, long seed) {
         for (long off = 0; off + 8 <= buffer.byteSize(); off += 8) {
             buffer.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, off, off * 31 + seed);
         }
     }
 
     private void submit(Slot s) {
-        long slot = workload.random() ? random.nextLong(slotsInRange) : nextSequential++ % slotsInRange;
-        long offset = slot * ioSize;
-        s.write = readPercent < 100 && (readPercent == 0 || random.nextInt(100) >= readPercent);
+        long unit;
+        if (workload.op() == Workload.Op.VERIFY) {
+            // slot k of the job only ever uses units k, k + depth, k + 2*depth, ... of the job's slice
+            long perSlot = slotsInRange / queueDepth;
+            unit = random.nextLong(perSlot) * queueDepth + s.index;
+        } else {
+            unit = workload.random() ? random.nextLong(slotsInRange) : nextSequential++ % slotsInRange;
+        }
+        s.offset = (firstUnit + unit) * ioSize;
         s.startNanos = System.nanoTime();
-        boolean accepted = s.write ? channel.write(s.buffer, offset, this, s) : channel.read(s.buffer, offset, this, s);
+        boolean accepted = switch (workload.op()) {
+            case DATA -> {
+                s.write = readPercent < 100 && (readPercent == 0 || random.nextInt(100) >= readPercent);
+                yield s.write ? channel.write(s.buffer, s.offset, this, s) : channel.read(s.buffer, s.offset, this, s);
+            }
+            case VERIFY -> {
+                // a pattern unique to this offset and this pass, so a stale or misplaced block cannot match
+                s.seq++;
+                fillPattern(s.buffer, s.offset ^ (s.seq << 40));
+                s.verifying = false;
+                yield channel.write(s.buffer, s.offset, this, s);
+            }
+            case UNMAP -> channel.unmap(s.offset, ioSize, this, s);
+            case FLUSH -> channel.flush(this, s);
+            case WRITE_ZEROES -> channel.writeZeroes(s.offset, ioSize, this, s);
+        };
         if (!accepted) {
             throw new IllegalStateException("channel refused an I/O at depth " + queueDepth + "; raise the channel depth");
         }
@@ -166,15 +224,25 @@ public final class PerfJob implements IoCallback {
     @Override
     public void onComplete(Object context, VirtioException error) {
         Slot s = (Slot) context;
+        if (error == null && workload.op() == Workload.Op.VERIFY && !s.verifying) {
+            s.verifying = true; // the write is in: read it back before this I/O counts
+            if (!channel.read(s.readBack, s.offset, this, s)) {
+                throw new IllegalStateException("channel refused a verify read at depth " + queueDepth);
+            }
+            return;
+        }
         long lat = System.nanoTime() - s.startNanos;
         if (error != null) {
             errors++;
             if (firstError == null) {
                 firstError = error;
             }
+        } else if (workload.op() == Workload.Op.VERIFY && s.buffer.mismatch(s.readBack) >= 0) {
+            miscompares++;
+            errors++;
         } else if (!stopping) {
             ios++;
-            bytes += ioSize;
+            bytes += workload.op() == Workload.Op.FLUSH ? 0 : ioSize;
             histogram.recordValue(Math.min(Math.max(lat, 1), MAX_TRACKED_NANOS));
         }
         if (!stopping) {

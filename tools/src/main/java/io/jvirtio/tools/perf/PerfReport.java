@@ -51,11 +51,12 @@ public final class PerfReport {
                           "iops": %.1f,
                           "mibps": %.3f,
                           "errors": %d,
+                          "miscompares": %d,
                           "latency_us": {"avg": %.3f, "p50": %.3f, "p99": %.3f, "p99_9": %.3f, "max": %.3f},
                           "cpu_s": {"jvm": %.3f, "jvm_polling_thread": %.3f, "target": %s}
                         }""",
                     escape(r.bdev()), r.workload().spdkName(), r.queueDepth(), r.ioSize(), r.elapsedNanos() / 1e9,
-                    r.ios(), r.iops(), r.mibPerSecond(), r.errors(), r.meanLatencyMicros(), r.latencyMicros(50),
+                    r.ios(), r.iops(), r.mibPerSecond(), r.errors(), r.miscompares(), r.meanLatencyMicros(), r.latencyMicros(50),
                     r.latencyMicros(99), r.latencyMicros(99.9), r.maxLatencyMicros(), run.jvmCpuNanos / 1e9,
                     r.cpuNanos() / 1e9, run.targetCpuNanos < 0 ? "null" : String.format(Locale.ROOT, "%.3f", run.targetCpuNanos / 1e9)));
         }

@@ -11,13 +11,39 @@ import org.HdrHistogram.Histogram;
  * @param ioSize       bytes per I/O
  * @param ios          I/Os completed
  * @param bytes        bytes moved
- * @param errors       I/Os that completed with an error
+ * @param errors       I/Os that completed with an error (miscompares included)
+ * @param miscompares  verify: blocks that read back differently from what was written
  * @param elapsedNanos wall time of the measured phase
  * @param cpuNanos     CPU time of the polling thread during the measured phase
  * @param latency      completion latency in nanoseconds
  */
 public record PerfResult(String bdev, Workload workload, int queueDepth, int ioSize, long ios, long bytes, long errors,
-                         long elapsedNanos, long cpuNanos, Histogram latency) {
+                         long miscompares, long elapsedNanos, long cpuNanos, Histogram latency) {
+
+    /**
+     * Adds up the jobs of one bdev (several cores): counts summed, histograms merged, the longest
+     * wall time and the summed polling CPU time.
+     */
+    public static PerfResult merge(java.util.List<PerfResult> jobs) {
+        if (jobs.size() == 1) {
+            return jobs.getFirst();
+        }
+        PerfResult first = jobs.getFirst();
+        Histogram h = first.latency.copy();
+        long ios = 0, bytes = 0, errors = 0, miscompares = 0, elapsed = 0, cpu = 0;
+        for (PerfResult r : jobs) {
+            ios += r.ios;
+            bytes += r.bytes;
+            errors += r.errors;
+            miscompares += r.miscompares;
+            elapsed = Math.max(elapsed, r.elapsedNanos);
+            cpu += r.cpuNanos;
+            if (r != first) {
+                h.add(r.latency);
+            }
+        }
+        return new PerfResult(first.bdev, first.workload, first.queueDepth, first.ioSize, ios, bytes, errors, miscompares, elapsed, cpu, h);
+    }
 
     /** @return I/Os per second */
     public double iops() {
