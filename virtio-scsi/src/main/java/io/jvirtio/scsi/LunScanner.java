@@ -1,0 +1,480 @@
+package io.jvirtio.scsi;
+
+import io.jvirtio.core.VirtioException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+import static io.jvirtio.scsi.Scsi.BE_INT;
+import static io.jvirtio.scsi.Scsi.BE_LONG;
+import static io.jvirtio.scsi.Scsi.BE_SHORT;
+import static io.jvirtio.scsi.VirtioScsiSpec.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+/**
+ * The target scan, blocking, on one request queue (SPDK's {@code virtio_scsi_scan_base}, made
+ * synchronous): REPORT LUNS on LUN 0 of a target, then for each LUN INQUIRY, TEST UNIT READY (with
+ * START STOP UNIT when the LUN is not ready), VPD pages 0x00, 0xB0, 0xB2, MODE SENSE (6) for write
+ * protection, READ CAPACITY (10) and (16). Each command waits at most the command timeout; UNIT
+ * ATTENTION and BUSY are retried a bounded number of times. Not thread-safe: the controller runs one
+ * scan at a time.
+ */
+final class LunScanner implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LunScanner.class);
+    /** SPDK's {@code SCAN_REQUEST_RETRIES}. */
+    static final int RETRIES = 5;
+    static final int PAYLOAD_BYTES = 4096;
+    /** REPORT LUNS of up to 16384 LUNs. */
+    static final int MAX_REPORT_LUNS_BYTES = 8 + 8 * 16384;
+    private static final long BUSY_PAUSE_MILLIS = 10;
+
+    /** Outcome of REPORT LUNS. */
+    enum TargetState { PRESENT, ABSENT, UNAVAILABLE }
+
+    /**
+     * A target's LUNs.
+     *
+     * @param state   whether the target answered
+     * @param luns    LUN number to the 2-byte single-level address, sorted
+     * @param problem what went wrong when not PRESENT
+     */
+    record TargetLuns(TargetState state, TreeMap<Integer, Integer> luns, String problem) {
+    }
+
+    /**
+     * The outcome of probing one LUN.
+     *
+     * @param info     the LUN, or null
+     * @param readOnly MODE SENSE reported write protection
+     * @param absent   the LUN does not exist or is not a connected disk (a rescan removes its bdev)
+     * @param problem  why there is no info
+     */
+    record Probe(ScsiLunInfo info, boolean readOnly, boolean absent, String problem) {
+    }
+
+    /** A command's outcome. */
+    private record Result(int response, int status, ScsiSense sense, int residual, int usedLen) {
+        boolean good() {
+            return response == VIRTIO_SCSI_S_OK && status == Scsi.STATUS_GOOD;
+        }
+
+        boolean checkCondition() {
+            return response == VIRTIO_SCSI_S_OK && status == Scsi.STATUS_CHECK_CONDITION;
+        }
+
+        boolean noTarget() {
+            return response == VIRTIO_SCSI_S_BAD_TARGET || response == VIRTIO_SCSI_S_INCORRECT_LUN;
+        }
+
+        /** @return whether the answer says the LUN (or its target) does not exist (any more) */
+        boolean gone() {
+            return noTarget() || (checkCondition() && sense != null && sense.is(Scsi.KEY_ILLEGAL_REQUEST, 0x25, 0x00));
+        }
+
+        String describe() {
+            if (response != VIRTIO_SCSI_S_OK) {
+                return response < 0 ? "no response written by the device" : VirtioScsiSpec.responseName(response);
+            }
+            return Scsi.statusName(status) + (sense != null ? ", sense " + sense.describe() : "");
+        }
+    }
+
+    private final VirtioScsiController ctrl;
+    private final ScsiRequestQueue queue;
+    private final long timeoutNanos;
+    private MemorySegment payload;
+
+    LunScanner(VirtioScsiController ctrl, ScsiRequestQueue queue, long timeoutNanos) {
+        this.ctrl = ctrl;
+        this.queue = queue;
+        this.timeoutNanos = timeoutNanos;
+        this.payload = ctrl.memory().allocate(PAYLOAD_BYTES, 4096);
+    }
+
+    // ---------------------------------------------------------------- REPORT LUNS
+
+    TargetLuns reportLuns(int target) {
+        int alloc = PAYLOAD_BYTES;
+        while (true) {
+            int allocation = alloc;
+            Result r = run(target, 0, cdb(Scsi.REPORT_LUNS, 12, c -> c.set(BE_INT, 6, allocation)), alloc);
+            if (r.noTarget()) {
+                return new TargetLuns(TargetState.ABSENT, new TreeMap<>(), VirtioScsiSpec.responseName(r.response));
+            }
+            if (r.checkCondition() && r.sense != null && r.sense.isIllegalRequest()) {
+                // REPORT LUNS not supported: LUN 0 only, as SPDK
+                TreeMap<Integer, Integer> only0 = new TreeMap<>();
+                only0.put(0, 0);
+                LOG.debug("{}: target {} refuses REPORT LUNS ({}); probing LUN 0 only", ctrl.name(), target, r.describe());
+                return new TargetLuns(TargetState.PRESENT, only0, null);
+            }
+            if (!r.good()) {
+                return new TargetLuns(TargetState.UNAVAILABLE, new TreeMap<>(), "REPORT LUNS: " + r.describe());
+            }
+            long listBytes = Integer.toUnsignedLong(payload.get(BE_INT, 0));
+            int got = (int) Math.min(alloc - Integer.toUnsignedLong(r.residual), alloc);
+            if (8 + listBytes > alloc && alloc < MAX_REPORT_LUNS_BYTES) {
+                alloc = (int) Math.min(MAX_REPORT_LUNS_BYTES, (8 + listBytes + 4095) & -4096L);
+                grow(alloc);
+                continue;
+            }
+            TreeMap<Integer, Integer> luns = new TreeMap<>();
+            long end = Math.min(8 + listBytes, got);
+            for (long p = 8; p + 8 <= end; p += 8) {
+                int b0 = Byte.toUnsignedInt(payload.get(JAVA_BYTE, p));
+                int b1 = Byte.toUnsignedInt(payload.get(JAVA_BYTE, p + 1));
+                int lun = EventQueue.decodeLun(b0, b1);
+                boolean singleLevel = payload.get(BE_SHORT, p + 2) == 0 && payload.get(BE_INT, p + 4) == 0;
+                if (lun < 0 || !singleLevel) {
+                    LOG.warn("{}: target {} lists a LUN address {} that jvirtio does not address (not single-level"
+                                    + " peripheral or flat space); skipped", ctrl.name(), target,
+                            String.format("%016X", payload.get(BE_LONG, p)));
+                    continue;
+                }
+                luns.putIfAbsent(lun, (b0 << 8) | b1);
+            }
+            return new TargetLuns(TargetState.PRESENT, luns, null);
+        }
+    }
+
+    private void grow(int bytes) {
+        ctrl.memory().free(payload);
+        payload = ctrl.memory().allocate(bytes, 4096);
+    }
+
+    // ---------------------------------------------------------------- one LUN
+
+    Probe probe(int target, int lun, int address) {
+        String where = "target " + target + " lun " + lun;
+        // standard INQUIRY
+        Result r = run(target, address, cdb(Scsi.INQUIRY, 6, c -> c.set(BE_SHORT, 3, (short) 96)), 96);
+        if (r.gone()) {
+            return absent(where + ": INQUIRY: " + r.describe());
+        }
+        if (!r.good()) {
+            return failed(where + ": INQUIRY failed: " + r.describe());
+        }
+        int b0 = Byte.toUnsignedInt(payload.get(JAVA_BYTE, 0));
+        int qualifier = b0 >> 5;
+        int type = b0 & 0x1F;
+        if (qualifier != Scsi.QUALIFIER_CONNECTED || type != Scsi.TYPE_DISK) {
+            return absent(String.format("%s: peripheral qualifier %d, device type 0x%02X: not a connected direct-access block device",
+                    where, qualifier, type));
+        }
+        int version = Byte.toUnsignedInt(payload.get(JAVA_BYTE, 2));
+        String vendor = ascii(8, 8);
+        String product = ascii(16, 16);
+        String revision = ascii(32, 4);
+
+        // TEST UNIT READY, START STOP UNIT when not ready
+        boolean started = false;
+        for (int attempt = 0; ; attempt++) {
+            r = run(target, address, cdb(Scsi.TEST_UNIT_READY, 6, c -> { }), 0);
+            if (r.good()) {
+                break;
+            }
+            if (r.gone()) {
+                return absent(where + ": TEST UNIT READY: " + r.describe());
+            }
+            if (attempt < RETRIES && r.checkCondition() && r.sense != null && r.sense.isNotReady() && r.sense.asc() == 0x04) {
+                if (!started) {
+                    LOG.info("{}: {} not ready ({}); sending START STOP UNIT (START)", ctrl.name(), where, r.sense.describe());
+                    Result ssu = run(target, address, cdb(Scsi.START_STOP_UNIT, 6, c -> c.set(JAVA_BYTE, 4, (byte) 0x01)), 0);
+                    if (ssu.gone()) {
+                        return absent(where + ": START STOP UNIT: " + ssu.describe());
+                    }
+                    if (!ssu.good()) {
+                        return failed(where + ": not ready and START STOP UNIT failed: " + ssu.describe());
+                    }
+                    started = true;
+                } else {
+                    sleep(BUSY_PAUSE_MILLIS * (attempt + 1)); // becoming ready
+                }
+                continue;
+            }
+            return failed(where + ": TEST UNIT READY failed: " + r.describe());
+        }
+
+        // VPD pages
+        boolean b0Listed = false;
+        boolean b2Listed = false;
+        r = run(target, address, vpd(Scsi.VPD_SUPPORTED_PAGES, 252), 252);
+        if (r.good()) {
+            int n = Math.min(payload.get(BE_SHORT, 2) & 0xFFFF, 252 - 4 - r.residual);
+            for (int i = 0; i < n; i++) {
+                int page = Byte.toUnsignedInt(payload.get(JAVA_BYTE, 4 + i));
+                b0Listed |= page == Scsi.VPD_BLOCK_LIMITS;
+                b2Listed |= page == Scsi.VPD_LOGICAL_BLOCK_PROVISIONING;
+            }
+        } else {
+            LOG.debug("{}: {}: no supported VPD pages ({})", ctrl.name(), where, r.describe());
+        }
+        boolean hasLimits = false;
+        long optGranularity = 0;
+        long maxTransfer = 0;
+        long optTransfer = 0;
+        long maxUnmap = 0;
+        long maxUnmapDesc = 0;
+        long optUnmapGranularity = 0;
+        long maxWriteSame = 0;
+        if (b0Listed) {
+            r = run(target, address, vpd(Scsi.VPD_BLOCK_LIMITS, 64), 64);
+            if (r.good()) {
+                int pageLen = payload.get(BE_SHORT, 2) & 0xFFFF;
+                int valid = Math.min(4 + pageLen, 64 - r.residual);
+                hasLimits = true;
+                optGranularity = valid >= 8 ? payload.get(BE_SHORT, 6) & 0xFFFF : 0;
+                maxTransfer = valid >= 12 ? u32(8) : 0;
+                optTransfer = valid >= 16 ? u32(12) : 0;
+                maxUnmap = valid >= 24 ? u32(20) : 0;
+                maxUnmapDesc = valid >= 28 ? u32(24) : 0;
+                optUnmapGranularity = valid >= 32 ? u32(28) : 0;
+                maxWriteSame = valid >= 44 ? payload.get(BE_LONG, 36) : 0;
+            } else {
+                LOG.debug("{}: {}: VPD 0xB0 failed ({})", ctrl.name(), where, r.describe());
+            }
+        }
+        boolean hasProvisioning = false;
+        boolean lbpu = false;
+        boolean lbpws = false;
+        boolean lbprz = false;
+        if (b2Listed) {
+            r = run(target, address, vpd(Scsi.VPD_LOGICAL_BLOCK_PROVISIONING, 64), 64);
+            if (r.good() && 64 - r.residual >= 6) {
+                int flags = Byte.toUnsignedInt(payload.get(JAVA_BYTE, 5));
+                hasProvisioning = true;
+                lbpu = (flags & 0x80) != 0;
+                lbpws = (flags & 0x40) != 0;
+                lbprz = ((flags >> 2) & 0x07) == 0x01;   // LBPRZ 001b: unmapped blocks read zeros
+            } else {
+                LOG.debug("{}: {}: VPD 0xB2 failed ({})", ctrl.name(), where, r.describe());
+            }
+        }
+
+        // MODE SENSE (6), header only: write protection
+        boolean writeProtected = false;
+        r = run(target, address, cdb(0x1A, 6, c -> {
+            c.set(JAVA_BYTE, 2, (byte) 0x3F);   // all pages: the header is what we read
+            c.set(JAVA_BYTE, 4, (byte) 4);
+        }), 4);
+        if (r.good() && 4 - r.residual >= 3) {
+            writeProtected = (payload.get(JAVA_BYTE, 2) & 0x80) != 0;
+        }
+
+        // READ CAPACITY (10), then (16)
+        r = run(target, address, cdb(Scsi.READ_CAPACITY_10, 10, c -> { }), 8);
+        if (r.gone()) {
+            return absent(where + ": READ CAPACITY (10): " + r.describe());
+        }
+        if (!r.good()) {
+            return failed(where + ": READ CAPACITY (10) failed: " + r.describe());
+        }
+        long lastLba = u32(0);
+        long blockSize = u32(4);
+        int exponent = 0;
+        long lowestAligned = 0;
+        boolean lbpme = false;
+        boolean needs16 = lastLba == 0xFFFF_FFFFL;
+        if (needs16 || version >= 5 || b0Listed || b2Listed) {
+            r = run(target, address, cdb(Scsi.SERVICE_ACTION_IN_16, 16, c -> {
+                c.set(JAVA_BYTE, 1, (byte) Scsi.SAI_READ_CAPACITY_16);
+                c.set(BE_INT, 10, 32);
+            }), 32);
+            if (r.good() && 32 - r.residual >= 16) {
+                lastLba = payload.get(BE_LONG, 0);
+                blockSize = u32(8);
+                exponent = payload.get(JAVA_BYTE, 13) & 0x0F;
+                int b14 = Byte.toUnsignedInt(payload.get(JAVA_BYTE, 14));
+                lbpme = (b14 & 0x80) != 0;
+                lbprz |= (b14 & 0x40) != 0;
+                lowestAligned = ((b14 & 0x3F) << 8) | Byte.toUnsignedInt(payload.get(JAVA_BYTE, 15));
+            } else if (needs16) {
+                return failed(where + ": READ CAPACITY (10) reports more than 2^32 blocks and READ CAPACITY (16) failed: " + r.describe());
+            } else {
+                LOG.debug("{}: {}: READ CAPACITY (16) failed ({}); using READ CAPACITY (10)", ctrl.name(), where, r.describe());
+            }
+        }
+        if (blockSize < 512 || blockSize > 65536 || Long.bitCount(blockSize) != 1) {
+            return failed(where + ": block length " + blockSize + " is not a power of two from 512 to 65536");
+        }
+        if (lastLba < 0 || lastLba == -1L || lastLba >= Long.MAX_VALUE / blockSize) {
+            return failed(where + ": last LBA 0x" + Long.toHexString(lastLba) + " is not a usable capacity");
+        }
+        ScsiLunInfo info = new ScsiLunInfo(target, lun, address, vendor, product, revision, version, (int) blockSize, lastLba + 1,
+                exponent, lowestAligned, hasLimits, optGranularity, maxTransfer, optTransfer, maxUnmap, maxUnmapDesc,
+                optUnmapGranularity, maxWriteSame, hasProvisioning, lbpu, lbpws, lbprz, lbpme);
+        return new Probe(info, writeProtected, false, null);
+    }
+
+    /** Re-reads the capacity of a known LUN (READ CAPACITY (16), else (10)); @return the block count, or -1 */
+    long capacity(int target, int address, int blockSize) {
+        Result r = run(target, address, cdb(Scsi.SERVICE_ACTION_IN_16, 16, c -> {
+            c.set(JAVA_BYTE, 1, (byte) Scsi.SAI_READ_CAPACITY_16);
+            c.set(BE_INT, 10, 32);
+        }), 32);
+        if (r.good() && u32(8) == blockSize) {
+            return payload.get(BE_LONG, 0) + 1;
+        }
+        r = run(target, address, cdb(Scsi.READ_CAPACITY_10, 10, c -> { }), 8);
+        if (r.good() && u32(4) == blockSize && u32(0) != 0xFFFF_FFFFL) {
+            return u32(0) + 1;
+        }
+        return -1;
+    }
+
+    private static Probe absent(String why) {
+        return new Probe(null, false, true, why);
+    }
+
+    private static Probe failed(String why) {
+        return new Probe(null, false, false, why);
+    }
+
+    // ---------------------------------------------------------------- commands
+
+    @FunctionalInterface
+    private interface CdbWriter {
+        void write(MemorySegment cdb);
+    }
+
+    /** A CDB: opcode and length, the rest filled in by {@code w}. */
+    private record Cdb(int opcode, int length, CdbWriter w) {
+    }
+
+    private static Cdb cdb(int opcode, int length, CdbWriter w) {
+        return new Cdb(opcode, length, w);
+    }
+
+    private static Cdb vpd(int page, int alloc) {
+        return cdb(Scsi.INQUIRY, 6, c -> {
+            c.set(JAVA_BYTE, 1, (byte) 0x01);   // EVPD
+            c.set(JAVA_BYTE, 2, (byte) page);
+            c.set(BE_SHORT, 3, (short) alloc);
+        });
+    }
+
+    /** Runs a command with UNIT ATTENTION and BUSY retried (bounded); @return its last outcome */
+    private Result run(int target, int address, Cdb cdb, int dataIn) {
+        Result r = null;
+        for (int attempt = 0; attempt <= RETRIES; attempt++) {
+            r = execute(target, address, cdb, dataIn);
+            if (r.checkCondition() && r.sense != null && r.sense.isUnitAttention()) {
+                LOG.debug("{}: target {} {}: unit attention {}; retrying", ctrl.name(), target, Scsi.opcodeName(cdb.opcode),
+                        r.sense.describe());
+                continue;
+            }
+            boolean busy = r.response == VIRTIO_SCSI_S_BUSY || (r.response == VIRTIO_SCSI_S_OK && Scsi.isBusyStatus(r.status));
+            if (busy && attempt < RETRIES) {
+                sleep(BUSY_PAUSE_MILLIS * (attempt + 1));
+                continue;
+            }
+            return r;
+        }
+        return r;
+    }
+
+    /** Submits one command and polls the queue until it completes or the timeout passes. */
+    private Result execute(int target, int address, Cdb cdb, int dataIn) {
+        long deadline = System.nanoTime() + timeoutNanos;
+        String what = Scsi.opcodeName(cdb.opcode) + " to target " + target + " (LUN address 0x" + Integer.toHexString(address) + ")";
+        ScsiCmd cmd;
+        while ((cmd = queue.takeInternal()) == null) {
+            poll(deadline, what + ": no free command on " + queue.vq.name());
+        }
+        cmd.cdb.fill((byte) 0);
+        cmd.cdb.set(JAVA_BYTE, 0, (byte) cdb.opcode);
+        cdb.w.write(cmd.cdb);
+        MemorySegment in = dataIn > 0 ? payload.asSlice(0, dataIn) : null;
+        if (in != null) {
+            in.fill((byte) 0);
+        }
+        try {
+            while (!queue.submitInternal(cmd, target, address, in)) {
+                poll(deadline, what + ": no room on " + queue.vq.name());
+            }
+        } catch (VirtioException | IllegalStateException e) {
+            queue.releaseInternal(cmd);
+            throw new ScanException(ctrl.name() + ": " + what + " could not be submitted: " + e.getMessage(), e);
+        }
+        ScsiCmd.InternalResult res = cmd.internal;
+        while (!res.done) {
+            if (queue.poll() == 0 && !res.done) {
+                if (System.nanoTime() - deadline > 0) {
+                    // the device may still complete it, writing the payload: both go with the command
+                    res.abandoned = true;
+                    res.abandonedPayload = payload;
+                    payload = ctrl.memory().allocate(payload.byteSize(), 4096);
+                    throw new ScanException(ctrl.name() + ": " + what + " did not complete within "
+                            + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
+                }
+                Thread.onSpinWait();
+            }
+        }
+        queue.releaseInternal(cmd);
+        if (res.error != null) {
+            throw new ScanException(ctrl.name() + ": " + what + " failed: " + res.error.getMessage(), res.error);
+        }
+        return new Result(res.response, res.status, res.sense, res.residual, res.usedLen);
+    }
+
+    private void poll(long deadline, String what) {
+        if (queue.poll() == 0) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new ScanException(ctrl.name() + ": " + what + " within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    private long u32(long off) {
+        return Integer.toUnsignedLong(payload.get(BE_INT, off));
+    }
+
+    private String ascii(long off, int len) {
+        byte[] b = payload.asSlice(off, len).toArray(JAVA_BYTE);
+        for (int i = 0; i < b.length; i++) {
+            if (b[i] < 0x20 || b[i] > 0x7E) {
+                b[i] = ' ';
+            }
+        }
+        return new String(b, StandardCharsets.US_ASCII).trim();
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ScanException("scan interrupted", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        ctrl.memory().free(payload);
+    }
+
+    /** A scan command could not be run (timeout, broken queue). */
+    static final class ScanException extends VirtioException {
+        private static final long serialVersionUID = 1L;
+
+        ScanException(String message) {
+            super(message);
+        }
+
+        ScanException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** @return the REPORT LUNS entries as a list, for logs */
+    static List<Integer> lunList(TargetLuns t) {
+        return new ArrayList<>(t.luns().keySet());
+    }
+}
