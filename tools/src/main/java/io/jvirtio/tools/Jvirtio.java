@@ -14,6 +14,8 @@ public final class Jvirtio {
               perf ...            bdevperf-like measurement (jvirtio perf --help)
               bdevs --json CONFIG        attach what an SPDK JSON config names; print bdev_get_bdevs JSON
               save-config --json CONFIG  attach it; print save_config JSON
+              target --socket PATH --blk ram:64M | --scsi ram:64M,targets=2,luns=2 ...
+                                  run the Java vhost-user target until stopped (jvirtio target --help)
             """;
 
     private Jvirtio() {
@@ -40,6 +42,10 @@ public final class Jvirtio {
                         yield 0;
                     }
                     yield PerfCommand.run(rest, out, err);
+                }
+                case "target" -> {
+                    io.jvirtio.target.TargetMain.main(rest); // serves until SIGTERM / Ctrl-C
+                    yield 0;
                 }
                 case "bdevs" -> ConfigCommands.bdevs(rest, out);
                 case "save-config" -> ConfigCommands.saveConfig(rest, out);

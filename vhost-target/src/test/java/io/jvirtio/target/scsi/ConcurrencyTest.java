@@ -62,6 +62,7 @@ class ConcurrencyTest extends ScsiTestBase {
         start(VirtioScsiConfig.builder().requestQueues(2).build());
         addLun(0, 0, 1 << 20, 512);
         AtomicBoolean stop = new AtomicBoolean();
+        java.util.concurrent.atomic.AtomicInteger ioDone = new java.util.concurrent.atomic.AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(3);
         try {
             Future<Integer> io = pool.submit(() -> {
@@ -69,6 +70,7 @@ class ConcurrencyTest extends ScsiTestBase {
                 while (!stop.get()) {
                     assertGood(ini.cmd(0, 0, Cdb.rw10(false, n % 100, 1)).out(pattern(512, n)).run());
                     n++;
+                    ioDone.incrementAndGet();
                 }
                 return n;
             });
@@ -89,7 +91,10 @@ class ConcurrencyTest extends ScsiTestBase {
                 }
                 return n;
             });
-            for (int i = 0; i < 50; i++) {
+            // at least 50 plug cycles, and until the I/O thread really ran beside them (a loaded
+            // machine may not schedule it before 50 fast cycles are over); bounded in time
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            for (int i = 0; (i < 50 || ioDone.get() < 20) && System.nanoTime() < deadline; i++) {
                 addLun(0, 1, 64 << 10, 512);
                 model.removeLun(0, 1);
             }
