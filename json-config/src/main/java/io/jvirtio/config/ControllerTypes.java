@@ -11,7 +11,7 @@ import java.util.Set;
 /**
  * The {@link ControllerType}s a {@link BdevRegistry} can attach, by {@code dev_type}. Immutable.
  * {@link #discover()} finds those registered with {@link ServiceLoader} (this module registers
- * {@code blk}; the scsi module's type registers itself the same way).
+ * {@code blk} and {@code scsi}).
  */
 public final class ControllerTypes {
     /** The dev_types SPDK's {@code bdev_virtio_attach_controller} knows. */

@@ -59,13 +59,19 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void theDiscoveredTypesRefuseScsiTooWithoutTouchingADevice() {
+    void theDiscoveredTypesTakeScsiAndFailAtItsMissingSocketAttachingNothing() {
         registry = new BdevRegistry();
         ConfigException e = assertThrows(ConfigException.class, () -> registry.load(java.nio.file.Path.of("/nonexistent-dir/none.json")));
         assertEquals("/nonexistent-dir/none.json: config file not found (no such file)", e.getMessage());
+        // SPDK's file passes validation with the discovered types (blk and scsi) and fails at its first
+        // attach, the scsi entry, whose socket does not exist here.
+        String scsiSocket = "/var/tmp/vhost.scsi0";
+        assertFalse(java.nio.file.Files.exists(java.nio.file.Path.of(scsiSocket)), scsiSocket + " must not exist for this test");
         e = assertThrows(ConfigException.class, () -> new ConfigLoader(registry).load(json("save_config.json")));
-        assertTrue(e.getMessage().startsWith("subsystems[4].config[2].params.dev_type: dev_type scsi is not available in this jvirtio"),
-                e.getMessage());
+        assertEquals("subsystems[4].config[2].params.traddr", e.jsonPath().toString());
+        assertTrue(e.getMessage().startsWith("subsystems[4].config[2].params.traddr: \"" + scsiSocket + "\": cannot attach VirtioScsi0: "
+                + "cannot connect to vhost-user socket " + scsiSocket), e.getMessage());
+        assertTrue(registry.controllers().isEmpty(), "nothing attached");
     }
 
     @Test

@@ -31,10 +31,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * {@code jvirtio demo}: qemu-storage-daemon exports a temporary file over vhost-user-blk; jvirtio
+ * {@code jvirtio demo --qsd}: qemu-storage-daemon exports a temporary file over vhost-user-blk; jvirtio
  * attaches, writes patterns from two threads on two queues, reads them back, checks the file on
  * the host byte for byte, zeroes and discards a range, measures a few seconds of random reads, and
- * prints what it did. (The embedded Java target replaces qemu-storage-daemon once it exists.)
+ * prints what it did. Without {@code --qsd}, {@link EmbeddedDemo} runs on the Java target instead.
  */
 final class DemoCommand {
     private static final long IMAGE_BYTES = 64L << 20;
@@ -44,7 +44,10 @@ final class DemoCommand {
     }
 
     static int run(String[] argv, PrintStream out) throws Exception {
-        Args a = Args.parse(argv, List.of("-t"), List.of());
+        Args a = Args.parse(argv, List.of("-t"), List.of("--qsd"));
+        if (!a.has("--qsd")) {
+            return EmbeddedDemo.run(a.getLong("-t", 5), out);
+        }
         long seconds = a.getLong("-t", 3);
         QsdInstaller.ensureInstalled(out);
         Path dir = Files.createTempDirectory("jvirtio-demo-");

@@ -9,8 +9,10 @@ import java.util.Arrays;
 public final class Jvirtio {
     private static final String USAGE = """
             usage: jvirtio COMMAND [OPTIONS]
-              demo [-t SECONDS]   attach to a qemu-storage-daemon export of a temporary file, write, read back,
-                                  verify against the file on the host, measure random reads
+              demo [-t SECONDS]   the Java vhost-user target in-process (RAM blk + scsi with 2 LUNs), attached
+                                  through an SPDK JSON config: verify, measure, print bdev_get_bdevs and save_config
+              demo --qsd [-t S]   the same checks against qemu-storage-daemon exporting a temporary file,
+                                  verified against the file on the host
               perf ...            bdevperf-like measurement (jvirtio perf --help)
               bdevs --json CONFIG        attach what an SPDK JSON config names; print bdev_get_bdevs JSON
               save-config --json CONFIG  attach it; print save_config JSON

@@ -25,8 +25,21 @@ class JvirtioCommandTest {
     }
 
     @Test
-    void demoWritesReadsBackAndVerifiesTheHostFile() {
+    void demoOnTheEmbeddedTargetVerifiesMeasuresAndPrintsSpdkJson() {
         Result r = run("demo", "-t", "1");
+        assertEquals(0, r.status, r.out + r.err);
+        for (String bdev : new String[]{"VirtioBlk0", "VirtioScsi0t0", "VirtioScsi0t0l1"}) {
+            assertTrue(r.out.contains("\"name\": \"" + bdev + "\""), bdev + " in bdev_get_bdevs: " + r.out);
+        }
+        assertTrue(r.out.contains("verify: every block read back as written"), r.out);
+        assertTrue(r.out.contains("\"dev_type\": \"scsi\""), "save_config has the scsi controller: " + r.out);
+        assertTrue(r.out.contains("\"block_size\": 4096"), "LUN 1 has 4 KiB blocks: " + r.out);
+        assertTrue(r.out.contains("demo finished"), r.out);
+    }
+
+    @Test
+    void demoWritesReadsBackAndVerifiesTheHostFile() {
+        Result r = run("demo", "--qsd", "-t", "1");
         assertEquals(0, r.status, r.out + r.err);
         assertTrue(r.out.contains("thread 0 on VirtioBlk0-q"), r.out);
         assertTrue(r.out.contains("thread 1 on VirtioBlk0-q"), r.out);

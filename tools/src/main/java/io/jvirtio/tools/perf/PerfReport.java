@@ -15,12 +15,12 @@ public final class PerfReport {
     /** @return a table, one row per run */
     public static String table(List<Run> runs) {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%-12s %-9s %5s %7s %12s %10s %9s %9s %9s %9s %9s %7s %9s %9s%n",
+        sb.append(String.format(Locale.ROOT, "%-16s %-12s %5s %7s %12s %10s %9s %9s %9s %9s %9s %7s %9s %9s%n",
                 "bdev", "workload", "qd", "io_size", "IOPS", "MiB/s", "avg_us", "p50_us", "p99_us", "p99.9_us", "max_us",
                 "errors", "jvm_cpu%", "tgt_cpu%"));
         for (Run run : runs) {
             PerfResult r = run.result;
-            sb.append(String.format(Locale.ROOT, "%-12s %-9s %5d %7d %12.0f %10.2f %9.2f %9.2f %9.2f %9.2f %9.2f %7d %9s %9s%n",
+            sb.append(String.format(Locale.ROOT, "%-16s %-12s %5d %7d %12.0f %10.2f %9.2f %9.2f %9.2f %9.2f %9.2f %7d %9s %9s%n",
                     r.bdev(), r.workload().spdkName(), r.queueDepth(), r.ioSize(), r.iops(), r.mibPerSecond(),
                     r.meanLatencyMicros(), r.latencyMicros(50), r.latencyMicros(99), r.latencyMicros(99.9),
                     r.maxLatencyMicros(), r.errors(), percent(run.jvmCpuNanos, r.elapsedNanos()),

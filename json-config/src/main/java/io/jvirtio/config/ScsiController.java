@@ -1,0 +1,61 @@
+package io.jvirtio.config;
+
+import io.jvirtio.bdev.Bdev;
+import io.jvirtio.scsi.VirtioScsiController;
+
+import java.util.List;
+import java.util.Map;
+
+/** A virtio-scsi controller: one {@link VirtioScsiController}, one bdev per LUN it currently exposes. */
+final class ScsiController implements Controller {
+    private final VirtioScsiController scsi;
+
+    ScsiController(VirtioScsiController scsi) {
+        this.scsi = scsi;
+    }
+
+    @Override
+    public String name() {
+        return scsi.name();
+    }
+
+    @Override
+    public String devType() {
+        return ScsiControllerType.DEV_TYPE;
+    }
+
+    /** @return the LUN bdevs now (hot-plug events add and remove them), by target then LUN */
+    @Override
+    public List<? extends Bdev> bdevs() {
+        return scsi.bdevs();
+    }
+
+    @Override
+    public ControllerParams configParams() {
+        Map<String, Object> transport = scsi.device().backend().writeJsonConfig();
+        String trtype = String.valueOf(transport.get("trtype"));
+        String traddr = String.valueOf(transport.get("traddr"));
+        Transport t = Transport.fromSpdkName(trtype).orElseThrow(
+                () -> new IllegalStateException(name() + ": transport writes trtype " + trtype + ", which save_config cannot express"));
+        // vq_count: request queues only, as SPDK writes it (dump info's vq_count counts every queue).
+        return t == Transport.USER
+                ? new ControllerParams(name(), devType(), t, traddr, scsi.options().requestQueues(), ((Number) virtioInfo().get("vq_size")).intValue())
+                : ControllerParams.pci(name(), devType(), traddr);
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> virtioInfo() {
+        return (Map<String, Object>) scsi.driverSpecificInfo().get("virtio");
+    }
+
+    @Override
+    public void close() {
+        scsi.close();
+    }
+
+    @Override
+    public String toString() {
+        return "ScsiController[" + scsi + "]";
+    }
+}

@@ -1,0 +1,89 @@
+package io.jvirtio.config;
+
+import io.jvirtio.core.VirtioException;
+import io.jvirtio.core.mem.MemoryDomain;
+import io.jvirtio.core.vhostuser.VhostUserBackend;
+import io.jvirtio.core.vhostuser.VhostUserOptions;
+import io.jvirtio.scsi.VirtioScsiController;
+import io.jvirtio.scsi.VirtioScsiOptions;
+
+import java.util.Objects;
+
+import static io.jvirtio.config.JsonObjectReader.quote;
+
+/**
+ * {@code dev_type scsi}: one {@link VirtioScsiController} per controller, one bdev per LUN found by the
+ * scan ({@code <name>t<T>}, {@code <name>t<T>l<L>}; SPDK's {@code bdev_virtio_user_scsi_dev_create}).
+ * {@code vq_count} is the number of request queues; the control and event queues (and a scan queue when
+ * the device has one to spare) come on top. vhost-user now; {@code trtype pci} is refused at validation
+ * until the VFIO transport exists. The controller runs an event thread, so hot-plugged and removed LUNs
+ * show up in its bdev list.
+ */
+public final class ScsiControllerType implements ControllerType {
+    /** SPDK's dev_type for virtio-scsi. */
+    public static final String DEV_TYPE = "scsi";
+    /** {@link VirtioScsiOptions} needs at least this many descriptors per queue. */
+    static final int MIN_VQ_SIZE = 4;
+
+    private final VirtioScsiOptions baseOptions;
+    private final VhostUserOptions vhostUserOptions;
+
+    /** {@link VirtioScsiOptions#defaults()} with an event thread, {@link VhostUserOptions#defaults()}. */
+    public ScsiControllerType() {
+        this(VirtioScsiOptions.defaults().withEventThread(), VhostUserOptions.defaults());
+    }
+
+    /**
+     * @param baseOptions      memory, hugepage policy, scan and event settings for every controller; request
+     *                         queues and queue size come from each controller's params
+     * @param vhostUserOptions timeouts and protocol features of the vhost-user connection
+     */
+    public ScsiControllerType(VirtioScsiOptions baseOptions, VhostUserOptions vhostUserOptions) {
+        this.baseOptions = Objects.requireNonNull(baseOptions, "baseOptions");
+        this.vhostUserOptions = Objects.requireNonNull(vhostUserOptions, "vhostUserOptions");
+    }
+
+    @Override
+    public String devType() {
+        return DEV_TYPE;
+    }
+
+    @Override
+    public void validate(ControllerParams params) {
+        if (params.trtype() == Transport.PCI) {
+            throw new ConfigException(JsonPath.of("trtype"), "\"pci\" is not available yet for dev_type scsi"
+                    + " (jvirtio has no virtio-pci/VFIO transport yet); use \"user\" with a vhost-user socket");
+        }
+        if (params.vqSize() < MIN_VQ_SIZE) {
+            throw new ConfigException(JsonPath.of("vq_size"), params.vqSize() + " is too small for dev_type scsi (at least "
+                    + MIN_VQ_SIZE + " descriptors per queue)");
+        }
+    }
+
+    @Override
+    public Controller attach(ControllerParams params) {
+        validate(params);
+        VirtioScsiOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
+        // VirtioScsiController.connectVhostUser's steps, split so that only a failure to reach the socket
+        // is reported against traddr; a device that misbehaves during attach is reported against the entry.
+        MemoryDomain memory = MemoryDomain.create(params.name(), options.memoryBytes(), options.hugePages());
+        VhostUserBackend backend;
+        try {
+            backend = VhostUserBackend.connect(params.socketPath(), memory, vhostUserOptions);
+        } catch (VirtioException e) {
+            memory.close();
+            throw new ConfigException(JsonPath.of("traddr"), quote(params.traddr()) + ": cannot attach " + params.name()
+                    + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+        // On failure attach() resets the device, destructs the backend and closes the memory it owns.
+        return new ScsiController(VirtioScsiController.attach(params.name(), backend, memory, true, options));
+    }
+
+    @Override
+    public String toString() {
+        return "ScsiControllerType[" + baseOptions + "]";
+    }
+}

@@ -1,0 +1,142 @@
+package io.jvirtio.tools;
+
+import io.jvirtio.bdev.Bdev;
+import io.jvirtio.config.BdevJson;
+import io.jvirtio.config.BdevRegistry;
+import io.jvirtio.config.SaveConfig;
+import io.jvirtio.config.SpdkJson;
+import io.jvirtio.target.VhostUserTarget;
+import io.jvirtio.target.blk.BlkModelOptions;
+import io.jvirtio.target.scsi.ScsiLun;
+import io.jvirtio.target.scsi.VirtioScsiConfig;
+import io.jvirtio.target.scsi.VirtioScsiModel;
+import io.jvirtio.target.store.RamBlockStore;
+import io.jvirtio.tools.perf.PerfJob;
+import io.jvirtio.tools.perf.PerfReport;
+import io.jvirtio.tools.perf.PerfResult;
+import io.jvirtio.tools.perf.ProcessCpu;
+import io.jvirtio.tools.perf.Workload;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * {@code jvirtio demo}, the README's main job, with nothing to install: the Java vhost-user target
+ * runs in this process with a RAM virtio-blk device and a virtio-scsi controller with two LUNs
+ * (512- and 4096-byte blocks); jvirtio attaches them through a generated SPDK-style JSON config,
+ * verifies every bdev, measures random reads, and prints the bdevs, bdev_get_bdevs and save_config.
+ */
+final class EmbeddedDemo {
+    private static final long MIB = 1 << 20;
+
+    private EmbeddedDemo() {
+    }
+
+    static int run(long seconds, PrintStream out) throws Exception {
+        Path dir = Files.createTempDirectory("jvirtio-demo-");
+        Path blkSock = dir.resolve("vhost.blk0");
+        Path scsiSock = dir.resolve("vhost.scsi0");
+        Path config = dir.resolve("bdev.json");
+        out.println("== jvirtio demo (embedded Java vhost-user target) ==");
+        RamBlockStore blkStore = new RamBlockStore(64 * MIB, false);
+        RamBlockStore lun0 = new RamBlockStore(32 * MIB, false);
+        RamBlockStore lun1 = new RamBlockStore(32 * MIB, false);
+        VirtioScsiModel scsi = new VirtioScsiModel(VirtioScsiConfig.builder().name("scsi0").requestQueues(3).build());
+        scsi.addLun(0, 0, ScsiLun.builder(lun0).blockSize(512).thinProvisioning(true).build());
+        scsi.addLun(0, 1, ScsiLun.builder(lun1).blockSize(4096).thinProvisioning(true).build());
+        try (VhostUserTarget blkTarget = VhostUserTarget.builder().name("blk0").socket(blkSock)
+                .blk(blkStore, BlkModelOptions.builder().blockSize(512).numQueues(2).build()).closeOnExit(blkStore).start();
+             VhostUserTarget scsiTarget = VhostUserTarget.builder().name("scsi0").socket(scsiSock).model(scsi)
+                     .closeOnExit(lun0).closeOnExit(lun1).start()) {
+            out.printf("target: virtio-blk (64 MiB RAM, 2 queues) on %s; virtio-scsi (target 0: LUN 0 32 MiB x 512 B, "
+                    + "LUN 1 32 MiB x 4096 B) on %s%n", blkSock, scsiSock);
+            Files.writeString(config, """
+                    {
+                      "subsystems": [
+                        {
+                          "subsystem": "bdev",
+                          "config": [
+                            {"method": "bdev_virtio_attach_controller",
+                             "params": {"name": "VirtioBlk0", "trtype": "user", "traddr": "%s", "dev_type": "blk", "vq_count": 2, "vq_size": 128}},
+                            {"method": "bdev_virtio_attach_controller",
+                             "params": {"name": "VirtioScsi0", "trtype": "user", "traddr": "%s", "dev_type": "scsi", "vq_count": 2, "vq_size": 128}},
+                            {"method": "bdev_wait_for_examine"}
+                          ]
+                        }
+                      ]
+                    }
+                    """.formatted(blkSock, scsiSock));
+            out.println("config: " + config);
+            try (BdevRegistry registry = new BdevRegistry()) {
+                registry.load(config);
+                out.println();
+                out.printf(Locale.ROOT, "%-16s %-18s %10s %12s %s%n", "bdev", "product", "block_size", "num_blocks", "io types");
+                for (Bdev b : registry.bdevs()) {
+                    out.printf(Locale.ROOT, "%-16s %-18s %10d %12d %s%n", b.name(), b.productName(), b.blockSize(), b.blockCount(),
+                            b.supportedIoTypes());
+                }
+                out.println();
+                List<PerfReport.Run> verify = measure(registry.bdevs(), Workload.VERIFY, 8, 1, out, false);
+                out.print(PerfReport.table(verify));
+                long miscompares = verify.stream().mapToLong(r -> r.result().miscompares() + r.result().errors()).sum();
+                if (miscompares > 0) {
+                    throw new IllegalStateException("verify found " + miscompares + " errors or miscompares");
+                }
+                out.println("verify: every block read back as written, on every bdev");
+                out.println();
+                out.print(PerfReport.table(measure(registry.bdevs(), Workload.RANDREAD, 32, seconds, out, true)));
+                out.println();
+                out.println("bdev_get_bdevs:");
+                out.println(SpdkJson.format(BdevJson.bdevGetBdevs(registry)));
+                out.println("save_config:");
+                out.println(SpdkJson.format(SaveConfig.saveConfig(registry)));
+            }
+        } finally {
+            Files.deleteIfExists(config);
+            Files.deleteIfExists(blkSock);
+            Files.deleteIfExists(scsiSock);
+            Files.deleteIfExists(dir);
+        }
+        out.println("demo finished");
+        return 0;
+    }
+
+    /** One job per bdev, all at once, each on its own thread and request queue. */
+    private static List<PerfReport.Run> measure(List<Bdev> bdevs, Workload w, int depth, long seconds, PrintStream out,
+                                                boolean progress) throws Exception {
+        out.printf(Locale.ROOT, "%s -q %d -o 4096 for %d s on %d bdevs%n", w.spdkName(), depth, seconds, bdevs.size());
+        List<Thread> threads = new ArrayList<>();
+        PerfResult[] results = new PerfResult[bdevs.size()];
+        RuntimeException[] failures = new RuntimeException[bdevs.size()];
+        long cpu0 = ProcessCpu.nanos(ProcessCpu.self());
+        for (int i = 0; i < bdevs.size(); i++) {
+            int idx = i;
+            PerfJob job = new PerfJob(bdevs.get(i), w, depth, 4096, 100, seconds * 1_000_000_000L, 7 + i);
+            Thread t = new Thread(() -> {
+                try {
+                    results[idx] = job.run(progress && idx == 0 ? out::println : null);
+                } catch (RuntimeException e) {
+                    failures[idx] = e;
+                }
+            }, "demo-" + bdevs.get(i).name());
+            threads.add(t);
+            t.start();
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        long cpu = ProcessCpu.nanos(ProcessCpu.self()) - cpu0;
+        List<PerfReport.Run> runs = new ArrayList<>();
+        for (int i = 0; i < results.length; i++) {
+            if (failures[i] != null) {
+                throw failures[i];
+            }
+            runs.add(new PerfReport.Run(results[i], cpu, -1)); // the target runs in this JVM: its CPU is in jvm_cpu
+        }
+        return runs;
+    }
+}
