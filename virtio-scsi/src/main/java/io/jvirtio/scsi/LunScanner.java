@@ -144,8 +144,9 @@ final class LunScanner implements AutoCloseable {
     }
 
     private void grow(int bytes) {
+        MemorySegment bigger = ctrl.memory().allocate(bytes, 4096); // first: a failure must not leave payload freed
         ctrl.memory().free(payload);
-        payload = ctrl.memory().allocate(bytes, 4096);
+        payload = bigger;
     }
 
     // ---------------------------------------------------------------- one LUN
@@ -206,7 +207,7 @@ final class LunScanner implements AutoCloseable {
         boolean b2Listed = false;
         r = run(target, address, vpd(Scsi.VPD_SUPPORTED_PAGES, 252), 252);
         if (r.good()) {
-            int n = Math.min(payload.get(BE_SHORT, 2) & 0xFFFF, 252 - 4 - r.residual);
+            int n = Math.max(0, Math.min(payload.get(BE_SHORT, 2) & 0xFFFF, 252 - 4 - r.residual));
             for (int i = 0; i < n; i++) {
                 int page = Byte.toUnsignedInt(payload.get(JAVA_BYTE, 4 + i));
                 b0Listed |= page == Scsi.VPD_BLOCK_LIMITS;
@@ -310,22 +311,6 @@ final class LunScanner implements AutoCloseable {
                 exponent, lowestAligned, hasLimits, optGranularity, maxTransfer, optTransfer, maxUnmap, maxUnmapDesc,
                 optUnmapGranularity, maxWriteSame, hasProvisioning, lbpu, lbpws, lbprz, lbpme);
         return new Probe(info, writeProtected, false, null);
-    }
-
-    /** Re-reads the capacity of a known LUN (READ CAPACITY (16), else (10)); @return the block count, or -1 */
-    long capacity(int target, int address, int blockSize) {
-        Result r = run(target, address, cdb(Scsi.SERVICE_ACTION_IN_16, 16, c -> {
-            c.set(JAVA_BYTE, 1, (byte) Scsi.SAI_READ_CAPACITY_16);
-            c.set(BE_INT, 10, 32);
-        }), 32);
-        if (r.good() && u32(8) == blockSize) {
-            return payload.get(BE_LONG, 0) + 1;
-        }
-        r = run(target, address, cdb(Scsi.READ_CAPACITY_10, 10, c -> { }), 8);
-        if (r.good() && u32(4) == blockSize && u32(0) != 0xFFFF_FFFFL) {
-            return u32(0) + 1;
-        }
-        return -1;
     }
 
     private static Probe absent(String why) {

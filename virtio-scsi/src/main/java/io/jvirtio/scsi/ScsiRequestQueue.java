@@ -708,7 +708,8 @@ final class ScsiRequestQueue implements UsedSink {
             r.response = -1;
         }
         r.status = Byte.toUnsignedInt(cmd.resp.get(JAVA_BYTE, RESP_STATUS));
-        r.residual = cmd.resp.get(LE_INT, RESP_RESIDUAL);
+        // resid is the device's u32: never more than what was asked, never negative
+        r.residual = (int) Math.min(Integer.toUnsignedLong(cmd.resp.get(LE_INT, RESP_RESIDUAL)), Math.max(cmd.bytes, 0));
         if (r.response == VIRTIO_SCSI_S_OK && r.status == Scsi.STATUS_CHECK_CONDITION) {
             r.sense = sense(cmd);
         }

@@ -38,6 +38,24 @@ class ScsiSimulatedDeviceTest {
         return assertInstanceOf(ScsiIoException.class, e, e.toString());
     }
 
+    /** A device lying about resid (u32 0xFFFFF000) and a page length of 0xFFFF must not push the scan out of its buffer. */
+    @Test
+    void aHugeResidualAndPageLengthDoNotOverrunTheScan() {
+        SimulatedScsiBackend sim = sim();
+        sim.intercept(cmd -> {
+            if (cmd.opcode() == Scsi.INQUIRY && (cmd.cdb()[1] & 1) != 0 && cmd.cdb()[2] == 0) {
+                byte[] page = new byte[8];
+                page[2] = (byte) 0xFF;
+                page[3] = (byte) 0xFF; // page length 65535
+                return new SimulatedScsiBackend.Reply(VIRTIO_SCSI_S_OK, Scsi.STATUS_GOOD, null, page, 0xFFFF_F000L);
+            }
+            return null;
+        });
+        try (VirtioScsiController c = sim.attach(SimulatedScsiBackend.options())) {
+            assertEquals(List.of("Simt0"), c.bdevs().stream().map(Bdev::name).toList(), "the LUN is still found");
+        }
+    }
+
     @Test
     void negotiatesScsiAndRingFeaturesAndWorks() {
         SimulatedScsiBackend sim = sim();

@@ -53,6 +53,12 @@ public final class MappedRegion {
             throw new IllegalArgumentException(r + ": mmap_offset plus size 0x" + Long.toHexString(r.mmapOffset())
                     + " + 0x" + Long.toHexString(r.memorySize()) + " is not a mappable length");
         }
+        if (Long.compareUnsigned(r.guestPhysAddr() + r.memorySize(), r.guestPhysAddr()) < 0
+                || Long.compareUnsigned(r.userspaceAddr() + r.memorySize(), r.userspaceAddr()) < 0) {
+            // the overlap and lookup checks assume ranges that do not wrap past 2^64
+            throw new IllegalArgumentException(r + ": guest_phys_addr or userspace_addr plus size 0x" + Long.toHexString(r.memorySize())
+                    + " wraps past 2^64");
+        }
         long length = (end + LinuxConstants.HUGE_PAGE_2M - 1) & -LinuxConstants.HUGE_PAGE_2M;
         long base = Native.mmap(0, length, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE,
                 LinuxConstants.MAP_SHARED | LinuxConstants.MAP_NORESERVE, fd, 0);
