@@ -3,7 +3,6 @@ package io.jvirtio.config;
 import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
 import io.jvirtio.core.VirtioException;
-import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.vhostuser.VhostUserBackend;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 
@@ -55,20 +54,16 @@ public final class BlkControllerType implements ControllerType {
     public Controller attach(ControllerParams params) {
         validate(params);
         VirtioBlkOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
-        MemoryDomain memory = MemoryDomain.create(params.name(), options.memoryBytes(), options.hugePages());
         VhostUserBackend backend;
         try {
-            backend = VhostUserBackend.connect(params.socketPath(), memory, vhostUserOptions);
+            backend = VhostUserBackend.connectWithOwnMemory(params.name(), params.socketPath(), options.memoryBytes(),
+                    options.hugePages(), vhostUserOptions);
         } catch (VirtioException e) {
-            memory.close();
             throw new ConfigException(JsonPath.of("traddr"), quote(params.traddr()) + ": cannot attach " + params.name()
                     + ": " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            memory.close();
-            throw e;
         }
         // On failure attach() resets the device, destructs the backend and closes the memory it owns.
-        return new BlkController(VirtioBlkDevice.attach(params.name(), backend, memory, true, options));
+        return new BlkController(VirtioBlkDevice.attach(params.name(), backend, backend.memory(), true, options));
     }
 
     @Override

@@ -1,7 +1,6 @@
 package io.jvirtio.config;
 
 import io.jvirtio.core.VirtioException;
-import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.vhostuser.VhostUserBackend;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 import io.jvirtio.scsi.VirtioScsiController;
@@ -66,20 +65,16 @@ public final class ScsiControllerType implements ControllerType {
         VirtioScsiOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
         // VirtioScsiController.connectVhostUser's steps, split so that only a failure to reach the socket
         // is reported against traddr; a device that misbehaves during attach is reported against the entry.
-        MemoryDomain memory = MemoryDomain.create(params.name(), options.memoryBytes(), options.hugePages());
         VhostUserBackend backend;
         try {
-            backend = VhostUserBackend.connect(params.socketPath(), memory, vhostUserOptions);
+            backend = VhostUserBackend.connectWithOwnMemory(params.name(), params.socketPath(), options.memoryBytes(),
+                    options.hugePages(), vhostUserOptions);
         } catch (VirtioException e) {
-            memory.close();
             throw new ConfigException(JsonPath.of("traddr"), quote(params.traddr()) + ": cannot attach " + params.name()
                     + ": " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            memory.close();
-            throw e;
         }
         // On failure attach() resets the device, destructs the backend and closes the memory it owns.
-        return new ScsiController(VirtioScsiController.attach(params.name(), backend, memory, true, options));
+        return new ScsiController(VirtioScsiController.attach(params.name(), backend, backend.memory(), true, options));
     }
 
     @Override

@@ -138,15 +138,9 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
 
     /** As {@link #connectVhostUser(String, Path, VirtioBlkOptions)} with vhost-user protocol options. */
     public static VirtioBlkDevice connectVhostUser(String name, Path socket, VirtioBlkOptions options, VhostUserOptions vhostUser) {
-        MemoryDomain memory = MemoryDomain.create(name, options.memoryBytes(), options.hugePages());
-        VhostUserBackend backend;
-        try {
-            backend = VhostUserBackend.connect(socket, memory, vhostUser);
-        } catch (RuntimeException e) {
-            memory.close();
-            throw e;
-        }
-        return attach(name, backend, memory, true, options);
+        VhostUserBackend backend = VhostUserBackend.connectWithOwnMemory(name, socket, options.memoryBytes(), options.hugePages(),
+                vhostUser);
+        return attach(name, backend, backend.memory(), true, options);
     }
 
     private static void closeQuietly(VirtioDevice device, RuntimeException failure) {

@@ -213,15 +213,9 @@ public final class VirtioScsiController implements AutoCloseable {
 
     /** As {@link #connectVhostUser(String, Path, VirtioScsiOptions)} with vhost-user protocol options. */
     public static VirtioScsiController connectVhostUser(String name, Path socket, VirtioScsiOptions options, VhostUserOptions vhostUser) {
-        MemoryDomain memory = MemoryDomain.create(name, options.memoryBytes(), options.hugePages());
-        VhostUserBackend backend;
-        try {
-            backend = VhostUserBackend.connect(socket, memory, vhostUser);
-        } catch (RuntimeException e) {
-            memory.close();
-            throw e;
-        }
-        return attach(name, backend, memory, true, options);
+        VhostUserBackend backend = VhostUserBackend.connectWithOwnMemory(name, socket, options.memoryBytes(), options.hugePages(),
+                vhostUser);
+        return attach(name, backend, backend.memory(), true, options);
     }
 
     /**

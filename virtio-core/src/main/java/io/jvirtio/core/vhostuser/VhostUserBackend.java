@@ -4,6 +4,7 @@ import io.jvirtio.core.QueueSetup;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.core.VirtioFeatures;
 import io.jvirtio.core.VirtioStatus;
+import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.mem.MemoryListener;
 import io.jvirtio.core.mem.MemoryRegion;
@@ -130,6 +131,33 @@ public final class VhostUserBackend implements VirtioBackendOps {
                 Long.toHexString(backend.offeredFeatures), VhostUserProtocolFeature.describe(backend.offeredProtocolFeatures),
                 VhostUserProtocolFeature.describe(backend.protocolFeatures), backend.maxQueues);
         return backend;
+    }
+
+    /**
+     * Creates a memory domain for one device and connects with it (what every vhost-user attach
+     * does first). On failure the domain is closed again; on success the caller owns it
+     * ({@link #memory()}) and closes it after the device.
+     *
+     * @param name        names the domain and its memfds
+     * @param socket      the back-end's unix socket
+     * @param memoryBytes the domain's first region
+     * @param hugePages   how the domain is backed
+     * @param options     timeouts, retries, protocol features
+     */
+    public static VhostUserBackend connectWithOwnMemory(String name, Path socket, long memoryBytes, HugePagePolicy hugePages,
+                                                        VhostUserOptions options) {
+        MemoryDomain memory = MemoryDomain.create(name, memoryBytes, hugePages);
+        try {
+            return connect(socket, memory, options);
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+    }
+
+    /** @return the memory domain the device reaches */
+    public MemoryDomain memory() {
+        return domain;
     }
 
     /** Connects with {@link VhostUserOptions#defaults()}. */
