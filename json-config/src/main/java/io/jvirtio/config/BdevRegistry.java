@@ -2,7 +2,7 @@ package io.jvirtio.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jvirtio.bdev.Bdev;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

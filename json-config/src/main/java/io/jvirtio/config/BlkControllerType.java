@@ -2,8 +2,8 @@ package io.jvirtio.config;
 
 import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
-import io.jvirtio.core.VirtioException;
-import io.jvirtio.core.vhostuser.VhostUserBackend;
+import io.jvirtio.spec.VirtioException;
+import io.jvirtio.core.vhostuser.VhostUserFrontend;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 
 import java.util.Objects;
@@ -54,9 +54,9 @@ public final class BlkControllerType implements ControllerType {
     public Controller attach(ControllerParams params) {
         validate(params);
         VirtioBlkOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
-        VhostUserBackend backend;
+        VhostUserFrontend backend;
         try {
-            backend = VhostUserBackend.connectWithOwnMemory(params.name(), params.socketPath(), options.memoryBytes(),
+            backend = VhostUserFrontend.connectWithOwnMemory(params.name(), params.socketPath(), options.memoryBytes(),
                     options.hugePages(), vhostUserOptions);
         } catch (VirtioException e) {
             throw new ConfigException(JsonPath.of("traddr"), quote(params.traddr()) + ": cannot attach " + params.name()

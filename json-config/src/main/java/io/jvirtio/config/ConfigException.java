@@ -1,6 +1,6 @@
 package io.jvirtio.config;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 
 /**
  * Bad configuration input, or a configuration operation that cannot be done: the message names the

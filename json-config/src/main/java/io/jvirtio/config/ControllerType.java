@@ -8,7 +8,7 @@ package io.jvirtio.config;
  *
  * <p>Errors about a param are {@link ConfigException}s whose path is relative to the params object
  * (e.g. {@code JsonPath.of("traddr")}); the registry re-bases them onto the config entry. Any other
- * {@link io.jvirtio.core.VirtioException} is reported against the whole entry.
+ * {@link io.jvirtio.spec.VirtioException} is reported against the whole entry.
  */
 public interface ControllerType {
     /** @return SPDK's {@code dev_type} this type handles */
@@ -29,7 +29,7 @@ public interface ControllerType {
      * @param params checked params, {@link ControllerParams#devType()} equal to {@link #devType()}
      * @return the attached controller, with at least one bdev
      * @throws ConfigException             about a param (path relative to the params object)
-     * @throws io.jvirtio.core.VirtioException when the device cannot be attached
+     * @throws io.jvirtio.spec.VirtioException when the device cannot be attached
      */
     Controller attach(ControllerParams params);
 }

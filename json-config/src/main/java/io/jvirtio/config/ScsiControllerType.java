@@ -1,7 +1,7 @@
 package io.jvirtio.config;
 
-import io.jvirtio.core.VirtioException;
-import io.jvirtio.core.vhostuser.VhostUserBackend;
+import io.jvirtio.spec.VirtioException;
+import io.jvirtio.core.vhostuser.VhostUserFrontend;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 import io.jvirtio.scsi.VirtioScsiController;
 import io.jvirtio.scsi.VirtioScsiOptions;
@@ -65,9 +65,9 @@ public final class ScsiControllerType implements ControllerType {
         VirtioScsiOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
         // VirtioScsiController.connectVhostUser's steps, split so that only a failure to reach the socket
         // is reported against traddr; a device that misbehaves during attach is reported against the entry.
-        VhostUserBackend backend;
+        VhostUserFrontend backend;
         try {
-            backend = VhostUserBackend.connectWithOwnMemory(params.name(), params.socketPath(), options.memoryBytes(),
+            backend = VhostUserFrontend.connectWithOwnMemory(params.name(), params.socketPath(), options.memoryBytes(),
                     options.hugePages(), vhostUserOptions);
         } catch (VirtioException e) {
             throw new ConfigException(JsonPath.of("traddr"), quote(params.traddr()) + ": cannot attach " + params.name()

@@ -2,7 +2,7 @@ package io.jvirtio.config;
 
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.IoType;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 
 import java.util.ArrayList;
 import java.util.Collections;

@@ -4,14 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.jvirtio.target.VhostUserTarget;
-import io.jvirtio.target.blk.BlkModelOptions;
-import io.jvirtio.target.blk.VirtioBlkModel;
-import io.jvirtio.target.scsi.ScsiLun;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
-import io.jvirtio.target.scsi.VirtioScsiModel;
-import io.jvirtio.target.store.BlockStore;
-import io.jvirtio.target.store.RamBlockStore;
+import io.jvirtio.backend.VhostUserTarget;
+import io.jvirtio.backend.blk.BlkModelOptions;
+import io.jvirtio.backend.blk.VirtioBlkModel;
+import io.jvirtio.backend.scsi.ScsiLun;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
+import io.jvirtio.backend.scsi.VirtioScsiModel;
+import io.jvirtio.backend.store.BlockStore;
+import io.jvirtio.backend.store.RamBlockStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -58,7 +58,7 @@ class JavaTargetScsiJsonConfigTest {
 
     @BeforeEach
     void start() {
-        VirtioScsiModel model = new VirtioScsiModel(VirtioScsiConfig.builder().name("scsi0").requestQueues(TARGET_REQUEST_QUEUES).build());
+        VirtioScsiModel model = new VirtioScsiModel(ScsiModelOptions.builder().name("scsi0").requestQueues(TARGET_REQUEST_QUEUES).build());
         for (Object[] l : LUNS) {
             RamBlockStore store = new RamBlockStore((int) l[3] * (long) l[4], false);
             stores.add(store);

@@ -1,6 +1,7 @@
 package io.jvirtio.testkit;
 
 
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -21,7 +22,7 @@ import java.util.stream.Stream;
  *
  * <pre>{@code
  * try (QemuStorageDaemon qsd = QemuStorageDaemon.file(image).numQueues(2).start()) {
- *     VhostUserBackend.connect(qsd.socketPath(), memory, options) ...
+ *     VhostUserFrontend.connect(qsd.socketPath(), memory, options) ...
  * }
  * }</pre>
  *

@@ -5,12 +5,12 @@ import io.jvirtio.config.BdevJson;
 import io.jvirtio.config.BdevRegistry;
 import io.jvirtio.config.SaveConfig;
 import io.jvirtio.config.SpdkJson;
-import io.jvirtio.target.VhostUserTarget;
-import io.jvirtio.target.blk.BlkModelOptions;
-import io.jvirtio.target.scsi.ScsiLun;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
-import io.jvirtio.target.scsi.VirtioScsiModel;
-import io.jvirtio.target.store.RamBlockStore;
+import io.jvirtio.backend.VhostUserTarget;
+import io.jvirtio.backend.blk.BlkModelOptions;
+import io.jvirtio.backend.scsi.ScsiLun;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
+import io.jvirtio.backend.scsi.VirtioScsiModel;
+import io.jvirtio.backend.store.RamBlockStore;
 import io.jvirtio.tools.perf.PerfJob;
 import io.jvirtio.tools.perf.PerfReport;
 import io.jvirtio.tools.perf.PerfResult;
@@ -45,7 +45,7 @@ final class EmbeddedDemo {
         RamBlockStore blkStore = new RamBlockStore(64 * MIB, false);
         RamBlockStore lun0 = new RamBlockStore(32 * MIB, false);
         RamBlockStore lun1 = new RamBlockStore(32 * MIB, false);
-        VirtioScsiModel scsi = new VirtioScsiModel(VirtioScsiConfig.builder().name("scsi0").requestQueues(3).build());
+        VirtioScsiModel scsi = new VirtioScsiModel(ScsiModelOptions.builder().name("scsi0").requestQueues(3).build());
         scsi.addLun(0, 0, ScsiLun.builder(lun0).blockSize(512).thinProvisioning(true).build());
         scsi.addLun(0, 1, ScsiLun.builder(lun1).blockSize(4096).thinProvisioning(true).build());
         try (VhostUserTarget blkTarget = VhostUserTarget.builder().name("blk0").socket(blkSock)

@@ -1,6 +1,6 @@
 package io.jvirtio.tools;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 
 import java.io.PrintStream;
 import java.util.Arrays;
@@ -46,7 +46,7 @@ public final class Jvirtio {
                     yield PerfCommand.run(rest, out, err);
                 }
                 case "target" -> {
-                    io.jvirtio.target.TargetMain.main(rest); // serves until SIGTERM / Ctrl-C
+                    io.jvirtio.backend.TargetMain.main(rest); // serves until SIGTERM / Ctrl-C
                     yield 0;
                 }
                 case "bdevs" -> ConfigCommands.bdevs(rest, out);

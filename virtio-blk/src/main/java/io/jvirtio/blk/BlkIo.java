@@ -1,7 +1,7 @@
 package io.jvirtio.blk;
 
 import io.jvirtio.bdev.IoCallback;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 
 import java.lang.foreign.MemorySegment;
 

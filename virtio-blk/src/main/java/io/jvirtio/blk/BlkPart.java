@@ -2,8 +2,8 @@ package io.jvirtio.blk;
 
 import java.lang.foreign.MemorySegment;
 
-import static io.jvirtio.blk.VirtioBlkSpec.DWZ_SIZE;
-import static io.jvirtio.blk.VirtioBlkSpec.REQ_HEADER_SIZE;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.DWZ_SIZE;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.REQ_HEADER_SIZE;
 
 /**
  * One virtio-blk request on the ring: its header, status byte and discard/write-zeroes segment

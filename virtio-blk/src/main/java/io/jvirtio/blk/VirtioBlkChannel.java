@@ -2,9 +2,10 @@ package io.jvirtio.blk;
 
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
+import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
 import io.jvirtio.bdev.IoChannel;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.ring.UsedSink;
 import org.slf4j.Logger;
@@ -12,7 +13,7 @@ import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 
-import static io.jvirtio.blk.VirtioBlkSpec.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
@@ -128,7 +129,7 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
                        IoCallback callback, Object context) {
         checkUsable(op);
         if (op == BlkIo.OP_WRITE && dev.readOnly()) {
-            throw new BdevIoException("bdev " + dev.name() + " is read-only (VIRTIO_BLK_F_RO): write at offset " + offset + " refused");
+            throw new BdevIoException(Reason.READ_ONLY, "bdev " + dev.name() + " is read-only (VIRTIO_BLK_F_RO): write at offset " + offset + " refused");
         }
         long length = single != null ? checkIov(single, op, 0) : checkIovs(iovs, iovcnt, op);
         checkRange(op, offset, length);
@@ -151,7 +152,7 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
     public boolean flush(IoCallback callback, Object context) {
         checkUsable(BlkIo.OP_FLUSH);
         if (!dev.hasFlush()) {
-            throw new BdevIoException("bdev " + dev.name() + ": flush is not supported (VIRTIO_BLK_F_FLUSH not offered; the device writes through)");
+            throw new BdevIoException(Reason.UNSUPPORTED, "bdev " + dev.name() + ": flush is not supported (VIRTIO_BLK_F_FLUSH not offered; the device writes through)");
         }
         return simple(BlkIo.OP_FLUSH, null, callback, context);
     }
@@ -162,7 +163,7 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
     public boolean getId(MemorySegment buffer, IoCallback callback, Object context) {
         checkUsable(BlkIo.OP_GET_ID);
         if (buffer.byteSize() < VIRTIO_BLK_ID_BYTES) {
-            throw new BdevIoException("bdev " + dev.name() + ": get_id buffer of " + buffer.byteSize() + " bytes, need " + VIRTIO_BLK_ID_BYTES);
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + dev.name() + ": get_id buffer of " + buffer.byteSize() + " bytes, need " + VIRTIO_BLK_ID_BYTES);
         }
         checkIov(buffer, BlkIo.OP_GET_ID, 0);
         return simple(BlkIo.OP_GET_ID, buffer, callback, context);
@@ -210,10 +211,10 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
     private boolean dwz(int op, boolean supported, String feature, long offset, long length, IoCallback callback, Object context) {
         checkUsable(op);
         if (!supported) {
-            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(op) + " is not supported (" + feature + " not offered)");
+            throw new BdevIoException(Reason.UNSUPPORTED, "bdev " + dev.name() + ": " + BlkIo.opName(op) + " is not supported (" + feature + " not offered)");
         }
         if (dev.readOnly()) {
-            throw new BdevIoException("bdev " + dev.name() + " is read-only (VIRTIO_BLK_F_RO): " + BlkIo.opName(op) + " at offset " + offset + " refused");
+            throw new BdevIoException(Reason.READ_ONLY, "bdev " + dev.name() + " is read-only (VIRTIO_BLK_F_RO): " + BlkIo.opName(op) + " at offset " + offset + " refused");
         }
         checkRange(op, offset, length);
         BlkIo io = takeIo();
@@ -303,7 +304,7 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
         long bytes = measure(io, budget);
         bytes -= bytes % dev.blockSize();
         if (bytes == 0) {
-            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(io.op) + " at offset " + io.offset + ": "
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + dev.name() + ": " + BlkIo.opName(io.op) + " at offset " + io.offset + ": "
                     + maxDataSegments + " data segments (seg_max " + dev.config().segMax() + ") of these iovecs do not cover one "
                     + dev.blockSize() + "-byte block; use fewer, larger iovecs");
         }
@@ -424,7 +425,7 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
     public int poll() {
         int before = completed;
         if (dev.isClosed() && !closed) {
-            failEverything(new BdevIoException("bdev " + dev.name() + " was closed with I/O in flight"));
+            failEverything(new BdevIoException(Reason.CLOSED, "bdev " + dev.name() + " was closed with I/O in flight"));
             return completed - before;
         }
         vq.poll(POLL_BATCH, this);
@@ -453,7 +454,7 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
         BlkIo io = part.io;
         int status = Byte.toUnsignedInt(part.status.get(JAVA_BYTE, 0));
         if (status != VIRTIO_BLK_S_OK && io.error == null) {
-            io.error = new BdevIoException("bdev " + dev.name() + ": " + typeName(part.type) + " at sector " + part.sector
+            io.error = new BdevIoException(Reason.DEVICE_STATUS, "bdev " + dev.name() + ": " + typeName(part.type) + " at sector " + part.sector
                     + " (" + BlkIo.opName(io.op) + " of offset " + io.offset + ") completed with "
                     + (status == Byte.toUnsignedInt(BlkPart.STATUS_UNSET) ? "no status (the device did not write the status byte)"
                     : statusName(status)));
@@ -472,7 +473,7 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
     }
 
     private BdevIoException fail(BlkIo io, VirtioException cause) {
-        return new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(io.op) + " at offset " + io.offset
+        return new BdevIoException(BdevIoException.reasonOf(cause, Reason.QUEUE_BROKEN), "bdev " + dev.name() + ": " + BlkIo.opName(io.op) + " at offset " + io.offset
                 + " failed: " + cause.getMessage(), cause);
     }
 
@@ -542,20 +543,20 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
 
     private void checkUsable(int op) {
         if (closed) {
-            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(op) + " on a closed channel");
+            throw new BdevIoException(Reason.CLOSED, "bdev " + dev.name() + ": " + BlkIo.opName(op) + " on a closed channel");
         }
         if (vq.isBroken()) {
-            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(op) + " refused, queue " + vq.name()
+            throw new BdevIoException(Reason.QUEUE_BROKEN, "bdev " + dev.name() + ": " + BlkIo.opName(op) + " refused, queue " + vq.name()
                     + " is broken: " + vq.brokenReason());
         }
         if (dev.isClosed()) {
-            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(op) + " refused, the device is closed");
+            throw new BdevIoException(Reason.CLOSED, "bdev " + dev.name() + ": " + BlkIo.opName(op) + " refused, the device is closed");
         }
     }
 
     private long checkIovs(MemorySegment[] iovs, int iovcnt, int op) {
         if (iovs == null || iovcnt < 1 || iovcnt > iovs.length) {
-            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(op) + " with iovcnt " + iovcnt
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + dev.name() + ": " + BlkIo.opName(op) + " with iovcnt " + iovcnt
                     + " of an array of " + (iovs == null ? 0 : iovs.length));
         }
         long total = 0;
@@ -568,11 +569,11 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
     private long checkIov(MemorySegment iov, int op, int index) {
         long n = iov.byteSize();
         if (n == 0 || (n & (SECTOR_SIZE - 1)) != 0 && op != BlkIo.OP_GET_ID) {
-            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(op) + " iov[" + index + "] is " + n
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + dev.name() + ": " + BlkIo.opName(op) + " iov[" + index + "] is " + n
                     + " bytes, not a non-zero multiple of 512");
         }
         if (!dev.memory().contains(iov)) {
-            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(op) + " iov[" + index + "] at 0x"
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + dev.name() + ": " + BlkIo.opName(op) + " iov[" + index + "] at 0x"
                     + Long.toHexString(iov.address()) + " (" + n + " bytes) is not in the device's memory domain; "
                     + "allocate I/O buffers with Bdev.allocateBuffer");
         }
@@ -582,12 +583,12 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
     private void checkRange(int op, long offset, long length) {
         int bs = dev.blockSize();
         if (offset < 0 || length <= 0 || offset % bs != 0 || length % bs != 0) {
-            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(op) + " offset " + offset + " length " + length
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + dev.name() + ": " + BlkIo.opName(op) + " offset " + offset + " length " + length
                     + " must be non-negative, non-empty multiples of the block size " + bs);
         }
         long cap = dev.config().capacityBytes();
         if (offset > cap - length) {
-            throw new BdevIoException("bdev " + dev.name() + ": " + BlkIo.opName(op) + " of " + length + " bytes at offset " + offset
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + dev.name() + ": " + BlkIo.opName(op) + " of " + length + " bytes at offset " + offset
                     + " ends past the capacity of " + cap + " bytes");
         }
     }
@@ -628,7 +629,7 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
             // The device still owns those requests and may yet complete them into this ring and these
             // buffers: fail them to the caller, but neither rewrite the ring nor hand it to anyone.
             int stuck = iosInFlight;
-            failFromRecords(new BdevIoException("bdev " + dev.name() + ": channel on " + vq.name() + " closed with " + stuck
+            failFromRecords(new BdevIoException(Reason.TIMED_OUT, "bdev " + dev.name() + ": channel on " + vq.name() + " closed with " + stuck
                     + " I/Os the device did not complete in " + CLOSE_DRAIN_NANOS / 1_000_000 + " ms; queue quarantined until the device is closed"));
             closed = true;
             LOG.error("bdev {}: {} I/Os on {} not completed by the device within {} ms; the queue is quarantined until the device is closed",
@@ -637,7 +638,7 @@ public final class VirtioBlkChannel implements IoChannel, UsedSink {
             return;
         }
         if (iosInFlight > 0) {
-            failEverything(new BdevIoException("bdev " + dev.name() + ": channel on " + vq.name() + " closed with "
+            failEverything(new BdevIoException(Reason.CLOSED, "bdev " + dev.name() + ": channel on " + vq.name() + " closed with "
                     + iosInFlight + " I/Os in flight"));
         }
         closed = true;

@@ -6,7 +6,7 @@ import io.jvirtio.core.VirtioDevice;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-import static io.jvirtio.blk.VirtioBlkSpec.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**

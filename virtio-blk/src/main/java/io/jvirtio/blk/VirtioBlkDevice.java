@@ -2,14 +2,15 @@ package io.jvirtio.blk;
 
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
+import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.core.DeviceException;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.core.VirtioDevice;
-import io.jvirtio.core.VirtioFeatures;
+import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
-import io.jvirtio.core.vhostuser.VhostUserBackend;
+import io.jvirtio.core.vhostuser.VhostUserFrontend;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,9 +25,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import static io.jvirtio.blk.VirtioBlkSpec.*;
-import static io.jvirtio.core.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
-import static io.jvirtio.core.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
+import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
+import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
 
 /**
  * A virtio-blk device as a {@link Bdev} (SPDK's {@code bdev_virtio_blk}). Negotiates what the
@@ -130,7 +131,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
      * @param name    the bdev name
      * @param socket  the target's socket
      * @param options queues, sizes, memory
-     * @throws io.jvirtio.core.VirtioException naming the socket when nothing listens there or the target misbehaves
+     * @throws io.jvirtio.spec.VirtioException naming the socket when nothing listens there or the target misbehaves
      */
     public static VirtioBlkDevice connectVhostUser(String name, Path socket, VirtioBlkOptions options) {
         return connectVhostUser(name, socket, options, VhostUserOptions.defaults());
@@ -138,7 +139,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
 
     /** As {@link #connectVhostUser(String, Path, VirtioBlkOptions)} with vhost-user protocol options. */
     public static VirtioBlkDevice connectVhostUser(String name, Path socket, VirtioBlkOptions options, VhostUserOptions vhostUser) {
-        VhostUserBackend backend = VhostUserBackend.connectWithOwnMemory(name, socket, options.memoryBytes(), options.hugePages(),
+        VhostUserFrontend backend = VhostUserFrontend.connectWithOwnMemory(name, socket, options.memoryBytes(), options.hugePages(),
                 vhostUser);
         return attach(name, backend, backend.memory(), true, options);
     }
@@ -239,12 +240,12 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     @Override
     public synchronized VirtioBlkChannel openChannel() {
         if (closed) {
-            throw new BdevIoException("bdev " + name() + " is closed");
+            throw new BdevIoException(Reason.CLOSED, "bdev " + name() + " is closed");
         }
         SplitVirtqueue vq = device.findAndAcquireQueue(0);
         if (vq == null) {
             int broken = device.brokenQueues(0);
-            throw new BdevIoException("bdev " + name() + ": all " + device.queueCount() + " request queues are taken by other threads"
+            throw new BdevIoException(Reason.RESOURCES_EXHAUSTED, "bdev " + name() + ": all " + device.queueCount() + " request queues are taken by other threads"
                     + (broken > 0 ? " or out of service (" + broken + " broken by the device; see the log)" : "")
                     + " (attach with more request queues, vq_count)");
         }

@@ -1,16 +1,16 @@
 package io.jvirtio.blk;
 
 import io.jvirtio.core.DeviceException;
-import io.jvirtio.core.VirtioException;
-import io.jvirtio.core.VirtioFeatures;
-import io.jvirtio.core.VirtioStatus;
+import io.jvirtio.spec.VirtioException;
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.VirtioStatus;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.function.Consumer;
 
-import static io.jvirtio.blk.VirtioBlkSpec.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**

@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 
 import static io.jvirtio.blk.BlkTestSupport.*;
-import static io.jvirtio.blk.VirtioBlkSpec.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Data goes to the right place byte for byte: checked through the device and on the RAM disk itself. */

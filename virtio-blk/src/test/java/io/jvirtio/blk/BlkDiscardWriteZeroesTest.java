@@ -11,7 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static io.jvirtio.blk.BlkTestSupport.*;
-import static io.jvirtio.blk.VirtioBlkSpec.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Discard and write-zeroes honour max_*_sectors and max_*_seg; missing features are refused before the device. */

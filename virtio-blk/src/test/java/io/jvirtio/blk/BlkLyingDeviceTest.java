@@ -1,7 +1,7 @@
 package io.jvirtio.blk;
 
 import io.jvirtio.bdev.BdevIoException;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import io.jvirtio.core.ring.RingViolation;
 import io.jvirtio.core.ring.RingViolationException;
 import io.jvirtio.core.ring.SimulatedDevice.Fault;

@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 import static io.jvirtio.blk.BlkTestSupport.*;
-import static io.jvirtio.blk.VirtioBlkSpec.VIRTIO_BLK_T_OUT;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.VIRTIO_BLK_T_OUT;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Channel depth, the pending FIFO behind a full ring, and reset ordering. */

@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 import static io.jvirtio.blk.BlkTestSupport.*;
-import static io.jvirtio.blk.VirtioBlkSpec.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** One caller I/O becomes as many virtio requests as the device's seg_max, size_max and queue size demand. */

@@ -1,6 +1,6 @@
 package io.jvirtio.blk;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -8,7 +8,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.lang.foreign.MemorySegment;
 
 import static io.jvirtio.blk.BlkTestSupport.*;
-import static io.jvirtio.blk.VirtioBlkSpec.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Error status bytes reach the caller as errors naming status and sector; the channel carries on. */

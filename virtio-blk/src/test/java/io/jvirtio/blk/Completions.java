@@ -3,7 +3,7 @@ package io.jvirtio.blk;
 import io.jvirtio.bdev.IoCallback;
 import io.jvirtio.bdev.IoChannel;
 import io.jvirtio.bdev.SyncIo;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 
 import java.util.ArrayList;
 import java.util.List;

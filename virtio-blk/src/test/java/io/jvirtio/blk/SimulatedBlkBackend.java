@@ -3,8 +3,8 @@ package io.jvirtio.blk;
 import io.jvirtio.core.DeviceException;
 import io.jvirtio.core.QueueSetup;
 import io.jvirtio.core.VirtioBackendOps;
-import io.jvirtio.core.VirtioFeatures;
-import io.jvirtio.core.VirtioStatus;
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.VirtioStatus;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SimulatedDevice;
@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
 
-import static io.jvirtio.blk.VirtioBlkSpec.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**

@@ -1,5 +1,7 @@
 package io.jvirtio.blk;
 
+import io.jvirtio.spec.blk.VirtioBlkSpec;
+
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.bdev.SyncIo;

@@ -1,5 +1,7 @@
 package io.jvirtio.core;
 
+import io.jvirtio.spec.VirtioException;
+
 /** The device refused or broke the virtio protocol: features, status, config, queue setup. */
 public class DeviceException extends VirtioException {
     private static final long serialVersionUID = 1L;

@@ -1,5 +1,7 @@
 package io.jvirtio.core;
 
+import io.jvirtio.spec.VirtioStatus;
+
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
 

@@ -1,7 +1,10 @@
 package io.jvirtio.core;
 
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.VirtioStatus;
+
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.ring.SplitRingLayout;
+import io.jvirtio.spec.ring.SplitRingLayout;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -9,9 +12,9 @@ import org.slf4j.LoggerFactory;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
-import static io.jvirtio.core.VirtioFeatures.VIRTIO_F_VERSION_1;
-import static io.jvirtio.core.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
-import static io.jvirtio.core.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
+import static io.jvirtio.spec.VirtioFeatures.VIRTIO_F_VERSION_1;
+import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
+import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
 
 /**
  * A virtio device, transport-independent (SPDK's {@code struct virtio_dev}): the status state

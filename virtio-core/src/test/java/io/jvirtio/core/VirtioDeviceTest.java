@@ -1,8 +1,11 @@
 package io.jvirtio.core;
 
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.VirtioStatus;
+
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.ring.SplitRingLayout;
+import io.jvirtio.spec.ring.SplitRingLayout;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -15,7 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
-import static io.jvirtio.core.VirtioStatus.*;
+import static io.jvirtio.spec.VirtioStatus.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** {@link VirtioDevice}'s state machine, negotiation, queue creation and per-thread ownership, over a fake transport. */

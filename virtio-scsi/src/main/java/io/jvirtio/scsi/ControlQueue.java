@@ -1,6 +1,6 @@
 package io.jvirtio.scsi;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.ring.UsedSink;
@@ -10,7 +10,7 @@ import org.slf4j.LoggerFactory;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.locks.ReentrantLock;
 
-import static io.jvirtio.scsi.VirtioScsiSpec.*;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**

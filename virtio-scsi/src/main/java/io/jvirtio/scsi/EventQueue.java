@@ -1,6 +1,8 @@
 package io.jvirtio.scsi;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
+
+import io.jvirtio.spec.VirtioException;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.ring.UsedSink;
@@ -11,7 +13,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-import static io.jvirtio.scsi.VirtioScsiSpec.*;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**

@@ -1,6 +1,9 @@
 package io.jvirtio.scsi;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
+import io.jvirtio.spec.scsi.ScsiSpec;
+
+import io.jvirtio.spec.VirtioException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -11,10 +14,10 @@ import java.util.List;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
-import static io.jvirtio.scsi.Scsi.BE_INT;
-import static io.jvirtio.scsi.Scsi.BE_LONG;
-import static io.jvirtio.scsi.Scsi.BE_SHORT;
-import static io.jvirtio.scsi.VirtioScsiSpec.*;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_INT;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_LONG;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_SHORT;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
@@ -61,11 +64,11 @@ final class LunScanner implements AutoCloseable {
     /** A command's outcome. */
     private record Result(int response, int status, ScsiSense sense, int residual, int usedLen) {
         boolean good() {
-            return response == VIRTIO_SCSI_S_OK && status == Scsi.STATUS_GOOD;
+            return response == VIRTIO_SCSI_S_OK && status == ScsiSpec.STATUS_GOOD;
         }
 
         boolean checkCondition() {
-            return response == VIRTIO_SCSI_S_OK && status == Scsi.STATUS_CHECK_CONDITION;
+            return response == VIRTIO_SCSI_S_OK && status == ScsiSpec.STATUS_CHECK_CONDITION;
         }
 
         boolean noTarget() {
@@ -74,14 +77,14 @@ final class LunScanner implements AutoCloseable {
 
         /** @return whether the answer says the LUN (or its target) does not exist (any more) */
         boolean gone() {
-            return noTarget() || (checkCondition() && sense != null && sense.is(Scsi.KEY_ILLEGAL_REQUEST, 0x25, 0x00));
+            return noTarget() || (checkCondition() && sense != null && sense.is(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x25, 0x00));
         }
 
         String describe() {
             if (response != VIRTIO_SCSI_S_OK) {
                 return response < 0 ? "no response written by the device" : VirtioScsiSpec.responseName(response);
             }
-            return Scsi.statusName(status) + (sense != null ? ", sense " + sense.describe() : "");
+            return ScsiSpec.statusName(status) + (sense != null ? ", sense " + sense.describe() : "");
         }
     }
 
@@ -103,7 +106,7 @@ final class LunScanner implements AutoCloseable {
         int alloc = PAYLOAD_BYTES;
         while (true) {
             int allocation = alloc;
-            Result r = run(target, 0, cdb(Scsi.REPORT_LUNS, 12, c -> c.set(BE_INT, 6, allocation)), alloc);
+            Result r = run(target, 0, cdb(ScsiSpec.REPORT_LUNS, 12, c -> c.set(BE_INT, 6, allocation)), alloc);
             if (r.noTarget()) {
                 return new TargetLuns(TargetState.ABSENT, new TreeMap<>(), VirtioScsiSpec.responseName(r.response));
             }
@@ -154,7 +157,7 @@ final class LunScanner implements AutoCloseable {
     Probe probe(int target, int lun, int address) {
         String where = "target " + target + " lun " + lun;
         // standard INQUIRY
-        Result r = run(target, address, cdb(Scsi.INQUIRY, 6, c -> c.set(BE_SHORT, 3, (short) 96)), 96);
+        Result r = run(target, address, cdb(ScsiSpec.INQUIRY, 6, c -> c.set(BE_SHORT, 3, (short) 96)), 96);
         if (r.gone()) {
             return absent(where + ": INQUIRY: " + r.describe());
         }
@@ -164,7 +167,7 @@ final class LunScanner implements AutoCloseable {
         int b0 = Byte.toUnsignedInt(payload.get(JAVA_BYTE, 0));
         int qualifier = b0 >> 5;
         int type = b0 & 0x1F;
-        if (qualifier != Scsi.QUALIFIER_CONNECTED || type != Scsi.TYPE_DISK) {
+        if (qualifier != ScsiSpec.QUALIFIER_CONNECTED || type != ScsiSpec.TYPE_DISK) {
             return absent(String.format("%s: peripheral qualifier %d, device type 0x%02X: not a connected direct-access block device",
                     where, qualifier, type));
         }
@@ -176,7 +179,7 @@ final class LunScanner implements AutoCloseable {
         // TEST UNIT READY, START STOP UNIT when not ready
         boolean started = false;
         for (int attempt = 0; ; attempt++) {
-            r = run(target, address, cdb(Scsi.TEST_UNIT_READY, 6, c -> { }), 0);
+            r = run(target, address, cdb(ScsiSpec.TEST_UNIT_READY, 6, c -> { }), 0);
             if (r.good()) {
                 break;
             }
@@ -186,7 +189,7 @@ final class LunScanner implements AutoCloseable {
             if (attempt < RETRIES && r.checkCondition() && r.sense != null && r.sense.isNotReady() && r.sense.asc() == 0x04) {
                 if (!started) {
                     LOG.info("{}: {} not ready ({}); sending START STOP UNIT (START)", ctrl.name(), where, r.sense.describe());
-                    Result ssu = run(target, address, cdb(Scsi.START_STOP_UNIT, 6, c -> c.set(JAVA_BYTE, 4, (byte) 0x01)), 0);
+                    Result ssu = run(target, address, cdb(ScsiSpec.START_STOP_UNIT, 6, c -> c.set(JAVA_BYTE, 4, (byte) 0x01)), 0);
                     if (ssu.gone()) {
                         return absent(where + ": START STOP UNIT: " + ssu.describe());
                     }
@@ -205,13 +208,13 @@ final class LunScanner implements AutoCloseable {
         // VPD pages
         boolean b0Listed = false;
         boolean b2Listed = false;
-        r = run(target, address, vpd(Scsi.VPD_SUPPORTED_PAGES, 252), 252);
+        r = run(target, address, vpd(ScsiSpec.VPD_SUPPORTED_PAGES, 252), 252);
         if (r.good()) {
             int n = Math.max(0, Math.min(payload.get(BE_SHORT, 2) & 0xFFFF, 252 - 4 - r.residual));
             for (int i = 0; i < n; i++) {
                 int page = Byte.toUnsignedInt(payload.get(JAVA_BYTE, 4 + i));
-                b0Listed |= page == Scsi.VPD_BLOCK_LIMITS;
-                b2Listed |= page == Scsi.VPD_LOGICAL_BLOCK_PROVISIONING;
+                b0Listed |= page == ScsiSpec.VPD_BLOCK_LIMITS;
+                b2Listed |= page == ScsiSpec.VPD_LOGICAL_BLOCK_PROVISIONING;
             }
         } else {
             LOG.debug("{}: {}: no supported VPD pages ({})", ctrl.name(), where, r.describe());
@@ -225,7 +228,7 @@ final class LunScanner implements AutoCloseable {
         long optUnmapGranularity = 0;
         long maxWriteSame = 0;
         if (b0Listed) {
-            r = run(target, address, vpd(Scsi.VPD_BLOCK_LIMITS, 64), 64);
+            r = run(target, address, vpd(ScsiSpec.VPD_BLOCK_LIMITS, 64), 64);
             if (r.good()) {
                 int pageLen = payload.get(BE_SHORT, 2) & 0xFFFF;
                 int valid = Math.min(4 + pageLen, 64 - r.residual);
@@ -246,7 +249,7 @@ final class LunScanner implements AutoCloseable {
         boolean lbpws = false;
         boolean lbprz = false;
         if (b2Listed) {
-            r = run(target, address, vpd(Scsi.VPD_LOGICAL_BLOCK_PROVISIONING, 64), 64);
+            r = run(target, address, vpd(ScsiSpec.VPD_LOGICAL_BLOCK_PROVISIONING, 64), 64);
             if (r.good() && 64 - r.residual >= 6) {
                 int flags = Byte.toUnsignedInt(payload.get(JAVA_BYTE, 5));
                 hasProvisioning = true;
@@ -269,7 +272,7 @@ final class LunScanner implements AutoCloseable {
         }
 
         // READ CAPACITY (10), then (16)
-        r = run(target, address, cdb(Scsi.READ_CAPACITY_10, 10, c -> { }), 8);
+        r = run(target, address, cdb(ScsiSpec.READ_CAPACITY_10, 10, c -> { }), 8);
         if (r.gone()) {
             return absent(where + ": READ CAPACITY (10): " + r.describe());
         }
@@ -283,8 +286,8 @@ final class LunScanner implements AutoCloseable {
         boolean lbpme = false;
         boolean needs16 = lastLba == 0xFFFF_FFFFL;
         if (needs16 || version >= 5 || b0Listed || b2Listed) {
-            r = run(target, address, cdb(Scsi.SERVICE_ACTION_IN_16, 16, c -> {
-                c.set(JAVA_BYTE, 1, (byte) Scsi.SAI_READ_CAPACITY_16);
+            r = run(target, address, cdb(ScsiSpec.SERVICE_ACTION_IN_16, 16, c -> {
+                c.set(JAVA_BYTE, 1, (byte) ScsiSpec.SAI_READ_CAPACITY_16);
                 c.set(BE_INT, 10, 32);
             }), 32);
             if (r.good() && 32 - r.residual >= 16) {
@@ -337,7 +340,7 @@ final class LunScanner implements AutoCloseable {
     }
 
     private static Cdb vpd(int page, int alloc) {
-        return cdb(Scsi.INQUIRY, 6, c -> {
+        return cdb(ScsiSpec.INQUIRY, 6, c -> {
             c.set(JAVA_BYTE, 1, (byte) 0x01);   // EVPD
             c.set(JAVA_BYTE, 2, (byte) page);
             c.set(BE_SHORT, 3, (short) alloc);
@@ -350,11 +353,11 @@ final class LunScanner implements AutoCloseable {
         for (int attempt = 0; attempt <= RETRIES; attempt++) {
             r = execute(target, address, cdb, dataIn);
             if (r.checkCondition() && r.sense != null && r.sense.isUnitAttention()) {
-                LOG.debug("{}: target {} {}: unit attention {}; retrying", ctrl.name(), target, Scsi.opcodeName(cdb.opcode),
+                LOG.debug("{}: target {} {}: unit attention {}; retrying", ctrl.name(), target, ScsiSpec.opcodeName(cdb.opcode),
                         r.sense.describe());
                 continue;
             }
-            boolean busy = r.response == VIRTIO_SCSI_S_BUSY || (r.response == VIRTIO_SCSI_S_OK && Scsi.isBusyStatus(r.status));
+            boolean busy = r.response == VIRTIO_SCSI_S_BUSY || (r.response == VIRTIO_SCSI_S_OK && ScsiSpec.isBusyStatus(r.status));
             if (busy && attempt < RETRIES) {
                 sleep(BUSY_PAUSE_MILLIS * (attempt + 1));
                 continue;
@@ -367,7 +370,7 @@ final class LunScanner implements AutoCloseable {
     /** Submits one command and polls the queue until it completes or the timeout passes. */
     private Result execute(int target, int address, Cdb cdb, int dataIn) {
         long deadline = System.nanoTime() + timeoutNanos;
-        String what = Scsi.opcodeName(cdb.opcode) + " to target " + target + " (LUN address 0x" + Integer.toHexString(address) + ")";
+        String what = ScsiSpec.opcodeName(cdb.opcode) + " to target " + target + " (LUN address 0x" + Integer.toHexString(address) + ")";
         ScsiCmd cmd;
         while ((cmd = queue.takeInternal()) == null) {
             poll(deadline, what + ": no free command on " + queue.vq.name());

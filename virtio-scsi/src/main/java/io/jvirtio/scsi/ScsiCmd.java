@@ -1,6 +1,8 @@
 package io.jvirtio.scsi;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
+
+import io.jvirtio.spec.VirtioException;
 
 import java.lang.foreign.MemorySegment;
 

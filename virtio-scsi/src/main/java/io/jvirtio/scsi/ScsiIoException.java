@@ -1,5 +1,7 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
+
 import io.jvirtio.bdev.BdevIoException;
 
 /**
@@ -21,7 +23,7 @@ public class ScsiIoException extends BdevIoException {
      * @param sense    the decoded sense data, or null
      */
     public ScsiIoException(String message, int response, int status, ScsiSense sense) {
-        super(message);
+        super(Reason.DEVICE_STATUS, message);
         this.response = response;
         this.status = status;
         this.sense = sense;

@@ -1,8 +1,12 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
+import io.jvirtio.spec.scsi.ScsiSpec;
+
 import io.jvirtio.bdev.BdevIoException;
+import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.ring.UsedSink;
@@ -13,10 +17,10 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-import static io.jvirtio.scsi.Scsi.BE_INT;
-import static io.jvirtio.scsi.Scsi.BE_LONG;
-import static io.jvirtio.scsi.Scsi.BE_SHORT;
-import static io.jvirtio.scsi.VirtioScsiSpec.*;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_INT;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_LONG;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_SHORT;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
@@ -200,7 +204,7 @@ final class ScsiRequestQueue implements UsedSink {
         long bytes = measure(io.iovs, io.iovIndex, io.iovOffset, budget);
         bytes -= bytes % bs;
         if (bytes == 0) {
-            throw new BdevIoException("bdev " + disk.name() + ": " + ScsiIo.opName(io.op) + " at offset " + io.offset + ": "
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + disk.name() + ": " + ScsiIo.opName(io.op) + " at offset " + io.offset + ": "
                     + maxDataSegments + " data segments (seg_max " + ctrl.config().segMax() + ") of these iovecs do not cover one "
                     + bs + "-byte block; use fewer, larger iovecs");
         }
@@ -209,12 +213,12 @@ final class ScsiRequestQueue implements UsedSink {
         boolean write = io.op == ScsiIo.OP_WRITE;
         cmd.cdb.fill((byte) 0);
         if (lba + blocks - 1 <= 0xFFFF_FFFFL && blocks <= 0xFFFF) {
-            cmd.opcode = write ? Scsi.WRITE_10 : Scsi.READ_10;
+            cmd.opcode = write ? ScsiSpec.WRITE_10 : ScsiSpec.READ_10;
             cmd.cdb.set(JAVA_BYTE, 0, (byte) cmd.opcode);
             cmd.cdb.set(BE_INT, 2, (int) lba);
             cmd.cdb.set(BE_SHORT, 7, (short) blocks);
         } else {
-            cmd.opcode = write ? Scsi.WRITE_16 : Scsi.READ_16;
+            cmd.opcode = write ? ScsiSpec.WRITE_16 : ScsiSpec.READ_16;
             cmd.cdb.set(JAVA_BYTE, 0, (byte) cmd.opcode);
             cmd.cdb.set(BE_LONG, 2, lba);
             cmd.cdb.set(BE_INT, 10, (int) blocks);
@@ -247,7 +251,7 @@ final class ScsiRequestQueue implements UsedSink {
     private boolean prepareFlush(ScsiIo io, ScsiCmd cmd, VirtioScsiDisk disk) {
         cmd.cdb.fill((byte) 0);
         // LBA 0 and NUMBER OF LOGICAL BLOCKS 0: the whole medium
-        cmd.opcode = disk.blockCount() > 0xFFFF_FFFFL ? Scsi.SYNCHRONIZE_CACHE_16 : Scsi.SYNCHRONIZE_CACHE_10;
+        cmd.opcode = disk.blockCount() > 0xFFFF_FFFFL ? ScsiSpec.SYNCHRONIZE_CACHE_16 : ScsiSpec.SYNCHRONIZE_CACHE_10;
         cmd.cdb.set(JAVA_BYTE, 0, (byte) cmd.opcode);
         noData(cmd);
         if (!setUpAndSubmit(cmd, disk, 0, 0)) {
@@ -278,8 +282,8 @@ final class ScsiRequestQueue implements UsedSink {
         cmd.params.set(BE_SHORT, 2, (short) (16 * n));        // UNMAP BLOCK DESCRIPTOR DATA LENGTH
         cmd.params.set(BE_INT, 4, 0);
         cmd.cdb.fill((byte) 0);
-        cmd.opcode = Scsi.UNMAP;
-        cmd.cdb.set(JAVA_BYTE, 0, (byte) Scsi.UNMAP);
+        cmd.opcode = ScsiSpec.UNMAP;
+        cmd.cdb.set(JAVA_BYTE, 0, (byte) ScsiSpec.UNMAP);
         cmd.cdb.set(BE_SHORT, 7, (short) paramLen);
         cmd.iovs = cmd.paramIov;
         cmd.iovIndex = 0;
@@ -298,8 +302,8 @@ final class ScsiRequestQueue implements UsedSink {
     private boolean prepareWriteSame(ScsiIo io, ScsiCmd cmd, VirtioScsiDisk disk) {
         long blocks = Math.min(io.blocksLeft, disk.writeSameBlocksPerCmd);
         cmd.cdb.fill((byte) 0);
-        cmd.opcode = Scsi.WRITE_SAME_16;
-        cmd.cdb.set(JAVA_BYTE, 0, (byte) Scsi.WRITE_SAME_16);
+        cmd.opcode = ScsiSpec.WRITE_SAME_16;
+        cmd.cdb.set(JAVA_BYTE, 0, (byte) ScsiSpec.WRITE_SAME_16);
         // UNMAP bit when unmapped blocks read back as zeros: the device may deallocate instead of writing
         cmd.cdb.set(JAVA_BYTE, 1, (byte) (disk.writeSameUnmap ? 0x08 : 0));
         cmd.cdb.set(BE_LONG, 2, io.lba);
@@ -480,7 +484,7 @@ final class ScsiRequestQueue implements UsedSink {
         if (ctrl.isDeviceClosed()) {
             if (!deviceClosedSeen) {
                 deviceClosedSeen = true;
-                failEverything(new BdevIoException("controller " + ctrl.name() + " was closed with I/O in flight"));
+                failEverything(new BdevIoException(Reason.CLOSED, "controller " + ctrl.name() + " was closed with I/O in flight"));
             }
             return completed - before;
         }
@@ -604,7 +608,7 @@ final class ScsiRequestQueue implements UsedSink {
         int response = Byte.toUnsignedInt(cmd.resp.get(JAVA_BYTE, RESP_RESPONSE));
         if (response == VIRTIO_SCSI_S_OK) {
             int status = Byte.toUnsignedInt(cmd.resp.get(JAVA_BYTE, RESP_STATUS));
-            if (status == Scsi.STATUS_GOOD) {
+            if (status == ScsiSpec.STATUS_GOOD) {
                 // a short read leaves garbage in the caller's buffer (writes: targets differ in what they report)
                 if (!cmd.dataOut && cmd.bytes > 0 && io.error == null) {
                     int residual = cmd.resp.get(LE_INT, RESP_RESIDUAL);
@@ -635,7 +639,7 @@ final class ScsiRequestQueue implements UsedSink {
 
     /** @return true when the command was put back for a retry (UNIT ATTENTION, BUSY, TASK SET FULL) */
     private boolean retryable(ScsiCmd cmd, int status) {
-        if (status == Scsi.STATUS_CHECK_CONDITION) {
+        if (status == ScsiSpec.STATUS_CHECK_CONDITION) {
             ScsiSense sense = sense(cmd);
             if (sense != null && sense.isUnitAttention() && cmd.unitAttentionRetries < MAX_UNIT_ATTENTION_RETRIES) {
                 cmd.unitAttentionRetries++;
@@ -645,7 +649,7 @@ final class ScsiRequestQueue implements UsedSink {
             }
             return false;
         }
-        if (Scsi.isBusyStatus(status) && cmd.busyRetries < MAX_BUSY_RETRIES) {
+        if (ScsiSpec.isBusyStatus(status) && cmd.busyRetries < MAX_BUSY_RETRIES) {
             retry(cmd, BUSY_BACKOFF_NANOS << cmd.busyRetries++);
             return true;
         }
@@ -657,17 +661,17 @@ final class ScsiRequestQueue implements UsedSink {
      * cache to flush: the flush succeeds.
      */
     private boolean syncCacheUnsupported(ScsiCmd cmd, VirtioScsiDisk disk, int status) {
-        if ((cmd.opcode != Scsi.SYNCHRONIZE_CACHE_10 && cmd.opcode != Scsi.SYNCHRONIZE_CACHE_16) || status != Scsi.STATUS_CHECK_CONDITION) {
+        if ((cmd.opcode != ScsiSpec.SYNCHRONIZE_CACHE_10 && cmd.opcode != ScsiSpec.SYNCHRONIZE_CACHE_16) || status != ScsiSpec.STATUS_CHECK_CONDITION) {
             return false;
         }
         ScsiSense sense = sense(cmd);
-        if (sense == null || !sense.is(Scsi.KEY_ILLEGAL_REQUEST, 0x20, 0x00)) {
+        if (sense == null || !sense.is(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x20, 0x00)) {
             return false;
         }
         if (!disk.syncCacheUnsupportedLogged) {
             disk.syncCacheUnsupportedLogged = true;
             LOG.info("bdev {}: the LUN does not implement {} (no volatile cache): flushes complete at once", disk.name(),
-                    Scsi.opcodeName(cmd.opcode));
+                    ScsiSpec.opcodeName(cmd.opcode));
         }
         return true;
     }
@@ -710,7 +714,7 @@ final class ScsiRequestQueue implements UsedSink {
         r.status = Byte.toUnsignedInt(cmd.resp.get(JAVA_BYTE, RESP_STATUS));
         // resid is the device's u32: never more than what was asked, never negative
         r.residual = (int) Math.min(Integer.toUnsignedLong(cmd.resp.get(LE_INT, RESP_RESIDUAL)), Math.max(cmd.bytes, 0));
-        if (r.response == VIRTIO_SCSI_S_OK && r.status == Scsi.STATUS_CHECK_CONDITION) {
+        if (r.response == VIRTIO_SCSI_S_OK && r.status == ScsiSpec.STATUS_CHECK_CONDITION) {
             r.sense = sense(cmd);
         }
         r.done = true;
@@ -773,16 +777,16 @@ final class ScsiRequestQueue implements UsedSink {
     // ---------------------------------------------------------------- errors
 
     private BdevIoException fail(ScsiIo io, VirtioException cause) {
-        return new BdevIoException("bdev " + io.channel.disk.name() + ": " + ScsiIo.opName(io.op) + " at offset " + io.offset
+        return new BdevIoException(BdevIoException.reasonOf(cause, Reason.QUEUE_BROKEN), "bdev " + io.channel.disk.name() + ": " + ScsiIo.opName(io.op) + " at offset " + io.offset
                 + " failed: " + cause.getMessage(), cause);
     }
 
     private String describe(ScsiCmd cmd, ScsiIo io) {
         String range = switch (cmd.opcode) {
-            case Scsi.SYNCHRONIZE_CACHE_10, Scsi.SYNCHRONIZE_CACHE_16 -> "";
+            case ScsiSpec.SYNCHRONIZE_CACHE_10, ScsiSpec.SYNCHRONIZE_CACHE_16 -> "";
             default -> " of " + cmd.blocks + " block(s) at LBA " + cmd.lba;
         };
-        return "bdev " + io.channel.disk.name() + ": " + Scsi.opcodeName(cmd.opcode) + range + " (" + ScsiIo.opName(io.op)
+        return "bdev " + io.channel.disk.name() + ": " + ScsiSpec.opcodeName(cmd.opcode) + range + " (" + ScsiIo.opName(io.op)
                 + " at offset " + io.offset + ")";
     }
 
@@ -794,11 +798,11 @@ final class ScsiRequestQueue implements UsedSink {
     }
 
     private ScsiIoException statusError(ScsiCmd cmd, ScsiIo io, int status) {
-        ScsiSense sense = status == Scsi.STATUS_CHECK_CONDITION ? sense(cmd) : null;
-        StringBuilder sb = new StringBuilder(describe(cmd, io)).append(" failed: SCSI status ").append(Scsi.statusName(status));
+        ScsiSense sense = status == ScsiSpec.STATUS_CHECK_CONDITION ? sense(cmd) : null;
+        StringBuilder sb = new StringBuilder(describe(cmd, io)).append(" failed: SCSI status ").append(ScsiSpec.statusName(status));
         if (sense != null) {
             sb.append(", sense ").append(sense.describe());
-        } else if (status == Scsi.STATUS_CHECK_CONDITION) {
+        } else if (status == ScsiSpec.STATUS_CHECK_CONDITION) {
             sb.append(" without valid sense data");
         }
         if (cmd.unitAttentionRetries > 0 || cmd.busyRetries > 0) {
@@ -810,7 +814,7 @@ final class ScsiRequestQueue implements UsedSink {
     private ScsiIoException shortTransfer(ScsiCmd cmd, ScsiIo io, int residual, int len) {
         return new ScsiIoException(describe(cmd, io) + " transferred " + Integer.toUnsignedString(residual)
                 + " bytes less than asked (residual " + Integer.toUnsignedString(residual) + " of " + cmd.bytes
-                + ", used len " + len + ")", VIRTIO_SCSI_S_OK, Scsi.STATUS_GOOD, null);
+                + ", used len " + len + ")", VIRTIO_SCSI_S_OK, ScsiSpec.STATUS_GOOD, null);
     }
 
     // ---------------------------------------------------------------- bookkeeping

@@ -1,5 +1,7 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.ScsiSpec;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -28,17 +30,17 @@ public record ScsiSense(int responseCode, int key, int asc, int ascq, long infor
 
     /** @return whether the sense key is UNIT ATTENTION */
     public boolean isUnitAttention() {
-        return key == Scsi.KEY_UNIT_ATTENTION;
+        return key == ScsiSpec.KEY_UNIT_ATTENTION;
     }
 
     /** @return whether the sense key is NOT READY */
     public boolean isNotReady() {
-        return key == Scsi.KEY_NOT_READY;
+        return key == ScsiSpec.KEY_NOT_READY;
     }
 
     /** @return whether the sense key is ILLEGAL REQUEST */
     public boolean isIllegalRequest() {
-        return key == Scsi.KEY_ILLEGAL_REQUEST;
+        return key == ScsiSpec.KEY_ILLEGAL_REQUEST;
     }
 
     /** @return whether this is the sense key and ASC/ASCQ given */
@@ -63,7 +65,7 @@ public record ScsiSense(int responseCode, int key, int asc, int ascq, long infor
             int ascq = n > 13 ? u8(data, offset, 13) : 0;
             long info = -1;
             if ((u8(data, offset, 0) & 0x80) != 0 && n >= 7) {
-                info = Integer.toUnsignedLong(data.get(Scsi.BE_INT, offset + 3));
+                info = Integer.toUnsignedLong(data.get(ScsiSpec.BE_INT, offset + 3));
             }
             return new ScsiSense(code, key, asc, ascq, info, n);
         }
@@ -77,7 +79,7 @@ public record ScsiSense(int responseCode, int key, int asc, int ascq, long infor
                 int type = u8(data, offset, p);
                 int len = u8(data, offset, p + 1);
                 if (type == 0x00 && len >= 0x0A && p + 12 <= end && (u8(data, offset, p + 2) & 0x80) != 0) {
-                    info = data.get(Scsi.BE_LONG, offset + p + 4);
+                    info = data.get(ScsiSpec.BE_LONG, offset + p + 4);
                 }
                 p += 2 + len;
             }

@@ -1,18 +1,21 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
+
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
+import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
 import io.jvirtio.bdev.IoChannel;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 
-import static io.jvirtio.scsi.VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE;
-import static io.jvirtio.scsi.VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_SUCCEEDED;
-import static io.jvirtio.scsi.VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_SUCCEEDED;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
 
 /**
  * A thread's channel to one LUN ({@link VirtioScsiDisk}). Every channel a thread opens on LUNs of the
@@ -95,7 +98,7 @@ public final class VirtioScsiChannel implements IoChannel {
                        Object context) {
         checkUsable(op);
         if (op == ScsiIo.OP_WRITE && disk.readOnly()) {
-            throw new BdevIoException("bdev " + disk.name() + " is write-protected (MODE SENSE WP): write at offset " + offset + " refused");
+            throw new BdevIoException(Reason.READ_ONLY, "bdev " + disk.name() + " is write-protected (MODE SENSE WP): write at offset " + offset + " refused");
         }
         long length = single != null ? checkIov(single, op, 0) : checkIovs(iovs, iovcnt, op);
         checkRange(op, offset, length);
@@ -142,10 +145,10 @@ public final class VirtioScsiChannel implements IoChannel {
     private boolean blocksOnly(int op, boolean supported, String why, long offset, long length, IoCallback callback, Object context) {
         checkUsable(op);
         if (!supported) {
-            throw new BdevIoException("bdev " + disk.name() + ": " + why);
+            throw new BdevIoException(Reason.UNSUPPORTED, "bdev " + disk.name() + ": " + why);
         }
         if (disk.readOnly()) {
-            throw new BdevIoException("bdev " + disk.name() + " is write-protected: " + ScsiIo.opName(op) + " at offset " + offset + " refused");
+            throw new BdevIoException(Reason.READ_ONLY, "bdev " + disk.name() + " is write-protected: " + ScsiIo.opName(op) + " at offset " + offset + " refused");
         }
         checkRange(op, offset, length);
         ScsiIo io = takeIo();
@@ -185,7 +188,7 @@ public final class VirtioScsiChannel implements IoChannel {
             tmf = disk.controller.control().submit(VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, disk.target, disk.lunAddress, 0);
         } catch (VirtioException e) {
             giveBack(io);
-            throw new BdevIoException("bdev " + disk.name() + ": reset refused: the control queue failed: " + e.getMessage(), e);
+            throw new BdevIoException(BdevIoException.reasonOf(e, Reason.QUEUE_BROKEN), "bdev " + disk.name() + ": reset refused: the control queue failed: " + e.getMessage(), e);
         }
         if (tmf == null) {
             giveBack(io);
@@ -226,7 +229,7 @@ public final class VirtioScsiChannel implements IoChannel {
             }
             ControlQueue.Tmf tmf = r.tmf;
             if (tmf.error != null) {
-                r.error = new BdevIoException("bdev " + disk.name() + ": reset (LOGICAL UNIT RESET) failed: " + tmf.error.getMessage(), tmf.error);
+                r.error = new BdevIoException(BdevIoException.reasonOf(tmf.error, Reason.QUEUE_BROKEN), "bdev " + disk.name() + ": reset (LOGICAL UNIT RESET) failed: " + tmf.error.getMessage(), tmf.error);
             } else if (tmf.response != VIRTIO_SCSI_S_FUNCTION_COMPLETE && tmf.response != VIRTIO_SCSI_S_FUNCTION_SUCCEEDED) {
                 r.error = new ScsiIoException("bdev " + disk.name() + ": reset (LOGICAL UNIT RESET) failed: "
                         + (tmf.response < 0 ? "the device did not write the TMF response"
@@ -254,7 +257,7 @@ public final class VirtioScsiChannel implements IoChannel {
     void failResets(VirtioException error) {
         for (ScsiIo r : ios) {
             if (r.active && r.op == ScsiIo.OP_RESET) {
-                r.error = new BdevIoException("bdev " + disk.name() + ": reset failed: " + error.getMessage(), error);
+                r.error = new BdevIoException(BdevIoException.reasonOf(error, Reason.CLOSED), "bdev " + disk.name() + ": reset failed: " + error.getMessage(), error);
                 r.tmf = null; // its context stays taken: the device may never answer
                 resetsPending--;
                 queue.resetsPending--;
@@ -316,24 +319,24 @@ public final class VirtioScsiChannel implements IoChannel {
 
     private void checkUsable(int op) {
         if (closed) {
-            throw new BdevIoException("bdev " + disk.name() + ": " + ScsiIo.opName(op) + " on a closed channel");
+            throw new BdevIoException(Reason.CLOSED, "bdev " + disk.name() + ": " + ScsiIo.opName(op) + " on a closed channel");
         }
         if (disk.removed) {
             throw disk.removedError(ScsiIo.opName(op), -1);
         }
         if (queue.vq.isBroken()) {
-            throw new BdevIoException("bdev " + disk.name() + ": " + ScsiIo.opName(op) + " refused, queue " + queue.vq.name()
+            throw new BdevIoException(Reason.QUEUE_BROKEN, "bdev " + disk.name() + ": " + ScsiIo.opName(op) + " refused, queue " + queue.vq.name()
                     + " is broken: " + queue.vq.brokenReason());
         }
         if (disk.controller.isDeviceClosed()) {
-            throw new BdevIoException("bdev " + disk.name() + ": " + ScsiIo.opName(op) + " refused, controller "
+            throw new BdevIoException(Reason.CLOSED, "bdev " + disk.name() + ": " + ScsiIo.opName(op) + " refused, controller "
                     + disk.controller.name() + " is closed");
         }
     }
 
     private long checkIovs(MemorySegment[] iovs, int iovcnt, int op) {
         if (iovs == null || iovcnt < 1 || iovcnt > iovs.length) {
-            throw new BdevIoException("bdev " + disk.name() + ": " + ScsiIo.opName(op) + " with iovcnt " + iovcnt
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + disk.name() + ": " + ScsiIo.opName(op) + " with iovcnt " + iovcnt
                     + " of an array of " + (iovs == null ? 0 : iovs.length));
         }
         long total = 0;
@@ -346,10 +349,10 @@ public final class VirtioScsiChannel implements IoChannel {
     private long checkIov(MemorySegment iov, int op, int index) {
         long n = iov.byteSize();
         if (n == 0) {
-            throw new BdevIoException("bdev " + disk.name() + ": " + ScsiIo.opName(op) + " iov[" + index + "] is empty");
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + disk.name() + ": " + ScsiIo.opName(op) + " iov[" + index + "] is empty");
         }
         if (!disk.controller.memory().contains(iov)) {
-            throw new BdevIoException("bdev " + disk.name() + ": " + ScsiIo.opName(op) + " iov[" + index + "] at 0x"
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + disk.name() + ": " + ScsiIo.opName(op) + " iov[" + index + "] at 0x"
                     + Long.toHexString(iov.address()) + " (" + n + " bytes) is not in the controller's memory domain; "
                     + "allocate I/O buffers with Bdev.allocateBuffer");
         }
@@ -359,12 +362,12 @@ public final class VirtioScsiChannel implements IoChannel {
     private void checkRange(int op, long offset, long length) {
         int bs = disk.blockSize;
         if (offset < 0 || length <= 0 || offset % bs != 0 || length % bs != 0) {
-            throw new BdevIoException("bdev " + disk.name() + ": " + ScsiIo.opName(op) + " offset " + offset + " length " + length
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + disk.name() + ": " + ScsiIo.opName(op) + " offset " + offset + " length " + length
                     + " must be non-negative, non-empty multiples of the block size " + bs);
         }
         long cap = disk.blockCount() * bs;
         if (offset > cap - length) {
-            throw new BdevIoException("bdev " + disk.name() + ": " + ScsiIo.opName(op) + " of " + length + " bytes at offset " + offset
+            throw new BdevIoException(Reason.INVALID_ARGUMENT, "bdev " + disk.name() + ": " + ScsiIo.opName(op) + " of " + length + " bytes at offset " + offset
                     + " ends past the capacity of " + cap + " bytes");
         }
     }
@@ -396,7 +399,7 @@ public final class VirtioScsiChannel implements IoChannel {
         }
         if (inFlight > 0) {
             int stuck = inFlight;
-            BdevIoException e = new BdevIoException("bdev " + disk.name() + ": channel on " + queue.vq.name() + " closed with " + stuck
+            BdevIoException e = new BdevIoException(Reason.TIMED_OUT, "bdev " + disk.name() + ": channel on " + queue.vq.name() + " closed with " + stuck
                     + " I/Os the device did not complete in " + CLOSE_DRAIN_NANOS / 1_000_000 + " ms");
             if (resetsPending > 0) {
                 failResets(e);

@@ -1,10 +1,12 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
+
 import io.jvirtio.core.DeviceException;
 
 import java.lang.foreign.MemorySegment;
 
-import static io.jvirtio.scsi.VirtioScsiSpec.*;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 
 /**
  * {@code struct virtio_scsi_config} as read from the device, or SPDK's defaults when the transport

@@ -1,18 +1,21 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.ScsiSpec;
+
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
+import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.core.DeviceException;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.core.VirtioDevice;
-import io.jvirtio.core.VirtioException;
-import io.jvirtio.core.VirtioFeatures;
+import io.jvirtio.spec.VirtioException;
+import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
-import io.jvirtio.core.vhostuser.VhostUserBackend;
-import io.jvirtio.core.vhostuser.VhostUserException;
+import io.jvirtio.core.vhostuser.VhostUserFrontend;
+import io.jvirtio.spec.vhostuser.VhostUserException;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
-import io.jvirtio.core.vhostuser.VhostUserProtocolFeature;
+import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,9 +40,9 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
-import static io.jvirtio.core.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
-import static io.jvirtio.core.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
-import static io.jvirtio.scsi.VirtioScsiSpec.*;
+import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
+import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 
 /**
  * A virtio-scsi controller (SPDK's {@code virtio_scsi_dev}) over any transport: negotiates
@@ -164,7 +167,7 @@ public final class VirtioScsiController implements AutoCloseable {
                         + available + " (num_queues " + config.numQueues() + (config.fromDevice() ? "" : " from the transport")
                         + ", transport limit " + transportRequestQueues + " besides the control and event queues)");
             }
-            boolean known = config.fromDevice() || !(ops instanceof VhostUserBackend vu) || vu.hasProtocolFeature(VhostUserProtocolFeature.MQ);
+            boolean known = config.fromDevice() || !(ops instanceof VhostUserFrontend vu) || vu.hasProtocolFeature(VhostUserProtocolFeature.MQ);
             boolean dedicated = options.dedicatedScanQueue() && known && available > options.requestQueues();
             device.start(FIXED_QUEUES + options.requestQueues() + (dedicated ? 1 : 0), FIXED_QUEUES, options.queueSize(), MAX_INDIRECT);
             ctrl = new VirtioScsiController(device, ownsMemory, config, options, dedicated);
@@ -213,7 +216,7 @@ public final class VirtioScsiController implements AutoCloseable {
 
     /** As {@link #connectVhostUser(String, Path, VirtioScsiOptions)} with vhost-user protocol options. */
     public static VirtioScsiController connectVhostUser(String name, Path socket, VirtioScsiOptions options, VhostUserOptions vhostUser) {
-        VhostUserBackend backend = VhostUserBackend.connectWithOwnMemory(name, socket, options.memoryBytes(), options.hugePages(),
+        VhostUserFrontend backend = VhostUserFrontend.connectWithOwnMemory(name, socket, options.memoryBytes(), options.hugePages(),
                 vhostUser);
         return attach(name, backend, backend.memory(), true, options);
     }
@@ -225,7 +228,7 @@ public final class VirtioScsiController implements AutoCloseable {
      */
     static VirtioScsiConfig readConfig(VirtioDevice device, VirtioBackendOps ops) {
         String name = device.name();
-        if (ops instanceof VhostUserBackend vu && !vu.hasProtocolFeature(VhostUserProtocolFeature.CONFIG)) {
+        if (ops instanceof VhostUserFrontend vu && !vu.hasProtocolFeature(VhostUserProtocolFeature.CONFIG)) {
             VirtioScsiConfig c = VirtioScsiConfig.defaults(ops.getMaxQueues());
             LOG.info("{}: the vhost-user back-end does not offer the CONFIG protocol feature (SPDK's vhost-scsi does not):"
                     + " using SPDK's defaults (num_queues {} from GET_QUEUE_NUM, sense 96, cdb 32, targets 0..{})", name,
@@ -356,7 +359,7 @@ public final class VirtioScsiController implements AutoCloseable {
 
     synchronized VirtioScsiChannel openChannel(VirtioScsiDisk disk) {
         if (closed) {
-            throw new BdevIoException("bdev " + disk.name() + ": controller " + name() + " is closed");
+            throw new BdevIoException(Reason.CLOSED, "bdev " + disk.name() + ": controller " + name() + " is closed");
         }
         if (disk.removed) {
             throw disk.removedError("open channel", -1);
@@ -364,7 +367,7 @@ public final class VirtioScsiController implements AutoCloseable {
         ScsiRequestQueue q = acquireThreadQueueLocked();
         if (q == null) {
             int broken = device.brokenQueues(firstIoQueue);
-            throw new BdevIoException("bdev " + disk.name() + ": all " + options.requestQueues() + " request queues of controller "
+            throw new BdevIoException(Reason.RESOURCES_EXHAUSTED, "bdev " + disk.name() + ": all " + options.requestQueues() + " request queues of controller "
                     + name() + " are taken by other threads"
                     + (broken > 0 ? " or out of service (" + broken + " broken by the device; see the log)" : "")
                     + " (one queue per thread, shared by all its LUN channels; attach with more request queues, vq_count)");
@@ -675,8 +678,8 @@ public final class VirtioScsiController implements AutoCloseable {
     /** A command met a UNIT ATTENTION (it is retried); some ask for a rescan. */
     void unitAttention(int target, int lunAddress, ScsiSense sense) {
         LOG.debug("{}: target {} LUN address 0x{}: unit attention {}", name(), target, Integer.toHexString(lunAddress), sense.describe());
-        if (sense.is(Scsi.KEY_UNIT_ATTENTION, 0x3F, 0x0E) || sense.is(Scsi.KEY_UNIT_ATTENTION, 0x2A, 0x09)
-                || sense.is(Scsi.KEY_UNIT_ATTENTION, 0x3F, 0x03)) {
+        if (sense.is(ScsiSpec.KEY_UNIT_ATTENTION, 0x3F, 0x0E) || sense.is(ScsiSpec.KEY_UNIT_ATTENTION, 0x2A, 0x09)
+                || sense.is(ScsiSpec.KEY_UNIT_ATTENTION, 0x3F, 0x03)) {
             requestRescan(target);
         }
     }

@@ -2,6 +2,7 @@ package io.jvirtio.scsi;
 
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
+import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoType;
 
 import java.lang.foreign.MemorySegment;
@@ -236,7 +237,7 @@ public final class VirtioScsiDisk implements Bdev {
     }
 
     BdevIoException removedError(String op, long offset) {
-        return new BdevIoException("bdev " + name + ": " + op + (offset >= 0 ? " at offset " + offset : "")
+        return new BdevIoException(Reason.CLOSED, "bdev " + name + ": " + op + (offset >= 0 ? " at offset " + offset : "")
                 + " refused: the LUN was removed (" + removedReason() + ")");
     }
 

@@ -1,13 +1,13 @@
 package io.jvirtio.scsi;
 
-import io.jvirtio.target.TargetOptions;
-import io.jvirtio.target.VhostUserTarget;
-import io.jvirtio.target.scsi.ScsiFaults;
-import io.jvirtio.target.scsi.ScsiLun;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
-import io.jvirtio.target.scsi.VirtioScsiModel;
-import io.jvirtio.target.store.BlockStore;
-import io.jvirtio.target.store.RamBlockStore;
+import io.jvirtio.backend.TargetOptions;
+import io.jvirtio.backend.VhostUserTarget;
+import io.jvirtio.backend.scsi.ScsiFaults;
+import io.jvirtio.backend.scsi.ScsiLun;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
+import io.jvirtio.backend.scsi.VirtioScsiModel;
+import io.jvirtio.backend.store.BlockStore;
+import io.jvirtio.backend.store.RamBlockStore;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,13 +36,13 @@ final class JavaScsiTarget implements AutoCloseable {
      * @param config    host settings (request queues, max_target, hot-plug)
      * @param transport vhost-user transport options (protocol features offered)
      */
-    static JavaScsiTarget start(Path socket, VirtioScsiConfig config, TargetOptions transport) {
+    static JavaScsiTarget start(Path socket, ScsiModelOptions config, TargetOptions transport) {
         VirtioScsiModel model = new VirtioScsiModel(config);
         VhostUserTarget t = VhostUserTarget.builder().name(config.name()).socket(socket).model(model).options(transport).start();
         return new JavaScsiTarget(model, t);
     }
 
-    static JavaScsiTarget start(Path socket, VirtioScsiConfig config) {
+    static JavaScsiTarget start(Path socket, ScsiModelOptions config) {
         return start(socket, config, TargetOptions.defaults());
     }
 

@@ -4,10 +4,10 @@ import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.bdev.SyncIo;
 import io.jvirtio.core.DeviceException;
-import io.jvirtio.core.vhostuser.VhostUserProtocolFeature;
-import io.jvirtio.target.TargetOptions;
-import io.jvirtio.target.scsi.ScsiSense;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
+import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
+import io.jvirtio.backend.TargetOptions;
+import io.jvirtio.backend.scsi.SenseCode;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,7 +41,7 @@ class ScsiAttachTest {
         }
     }
 
-    private JavaScsiTarget fourLuns(VirtioScsiConfig.Builder config, TargetOptions transport) {
+    private JavaScsiTarget fourLuns(ScsiModelOptions.Builder config, TargetOptions transport) {
         target = JavaScsiTarget.start(dir.resolve("scsi.sock"), config.name("tgt").build(), transport);
         target.addLun(0, 0, 4 << 20, 512);
         target.addLun(0, 3, 2 << 20, 4096, b -> b.maxTransferBytes(64 << 10).maxUnmapBlocks(100).maxUnmapDescriptors(4)
@@ -53,7 +53,7 @@ class ScsiAttachTest {
 
     @Test
     void severalTargetsAndLunsBecomeBdevsNamedAsSpdk() {
-        fourLuns(VirtioScsiConfig.builder().requestQueues(3), TargetOptions.defaults());
+        fourLuns(ScsiModelOptions.builder().requestQueues(3), TargetOptions.defaults());
         ctrl = VirtioScsiController.connectVhostUser("Scsi0", target.socket(), testOptions());
         List<String> names = ctrl.bdevs().stream().map(Bdev::name).toList();
         assertEquals(List.of("Scsi0t0", "Scsi0t0l3", "Scsi0t2l1", "Scsi0t5"), names);
@@ -102,10 +102,10 @@ class ScsiAttachTest {
 
     @Test
     void withoutConfigProtocolFeatureSpdkDefaultsAreUsed() {
-        fourLuns(VirtioScsiConfig.builder().requestQueues(2),
+        fourLuns(ScsiModelOptions.builder().requestQueues(2),
                 TargetOptions.builder().protocolFeature(VhostUserProtocolFeature.CONFIG, false).build());
         ctrl = VirtioScsiController.connectVhostUser("Scsi0", target.socket(), testOptions().withRequestQueues(2));
-        io.jvirtio.scsi.VirtioScsiConfig config = ctrl.config();
+        VirtioScsiConfig config = ctrl.config();
         assertFalse(config.fromDevice());
         assertEquals(2, config.numQueues(), "GET_QUEUE_NUM 4, minus control and event");
         assertEquals(96, config.senseSize());
@@ -128,10 +128,10 @@ class ScsiAttachTest {
 
     @Test
     void aLunNotReadyIsStartedAndAUnitAttentionIsRetried() {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").build());
         target.addLun(1, 0, 1 << 20, 512, b -> b.startsStopped(true));
         target.addLun(1, 1, 1 << 20, 512);
-        target.faults().unitAttention(1, 1, ScsiSense.POWER_ON_RESET);
+        target.faults().unitAttention(1, 1, SenseCode.POWER_ON_RESET);
         ctrl = VirtioScsiController.connectVhostUser("S", target.socket(), testOptions());
         assertEquals(List.of("St1", "St1l1"), ctrl.bdevs().stream().map(Bdev::name).toList());
         assertFalse(target.model.lun(1, 0).stopped(), "START STOP UNIT sent");
@@ -139,7 +139,7 @@ class ScsiAttachTest {
 
     @Test
     void aTargetWithoutLun0ExposesItsOtherLuns() {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").maxLun(511).build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").maxLun(511).build());
         target.addLun(3, 7, 1 << 20, 512);
         target.addLun(3, 300, 1 << 20, 4096);
         ctrl = VirtioScsiController.connectVhostUser("S", target.socket(), testOptions());
@@ -156,7 +156,7 @@ class ScsiAttachTest {
 
     @Test
     void moreRequestQueuesThanTheDeviceHasIsAClearError() {
-        fourLuns(VirtioScsiConfig.builder().requestQueues(2), TargetOptions.defaults());
+        fourLuns(ScsiModelOptions.builder().requestQueues(2), TargetOptions.defaults());
         DeviceException e = assertThrows(DeviceException.class,
                 () -> VirtioScsiController.connectVhostUser("S", target.socket(), testOptions().withRequestQueues(3)));
         assertTrue(e.getMessage().contains("3 request queues requested, the device has 2"), e.getMessage());
@@ -167,7 +167,7 @@ class ScsiAttachTest {
 
     @Test
     void scanTargetsOptionLimitsTheScan() {
-        fourLuns(VirtioScsiConfig.builder(), TargetOptions.defaults());
+        fourLuns(ScsiModelOptions.builder(), TargetOptions.defaults());
         ctrl = VirtioScsiController.connectVhostUser("S", target.socket(), testOptions().withScanTargets(3));
         assertEquals(List.of("St0", "St0l3", "St2l1"), ctrl.bdevs().stream().map(Bdev::name).toList());
     }

@@ -2,7 +2,7 @@ package io.jvirtio.scsi;
 
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.SyncIo;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,7 +31,7 @@ class ScsiConcurrencyTest {
     @Test
     void threadsLunsResetsAndHotplugTogether() throws Exception {
         try (JavaScsiTarget target = JavaScsiTarget.start(dir.resolve("s.sock"),
-                VirtioScsiConfig.builder().name("tgt").requestQueues(4).build())) {
+                ScsiModelOptions.builder().name("tgt").requestQueues(4).build())) {
             target.addLun(0, 0, 8 << 20, 512);
             target.addLun(0, 1, 8 << 20, 4096);
             target.addLun(1, 0, 8 << 20, 4096);

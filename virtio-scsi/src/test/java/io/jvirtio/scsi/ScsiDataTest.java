@@ -2,8 +2,8 @@ package io.jvirtio.scsi;
 
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.SyncIo;
-import io.jvirtio.target.TargetOptions;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
+import io.jvirtio.backend.TargetOptions;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,7 +44,7 @@ class ScsiDataTest {
         }
     }
 
-    private void start(VirtioScsiConfig.Builder config, VirtioScsiOptions options) {
+    private void start(ScsiModelOptions.Builder config, VirtioScsiOptions options) {
         target = JavaScsiTarget.start(dir.resolve("scsi.sock"), config.name("tgt").build(), TargetOptions.defaults());
         target.addLun(0, 0, 4 << 20, 512);
         target.addLun(0, 1, 4 << 20, 4096);
@@ -55,7 +55,7 @@ class ScsiDataTest {
 
     @Test
     void dataWrittenThroughEachLunIsOnTheTargetAndReadsBack() {
-        start(VirtioScsiConfig.builder().requestQueues(2), testOptions());
+        start(ScsiModelOptions.builder().requestQueues(2), testOptions());
         assertEquals(4, ctrl.bdevs().size());
         int seed = 1;
         for (VirtioScsiDisk d : ctrl.bdevs()) {
@@ -83,7 +83,7 @@ class ScsiDataTest {
     @Test
     void vectoredIoWithOddIovecsSplitsOnBlockBoundaries() {
         // seg_max 3: a command carries at most 3 data segments
-        start(VirtioScsiConfig.builder().segMax(3), testOptions());
+        start(ScsiModelOptions.builder().segMax(3), testOptions());
         VirtioScsiDisk d = ctrl.disk(0, 1).orElseThrow();          // 4 KiB blocks
         MemorySegment whole = d.allocateBuffer(8 * 4096, 4096);
         fill(whole, 42);
@@ -113,7 +113,7 @@ class ScsiDataTest {
 
     @Test
     void transfersAreSplitByTheBlockLimitsAndMaxSectors() {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").maxSectors(64).build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").maxSectors(64).build());
         SparseStore store = new SparseStore(8 << 20);
         target.addLun(0, 0, store, 4096, b -> b.maxTransferBytes(16 << 10));   // 4 blocks per command
         SparseStore store2 = new SparseStore(8 << 20);
@@ -140,7 +140,7 @@ class ScsiDataTest {
 
     @Test
     void beyond2TiBReadCapacity16AndSixteenByteCdbsAreUsed() {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").build());
         long blocks = (1L << 32) + 4096;
         SparseStore store = new SparseStore(blocks * 512);
         target.addLun(0, 0, store, 512, b -> b);
@@ -170,7 +170,7 @@ class ScsiDataTest {
 
     @Test
     void flushReachesTheStore() {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").build());
         SparseStore store = new SparseStore(1 << 20);
         target.addLun(0, 0, store, 512, b -> b);
         ctrl = VirtioScsiController.connectVhostUser("S", target.socket(), testOptions());
@@ -183,7 +183,7 @@ class ScsiDataTest {
 
     @Test
     void unmapHonoursMaxUnmapLbaCountAndDescriptors() {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").build());
         SparseStore store = new SparseStore(4 << 20);
         target.addLun(0, 0, store, 512, b -> b.maxUnmapBlocks(100).maxUnmapDescriptors(2));
         ctrl = VirtioScsiController.connectVhostUser("S", target.socket(), testOptions());
@@ -205,7 +205,7 @@ class ScsiDataTest {
 
     @Test
     void writeZeroesUsesWriteSameWithinItsLimit() {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").build());
         SparseStore store = new SparseStore(4 << 20);
         target.addLun(0, 0, store, 4096, b -> b.maxWriteSameBlocks(16));
         ctrl = VirtioScsiController.connectVhostUser("S", target.socket(), testOptions());
@@ -228,7 +228,7 @@ class ScsiDataTest {
 
     @Test
     void unsupportedAndReadOnlyAreRefusedAtSubmission() {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").build());
         target.addLun(0, 0, 1 << 20, 512, b -> b.thinProvisioning(false));
         target.addLun(0, 1, 1 << 20, 512, b -> b.readOnly(true));
         ctrl = VirtioScsiController.connectVhostUser("S", target.socket(), testOptions());
@@ -250,7 +250,7 @@ class ScsiDataTest {
 
     @Test
     void lunChannelsOfOneThreadShareItsRequestQueue() throws Exception {
-        start(VirtioScsiConfig.builder().requestQueues(3), testOptions().withRequestQueues(2));
+        start(ScsiModelOptions.builder().requestQueues(3), testOptions().withRequestQueues(2));
         List<VirtioScsiDisk> disks = ctrl.bdevs();
         CountDownLatch opened = new CountDownLatch(2);
         CountDownLatch release = new CountDownLatch(1);

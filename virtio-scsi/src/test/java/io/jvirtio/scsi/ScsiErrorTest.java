@@ -1,15 +1,18 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
+import io.jvirtio.spec.scsi.ScsiSpec;
+
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.SyncIo;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import io.jvirtio.core.ring.RingViolationException;
-import io.jvirtio.target.fault.InjectedError;
-import io.jvirtio.target.fault.UsedRingFault;
-import io.jvirtio.target.scsi.CommandFilter;
-import io.jvirtio.target.scsi.ScsiSense;
-import io.jvirtio.target.scsi.VirtioScsi;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
+import io.jvirtio.backend.fault.InjectedError;
+import io.jvirtio.backend.fault.UsedRingFault;
+import io.jvirtio.backend.scsi.CommandFilter;
+import io.jvirtio.backend.scsi.SenseCode;
+import io.jvirtio.backend.scsi.VirtioScsi;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -44,7 +47,7 @@ class ScsiErrorTest {
 
     @BeforeEach
     void setUp() {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").requestQueues(2).build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").requestQueues(2).build());
         target.addLun(0, 0, 1 << 20, 512);
         target.addLun(0, 1, 1 << 20, 4096);
         ctrl = VirtioScsiController.connectVhostUser("E", target.socket(), testOptions());
@@ -75,16 +78,16 @@ class ScsiErrorTest {
 
     @Test
     void checkConditionSenseIsDecodedAndNamed() {
-        target.faults().failNext(CommandFilter.lun(0, 0).withOpcode(0x28), 1, ScsiSense.UNRECOVERED_READ_ERROR);
+        target.faults().failNext(CommandFilter.lun(0, 0).withOpcode(0x28), 1, SenseCode.UNRECOVERED_READ_ERROR);
         ScsiIoException e = failingRead();
         assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_OK, e.response());
-        assertEquals(Scsi.STATUS_CHECK_CONDITION, e.status());
-        assertEquals(Scsi.KEY_MEDIUM_ERROR, e.sense().key());
+        assertEquals(ScsiSpec.STATUS_CHECK_CONDITION, e.status());
+        assertEquals(ScsiSpec.KEY_MEDIUM_ERROR, e.sense().key());
         assertEquals(0x11, e.sense().asc());
         assertTrue(e.getMessage().contains("bdev Et0: READ (10) of 16 block(s) at LBA 0 (read at offset 0) failed: SCSI status CHECK CONDITION,"
                 + " sense MEDIUM ERROR (0x3), ASC/ASCQ 0x11/0x00 UNRECOVERED READ ERROR"), e.getMessage());
 
-        target.faults().failNext(1, ScsiSense.WRITE_PROTECTED);
+        target.faults().failNext(1, SenseCode.WRITE_PROTECTED);
         VirtioException w = assertThrows(VirtioException.class, () -> io.write(buf, 4096));
         assertTrue(w.getMessage().contains("WRITE (10) of 16 block(s) at LBA 8") && w.getMessage().contains("DATA PROTECT (0x7), ASC/ASCQ 0x27/0x00 WRITE PROTECTED"),
                 w.getMessage());
@@ -95,7 +98,7 @@ class ScsiErrorTest {
 
     @Test
     void notReadyIsNotRetried() {
-        target.faults().failNext(1, ScsiSense.NOT_READY_INIT_REQUIRED);
+        target.faults().failNext(1, SenseCode.NOT_READY_INIT_REQUIRED);
         ScsiIoException e = failingRead();
         assertTrue(e.getMessage().contains("NOT READY (0x2), ASC/ASCQ 0x04/0x02 LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED"),
                 e.getMessage());
@@ -137,11 +140,11 @@ class ScsiErrorTest {
 
     @Test
     void unitAttentionIsRetriedWithinBounds() {
-        target.faults().failNext(2, ScsiSense.POWER_ON_RESET);
+        target.faults().failNext(2, SenseCode.POWER_ON_RESET);
         io.write(buf, 0);
         assertSameBytes(buf, target.ram(0, 0).contents().asSlice(0, buf.byteSize()), "after two unit attentions");
 
-        target.faults().failNext(CommandFilter.lun(0, 0), 20, ScsiSense.POWER_ON_RESET);
+        target.faults().failNext(CommandFilter.lun(0, 0), 20, SenseCode.POWER_ON_RESET);
         ScsiIoException e = failingRead();
         assertTrue(e.sense().isUnitAttention());
         assertTrue(e.getMessage().contains("UNIT ATTENTION (0x6), ASC/ASCQ 0x29/0x00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED"
@@ -154,7 +157,7 @@ class ScsiErrorTest {
     void aTransportInjectedFailureIsAMediumError() {
         target.target.faults().failNextRequests(1);
         ScsiIoException e = failingRead();
-        assertEquals(Scsi.KEY_MEDIUM_ERROR, e.sense().key());
+        assertEquals(ScsiSpec.KEY_MEDIUM_ERROR, e.sense().key());
         target.target.faults().failNextRequests(1, InjectedError.sense(0x4, 0x44, 0x00));
         e = failingRead();
         assertTrue(e.getMessage().contains("HARDWARE ERROR (0x4), ASC/ASCQ 0x44/0x00 INTERNAL TARGET FAILURE"), e.getMessage());
@@ -170,7 +173,7 @@ class ScsiErrorTest {
             for (int i = 0; i < iovs.length; i++) {
                 iovs[i] = big.asSlice(i * 4096L, 4096);
             }
-            target.faults().failNext(CommandFilter.lun(0, 1), 1, ScsiSense.WRITE_ERROR);
+            target.faults().failNext(CommandFilter.lun(0, 1), 1, SenseCode.WRITE_ERROR);
             ScsiTestSupport.Outcome o = new ScsiTestSupport.Outcome();
             assertTrue(c.writev(iovs, iovs.length, 0, o, null));
             o.await(c, Duration.ofSeconds(10));

@@ -1,8 +1,8 @@
 package io.jvirtio.scsi;
 
 import io.jvirtio.bdev.IoCallback;
-import io.jvirtio.core.VirtioException;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
+import io.jvirtio.spec.VirtioException;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,7 +47,7 @@ class ScsiHotPathAllocationTest {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         assertTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled());
         try (JavaScsiTarget target = JavaScsiTarget.start(dir.resolve("s.sock"),
-                VirtioScsiConfig.builder().name("tgt").requestQueues(2).build())) {
+                ScsiModelOptions.builder().name("tgt").requestQueues(2).build())) {
             target.addLun(0, 0, 4 << 20, 512);
             target.addLun(0, 1, 4 << 20, 4096);
             try (VirtioScsiController ctrl = VirtioScsiController.connectVhostUser("A", target.socket(), testOptions());

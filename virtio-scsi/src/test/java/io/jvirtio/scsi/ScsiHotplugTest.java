@@ -3,9 +3,9 @@ package io.jvirtio.scsi;
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.SyncIo;
-import io.jvirtio.core.VirtioException;
-import io.jvirtio.target.scsi.CommandFilter;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
+import io.jvirtio.spec.VirtioException;
+import io.jvirtio.backend.scsi.CommandFilter;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,7 +50,7 @@ class ScsiHotplugTest {
         }
     }
 
-    private void start(VirtioScsiConfig.Builder config, VirtioScsiOptions options) {
+    private void start(ScsiModelOptions.Builder config, VirtioScsiOptions options) {
         target = JavaScsiTarget.start(dir.resolve("scsi.sock"), config.name("tgt").build());
         target.addLun(0, 0, 4 << 20, 512);
         ctrl = VirtioScsiController.connectVhostUser("H", target.socket(), options);
@@ -108,7 +108,7 @@ class ScsiHotplugTest {
 
     @Test
     void hotAddWhileIoRunsMakesNewLunBdevsAppear() throws Exception {
-        start(VirtioScsiConfig.builder().requestQueues(3), testOptions().withRequestQueues(2));
+        start(ScsiModelOptions.builder().requestQueues(3), testOptions().withRequestQueues(2));
         try (Writer w = new Writer()) {
             await("the writer", Duration.ofSeconds(5), () -> { }, () -> w.rounds.get() > 10);
             target.addLun(0, 4, 2 << 20, 4096);
@@ -132,7 +132,7 @@ class ScsiHotplugTest {
 
     @Test
     void hotRemoveWhileIoRunsFailsItsInFlightIoThenRemovesTheBdev() throws Exception {
-        start(VirtioScsiConfig.builder().requestQueues(3), testOptions().withRequestQueues(2));
+        start(ScsiModelOptions.builder().requestQueues(3), testOptions().withRequestQueues(2));
         target.addLun(0, 1, 2 << 20, 512);
         await("LUN 1", Duration.ofSeconds(10), ctrl::pollEvents, () -> added.contains("Ht0l1"));
         VirtioScsiDisk gone = ctrl.disk(0, 1).orElseThrow();
@@ -169,7 +169,7 @@ class ScsiHotplugTest {
 
     @Test
     void missedEventsTriggerAFullRescan() {
-        start(VirtioScsiConfig.builder().maxTarget(31), testOptions());
+        start(ScsiModelOptions.builder().maxTarget(31), testOptions());
         // 20 hot-adds on 20 targets before the driver polls: 16 event buffers, 4 events missed
         for (int t = 1; t <= 20; t++) {
             target.addLun(t, 0, 1 << 20, 512);
@@ -183,7 +183,7 @@ class ScsiHotplugTest {
 
     @Test
     void withoutHotplugAUnitAttentionOrARescanFindsChanges() {
-        start(VirtioScsiConfig.builder().hotplug(false), testOptions());
+        start(ScsiModelOptions.builder().hotplug(false), testOptions());
         target.faults().unitAttentionOnLunChange(true);
         target.addLun(0, 5, 1 << 20, 512);
         assertEquals(0, ctrl.pollEvents(), "no events without VIRTIO_SCSI_F_HOTPLUG");
@@ -201,7 +201,7 @@ class ScsiHotplugTest {
 
     @Test
     void theEventThreadCallsListenersWithoutPolling() {
-        start(VirtioScsiConfig.builder(), testOptions().withEventThread());
+        start(ScsiModelOptions.builder(), testOptions().withEventThread());
         target.addLun(2, 0, 1 << 20, 512);
         await("the event thread", Duration.ofSeconds(10), Thread::onSpinWait, () -> added.contains("Ht2"));
         target.removeLun(2, 0);
@@ -211,7 +211,7 @@ class ScsiHotplugTest {
     @Test
     void aRescanWithoutAFreeQueueWaitsThenRunsOnTheIoThreadsQueue() throws Exception {
         // one request queue on the device and one asked: no dedicated scan queue
-        start(VirtioScsiConfig.builder().requestQueues(1), testOptions());
+        start(ScsiModelOptions.builder().requestQueues(1), testOptions());
         assertFalse(ctrl.hasDedicatedScanQueue());
         VirtioScsiDisk d = ctrl.disk(0, 0).orElseThrow();
         CompletableFuture<VirtioScsiChannel> held = new CompletableFuture<>();
@@ -248,7 +248,7 @@ class ScsiHotplugTest {
 
     @Test
     void aRemovedBdevsChannelOnAnIdleThreadDrainsWhenClosed() {
-        start(VirtioScsiConfig.builder().requestQueues(3), testOptions());
+        start(ScsiModelOptions.builder().requestQueues(3), testOptions());
         target.addLun(0, 2, 1 << 20, 512);
         await("LUN 2", Duration.ofSeconds(10), ctrl::pollEvents, () -> added.contains("Ht0l2"));
         VirtioScsiChannel ch = ctrl.disk(0, 2).orElseThrow().openChannel();
@@ -267,7 +267,7 @@ class ScsiHotplugTest {
 
     @Test
     void closingTheControllerFailsOpenChannels() {
-        start(VirtioScsiConfig.builder(), testOptions());
+        start(ScsiModelOptions.builder(), testOptions());
         VirtioScsiDisk d = ctrl.disk(0, 0).orElseThrow();
         target.faults().delayAll(CommandFilter.any(), Duration.ofSeconds(5));
         VirtioScsiChannel ch = d.openChannel();

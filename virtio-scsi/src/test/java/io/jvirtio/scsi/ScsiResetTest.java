@@ -1,8 +1,10 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
+
 import io.jvirtio.bdev.SyncIo;
-import io.jvirtio.target.scsi.CommandFilter;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
+import io.jvirtio.backend.scsi.CommandFilter;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,7 +44,7 @@ class ScsiResetTest {
     }
 
     private void start(VirtioScsiOptions options) {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").requestQueues(2).build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").requestQueues(2).build());
         target.addLun(0, 0, 1 << 20, 512);
         target.addLun(0, 1, 1 << 20, 512);
         ctrl = VirtioScsiController.connectVhostUser("R", target.socket(), options);
@@ -63,7 +65,7 @@ class ScsiResetTest {
                 fill(b, i);
                 ScsiTestSupport.Outcome o = new ScsiTestSupport.Outcome() {
                     @Override
-                    public void onComplete(Object context, io.jvirtio.core.VirtioException e) {
+                    public void onComplete(Object context, io.jvirtio.spec.VirtioException e) {
                         order.add("write");
                         super.onComplete(context, e);
                     }
@@ -78,7 +80,7 @@ class ScsiResetTest {
             assertTrue(och.write(ob, 0, otherWrite, null));
             ScsiTestSupport.Outcome reset = new ScsiTestSupport.Outcome() {
                 @Override
-                public void onComplete(Object context, io.jvirtio.core.VirtioException e) {
+                public void onComplete(Object context, io.jvirtio.spec.VirtioException e) {
                     order.add("reset");
                     super.onComplete(context, e);
                 }

@@ -2,8 +2,8 @@ package io.jvirtio.scsi;
 
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.SyncIo;
-import io.jvirtio.target.scsi.CommandFilter;
-import io.jvirtio.target.scsi.VirtioScsiConfig;
+import io.jvirtio.backend.scsi.CommandFilter;
+import io.jvirtio.backend.scsi.ScsiModelOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +34,7 @@ class ScsiScanTimeoutTest {
     }
 
     private void start(int requestQueues) {
-        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), VirtioScsiConfig.builder().name("tgt").requestQueues(requestQueues).build());
+        target = JavaScsiTarget.start(dir.resolve("scsi.sock"), ScsiModelOptions.builder().name("tgt").requestQueues(requestQueues).build());
         target.addLun(0, 0, 1 << 20, 512);
         target.addLun(2, 0, 1 << 20, 512);
         target.addLun(4, 0, 1 << 20, 512);

@@ -1,11 +1,14 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
+import io.jvirtio.spec.scsi.ScsiSpec;
+
 import io.jvirtio.core.DeviceException;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
 
-import static io.jvirtio.scsi.VirtioScsiSpec.*;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -19,12 +22,12 @@ class ScsiSenseTest {
         byte[] b = new byte[18];
         b[0] = (byte) 0xF0;            // VALID, current
         b[2] = 0x03;
-        MemorySegment.ofArray(b).set(Scsi.BE_INT, 3, 0x00ABCDEF);
+        MemorySegment.ofArray(b).set(ScsiSpec.BE_INT, 3, 0x00ABCDEF);
         b[7] = 10;
         b[12] = 0x11;
         b[13] = 0x00;
         ScsiSense s = ScsiSense.decode(b);
-        assertEquals(Scsi.KEY_MEDIUM_ERROR, s.key());
+        assertEquals(ScsiSpec.KEY_MEDIUM_ERROR, s.key());
         assertEquals(0x11, s.asc());
         assertEquals(0xABCDEF, s.information());
         assertFalse(s.descriptorFormat());
@@ -35,7 +38,7 @@ class ScsiSenseTest {
     @Test
     void shortAndDeferredAndUnknown() {
         ScsiSense s = ScsiSense.decode(new byte[] {0x71, 0, 0x06});
-        assertEquals(Scsi.KEY_UNIT_ATTENTION, s.key());
+        assertEquals(ScsiSpec.KEY_UNIT_ATTENTION, s.key());
         assertEquals(0, s.asc(), "too short for the ASC");
         assertTrue(s.deferred());
         assertTrue(s.describe().endsWith("(deferred error)"));
@@ -50,7 +53,7 @@ class ScsiSenseTest {
         ScsiSense s = ScsiSense.decode(b);
         assertTrue(s.descriptorFormat());
         assertTrue(s.deferred());
-        assertTrue(s.is(Scsi.KEY_NOT_READY, 0x04, 0x01));
+        assertTrue(s.is(ScsiSpec.KEY_NOT_READY, 0x04, 0x01));
         assertEquals("NOT READY (0x2), ASC/ASCQ 0x04/0x01 LOGICAL UNIT IS IN PROCESS OF BECOMING READY (deferred error) [descriptor format]",
                 s.describe());
         // a truncated descriptor list is not read past its end
@@ -66,7 +69,7 @@ class ScsiSenseTest {
         assertEquals("REPORTED LUNS DATA HAS CHANGED", ScsiSense.ascName(0x3F, 0x0E));
         assertEquals("CAPACITY DATA HAS CHANGED", ScsiSense.ascName(0x2A, 0x09));
         assertEquals("LOGICAL BLOCK ADDRESS OUT OF RANGE", ScsiSense.ascName(0x21, 0x00));
-        assertEquals("TASK SET FULL", Scsi.statusName(0x28));
+        assertEquals("TASK SET FULL", ScsiSpec.statusName(0x28));
         assertEquals("VIRTIO_SCSI_S_TRANSPORT_FAILURE", VirtioScsiSpec.responseName(6));
         assertEquals("VIRTIO_SCSI_T_TRANSPORT_RESET|VIRTIO_SCSI_T_EVENTS_MISSED", VirtioScsiSpec.eventName(0x80000001));
     }

@@ -1,10 +1,12 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.ScsiSpec;
+
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.SyncIo;
 import io.jvirtio.core.DeviceException;
-import io.jvirtio.core.VirtioException;
-import io.jvirtio.core.VirtioFeatures;
+import io.jvirtio.spec.VirtioException;
+import io.jvirtio.spec.VirtioFeatures;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
@@ -14,7 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.jvirtio.scsi.ScsiTestSupport.assertSameBytes;
 import static io.jvirtio.scsi.ScsiTestSupport.fill;
-import static io.jvirtio.scsi.VirtioScsiSpec.*;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -43,11 +45,11 @@ class ScsiSimulatedDeviceTest {
     void aHugeResidualAndPageLengthDoNotOverrunTheScan() {
         SimulatedScsiBackend sim = sim();
         sim.intercept(cmd -> {
-            if (cmd.opcode() == Scsi.INQUIRY && (cmd.cdb()[1] & 1) != 0 && cmd.cdb()[2] == 0) {
+            if (cmd.opcode() == ScsiSpec.INQUIRY && (cmd.cdb()[1] & 1) != 0 && cmd.cdb()[2] == 0) {
                 byte[] page = new byte[8];
                 page[2] = (byte) 0xFF;
                 page[3] = (byte) 0xFF; // page length 65535
-                return new SimulatedScsiBackend.Reply(VIRTIO_SCSI_S_OK, Scsi.STATUS_GOOD, null, page, 0xFFFF_F000L);
+                return new SimulatedScsiBackend.Reply(VIRTIO_SCSI_S_OK, ScsiSpec.STATUS_GOOD, null, page, 0xFFFF_F000L);
             }
             return null;
         });
@@ -88,19 +90,19 @@ class ScsiSimulatedDeviceTest {
             MemorySegment buf = c.bdevs().getFirst().allocateBuffer(4096, 4096);
             SyncIo io = new SyncIo(ch);
             AtomicInteger busy = new AtomicInteger(3);
-            sim.intercept(cmd -> cmd.opcode() == Scsi.READ_10 && busy.getAndDecrement() > 0
-                    ? SimulatedScsiBackend.Reply.status(busy.get() % 2 == 0 ? Scsi.STATUS_BUSY : Scsi.STATUS_TASK_SET_FULL) : null);
+            sim.intercept(cmd -> cmd.opcode() == ScsiSpec.READ_10 && busy.getAndDecrement() > 0
+                    ? SimulatedScsiBackend.Reply.status(busy.get() % 2 == 0 ? ScsiSpec.STATUS_BUSY : ScsiSpec.STATUS_TASK_SET_FULL) : null);
             io.read(buf, 0);
             assertEquals(-1, busy.get(), "three busy answers, then success");
 
-            sim.intercept(cmd -> cmd.opcode() == Scsi.READ_10 ? SimulatedScsiBackend.Reply.status(Scsi.STATUS_BUSY) : null);
+            sim.intercept(cmd -> cmd.opcode() == ScsiSpec.READ_10 ? SimulatedScsiBackend.Reply.status(ScsiSpec.STATUS_BUSY) : null);
             sim.clearCommands();
             ScsiIoException e = failing(io, buf);
-            assertEquals(Scsi.STATUS_BUSY, e.status());
+            assertEquals(ScsiSpec.STATUS_BUSY, e.status());
             assertTrue(e.getMessage().contains("SCSI status BUSY (after " + ScsiRequestQueue.MAX_BUSY_RETRIES + " retries)"), e.getMessage());
             assertEquals(1 + ScsiRequestQueue.MAX_BUSY_RETRIES, sim.commands().size());
 
-            sim.intercept(cmd -> cmd.opcode() == Scsi.READ_10 ? SimulatedScsiBackend.Reply.status(Scsi.STATUS_RESERVATION_CONFLICT) : null);
+            sim.intercept(cmd -> cmd.opcode() == ScsiSpec.READ_10 ? SimulatedScsiBackend.Reply.status(ScsiSpec.STATUS_RESERVATION_CONFLICT) : null);
             sim.clearCommands();
             e = failing(io, buf);
             assertTrue(e.getMessage().contains("SCSI status RESERVATION CONFLICT"), e.getMessage());
@@ -113,18 +115,18 @@ class ScsiSimulatedDeviceTest {
         SimulatedScsiBackend sim = sim();
         byte[] sense = new byte[20];
         sense[0] = 0x72;
-        sense[1] = Scsi.KEY_MEDIUM_ERROR;
+        sense[1] = ScsiSpec.KEY_MEDIUM_ERROR;
         sense[2] = 0x11;
         sense[3] = 0x00;
         sense[7] = 12;                 // one information descriptor
         sense[8] = 0x00;
         sense[9] = 0x0A;
         sense[10] = (byte) 0x80;       // VALID
-        MemorySegment.ofArray(sense).set(Scsi.BE_LONG, 12, 0x1234L);
+        MemorySegment.ofArray(sense).set(ScsiSpec.BE_LONG, 12, 0x1234L);
         try (VirtioScsiController c = sim.attach(SimulatedScsiBackend.options());
              VirtioScsiChannel ch = c.bdevs().getFirst().openChannel()) {
-            sim.intercept(cmd -> cmd.opcode() == Scsi.READ_10
-                    ? new SimulatedScsiBackend.Reply(VIRTIO_SCSI_S_OK, Scsi.STATUS_CHECK_CONDITION, sense, null, -1) : null);
+            sim.intercept(cmd -> cmd.opcode() == ScsiSpec.READ_10
+                    ? new SimulatedScsiBackend.Reply(VIRTIO_SCSI_S_OK, ScsiSpec.STATUS_CHECK_CONDITION, sense, null, -1) : null);
             ScsiIoException e = failing(new SyncIo(ch), c.bdevs().getFirst().allocateBuffer(512, 512));
             assertTrue(e.sense().descriptorFormat());
             assertEquals(0x1234L, e.sense().information());
@@ -140,11 +142,11 @@ class ScsiSimulatedDeviceTest {
              VirtioScsiChannel ch = c.bdevs().getFirst().openChannel()) {
             MemorySegment buf = c.bdevs().getFirst().allocateBuffer(4096, 4096);
             SyncIo io = new SyncIo(ch);
-            sim.intercept(cmd -> cmd.opcode() == Scsi.READ_10 ? new SimulatedScsiBackend.Reply(-1, 0, null, null, -1) : null);
+            sim.intercept(cmd -> cmd.opcode() == ScsiSpec.READ_10 ? new SimulatedScsiBackend.Reply(-1, 0, null, null, -1) : null);
             ScsiIoException e = failing(io, buf);
             assertTrue(e.getMessage().contains("completed without a response (the device did not write virtio_scsi_resp_cmd.response"),
                     e.getMessage());
-            sim.intercept(cmd -> cmd.opcode() == Scsi.READ_10 ? SimulatedScsiBackend.Reply.good(new byte[1024]) : null);
+            sim.intercept(cmd -> cmd.opcode() == ScsiSpec.READ_10 ? SimulatedScsiBackend.Reply.good(new byte[1024]) : null);
             e = failing(io, buf);
             assertTrue(e.getMessage().contains("transferred 3072 bytes less than asked"), e.getMessage());
             sim.intercept(cmd -> null);
@@ -155,15 +157,15 @@ class ScsiSimulatedDeviceTest {
     @Test
     void aLunWithoutSynchronizeCacheFlushesAtOnce() {
         SimulatedScsiBackend sim = sim();
-        sim.intercept(cmd -> cmd.opcode() == Scsi.SYNCHRONIZE_CACHE_10 ? SimulatedScsiBackend.Reply.check(Scsi.KEY_ILLEGAL_REQUEST, 0x20, 0)
-                : cmd.opcode() == Scsi.WRITE_10 ? new SimulatedScsiBackend.Reply(VIRTIO_SCSI_S_OK, 0, null, null, 512) : null);
+        sim.intercept(cmd -> cmd.opcode() == ScsiSpec.SYNCHRONIZE_CACHE_10 ? SimulatedScsiBackend.Reply.check(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x20, 0)
+                : cmd.opcode() == ScsiSpec.WRITE_10 ? new SimulatedScsiBackend.Reply(VIRTIO_SCSI_S_OK, 0, null, null, 512) : null);
         try (VirtioScsiController c = sim.attach(SimulatedScsiBackend.options());
              VirtioScsiChannel ch = c.bdevs().getFirst().openChannel()) {
             SyncIo io = new SyncIo(ch);
             io.flush();
             io.flush();
             io.write(c.bdevs().getFirst().allocateBuffer(4096, 4096), 0);   // a write's residual is not an error
-            assertEquals(2, sim.commands().stream().filter(x -> x.opcode() == Scsi.SYNCHRONIZE_CACHE_10).count());
+            assertEquals(2, sim.commands().stream().filter(x -> x.opcode() == ScsiSpec.SYNCHRONIZE_CACHE_10).count());
         }
     }
 
@@ -173,8 +175,8 @@ class ScsiSimulatedDeviceTest {
         sim.addLun(0, 1, 512, 100);
         sim.addLun(1, 0, 512, 100).deviceType = 0x05;   // a CD-ROM
         sim.addLun(2, 0, 4096, 100);
-        sim.intercept(cmd -> cmd.opcode() == Scsi.REPORT_LUNS && cmd.target() == 0
-                ? SimulatedScsiBackend.Reply.check(Scsi.KEY_ILLEGAL_REQUEST, 0x20, 0) : null);
+        sim.intercept(cmd -> cmd.opcode() == ScsiSpec.REPORT_LUNS && cmd.target() == 0
+                ? SimulatedScsiBackend.Reply.check(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x20, 0) : null);
         try (VirtioScsiController c = sim.attach(SimulatedScsiBackend.options())) {
             assertEquals(List.of("Simt0", "Simt2"), c.bdevs().stream().map(Bdev::name).toList());
         }
@@ -299,8 +301,8 @@ class ScsiSimulatedDeviceTest {
                 assertTrue(o.done);
                 assertEquals(null, o.error);
             }
-            List<Long> lbas = sim.commands().stream().filter(x -> x.opcode() == Scsi.WRITE_10)
-                    .map(x -> Integer.toUnsignedLong(MemorySegment.ofArray(x.cdb()).get(Scsi.BE_INT, 2))).toList();
+            List<Long> lbas = sim.commands().stream().filter(x -> x.opcode() == ScsiSpec.WRITE_10)
+                    .map(x -> Integer.toUnsignedLong(MemorySegment.ofArray(x.cdb()).get(ScsiSpec.BE_INT, 2))).toList();
             assertEquals(java.util.stream.LongStream.range(0, 48).boxed().toList(), lbas, "submission order kept");
             assertSameBytes(buf, MemorySegment.ofArray(sim.lun(0, 0).data).asSlice(0, 48 * 512), "all written");
             assertEquals(0, ch.inFlight());

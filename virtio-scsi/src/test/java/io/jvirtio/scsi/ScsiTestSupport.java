@@ -2,7 +2,7 @@ package io.jvirtio.scsi;
 
 import io.jvirtio.bdev.IoCallback;
 import io.jvirtio.bdev.IoChannel;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import io.jvirtio.core.mem.HugePagePolicy;
 
 import java.lang.foreign.MemorySegment;

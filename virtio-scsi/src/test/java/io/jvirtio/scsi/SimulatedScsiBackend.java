@@ -1,9 +1,11 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.spec.scsi.ScsiSpec;
+
 import io.jvirtio.core.QueueSetup;
 import io.jvirtio.core.VirtioBackendOps;
-import io.jvirtio.core.VirtioFeatures;
-import io.jvirtio.core.VirtioStatus;
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.VirtioStatus;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SimulatedDevice;
@@ -17,10 +19,10 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
-import static io.jvirtio.scsi.Scsi.BE_INT;
-import static io.jvirtio.scsi.Scsi.BE_LONG;
-import static io.jvirtio.scsi.Scsi.BE_SHORT;
-import static io.jvirtio.scsi.VirtioScsiSpec.*;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_INT;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_LONG;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_SHORT;
+import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
@@ -36,7 +38,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
         final int blockSize;
         volatile long blocks;
         final byte[] data;
-        int deviceType = Scsi.TYPE_DISK;
+        int deviceType = ScsiSpec.TYPE_DISK;
         boolean thin = true;
 
         Lun(int blockSize, long blocks) {
@@ -65,7 +67,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
      */
     record Reply(int response, int status, byte[] sense, byte[] dataIn, long residual) {
         static Reply good(byte[] dataIn) {
-            return new Reply(VIRTIO_SCSI_S_OK, Scsi.STATUS_GOOD, null, dataIn, -1);
+            return new Reply(VIRTIO_SCSI_S_OK, ScsiSpec.STATUS_GOOD, null, dataIn, -1);
         }
 
         static Reply status(int status) {
@@ -79,7 +81,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
             s[7] = 10;
             s[12] = (byte) asc;
             s[13] = (byte) ascq;
-            return new Reply(VIRTIO_SCSI_S_OK, Scsi.STATUS_CHECK_CONDITION, s, null, -1);
+            return new Reply(VIRTIO_SCSI_S_OK, ScsiSpec.STATUS_CHECK_CONDITION, s, null, -1);
         }
 
         static Reply response(int response) {
@@ -319,7 +321,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
         Lun lun = targetLuns.get(lunNo);
         MemorySegment cdb = MemorySegment.ofArray(c.cdb());
         switch (c.opcode()) {
-            case Scsi.REPORT_LUNS -> {
+            case ScsiSpec.REPORT_LUNS -> {
                 byte[] d = new byte[8 + 8 * targetLuns.size()];
                 MemorySegment s = MemorySegment.ofArray(d);
                 s.set(BE_INT, 0, 8 * targetLuns.size());
@@ -330,7 +332,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
                 }
                 return Reply.good(d);
             }
-            case Scsi.INQUIRY -> {
+            case ScsiSpec.INQUIRY -> {
                 boolean evpd = (c.cdb()[1] & 1) != 0;
                 int page = c.cdb()[2] & 0xFF;
                 if (!evpd) {
@@ -344,7 +346,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
                     return Reply.good(d);
                 }
                 if (lun == null) {
-                    return Reply.check(Scsi.KEY_ILLEGAL_REQUEST, 0x25, 0);
+                    return Reply.check(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x25, 0);
                 }
                 return switch (page) {
                     case 0x00 -> Reply.good(lun.thin ? new byte[] {0, 0, 0, 3, 0, (byte) 0xB0, (byte) 0xB2} : new byte[] {0, 0, 0, 2, 0, (byte) 0xB0});
@@ -360,27 +362,27 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
                         yield Reply.good(d);
                     }
                     case 0xB2 -> Reply.good(new byte[] {0, (byte) 0xB2, 0, 4, 0, (byte) 0xC4, 2, 0});
-                    default -> Reply.check(Scsi.KEY_ILLEGAL_REQUEST, 0x24, 0);
+                    default -> Reply.check(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x24, 0);
                 };
             }
             default -> {
             }
         }
         if (lun == null) {
-            return Reply.check(Scsi.KEY_ILLEGAL_REQUEST, 0x25, 0);
+            return Reply.check(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x25, 0);
         }
         int bs = lun.blockSize;
         return switch (c.opcode()) {
-            case Scsi.TEST_UNIT_READY, Scsi.START_STOP_UNIT, Scsi.SYNCHRONIZE_CACHE_10, Scsi.SYNCHRONIZE_CACHE_16 -> Reply.good(null);
+            case ScsiSpec.TEST_UNIT_READY, ScsiSpec.START_STOP_UNIT, ScsiSpec.SYNCHRONIZE_CACHE_10, ScsiSpec.SYNCHRONIZE_CACHE_16 -> Reply.good(null);
             case 0x1A -> Reply.good(new byte[] {3, 0, 0, 0});
-            case Scsi.READ_CAPACITY_10 -> {
+            case ScsiSpec.READ_CAPACITY_10 -> {
                 byte[] d = new byte[8];
                 MemorySegment s = MemorySegment.ofArray(d);
                 s.set(BE_INT, 0, (int) Math.min(lun.blocks - 1, 0xFFFF_FFFFL));
                 s.set(BE_INT, 4, bs);
                 yield Reply.good(d);
             }
-            case Scsi.SERVICE_ACTION_IN_16 -> {
+            case ScsiSpec.SERVICE_ACTION_IN_16 -> {
                 byte[] d = new byte[32];
                 MemorySegment s = MemorySegment.ofArray(d);
                 s.set(BE_LONG, 0, lun.blocks - 1);
@@ -388,14 +390,14 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
                 d[14] = (byte) (lun.thin ? 0xC0 : 0);
                 yield Reply.good(d);
             }
-            case Scsi.READ_10, Scsi.READ_16, Scsi.WRITE_10, Scsi.WRITE_16 -> {
-                boolean ten = c.opcode() == Scsi.READ_10 || c.opcode() == Scsi.WRITE_10;
+            case ScsiSpec.READ_10, ScsiSpec.READ_16, ScsiSpec.WRITE_10, ScsiSpec.WRITE_16 -> {
+                boolean ten = c.opcode() == ScsiSpec.READ_10 || c.opcode() == ScsiSpec.WRITE_10;
                 long lba = ten ? Integer.toUnsignedLong(cdb.get(BE_INT, 2)) : cdb.get(BE_LONG, 2);
                 long n = ten ? Short.toUnsignedInt(cdb.get(BE_SHORT, 7)) : Integer.toUnsignedLong(cdb.get(BE_INT, 10));
                 if (lba + n > lun.blocks) {
-                    yield Reply.check(Scsi.KEY_ILLEGAL_REQUEST, 0x21, 0);
+                    yield Reply.check(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x21, 0);
                 }
-                if (c.opcode() == Scsi.READ_10 || c.opcode() == Scsi.READ_16) {
+                if (c.opcode() == ScsiSpec.READ_10 || c.opcode() == ScsiSpec.READ_16) {
                     byte[] d = new byte[(int) (n * bs)];
                     System.arraycopy(lun.data, (int) (lba * bs), d, 0, d.length);
                     yield Reply.good(d);
@@ -403,8 +405,8 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
                 System.arraycopy(c.dataOut(), 0, lun.data, (int) (lba * bs), (int) (n * bs));
                 yield Reply.good(null);
             }
-            case Scsi.UNMAP, Scsi.WRITE_SAME_16 -> Reply.good(null);
-            default -> Reply.check(Scsi.KEY_ILLEGAL_REQUEST, 0x20, 0);
+            case ScsiSpec.UNMAP, ScsiSpec.WRITE_SAME_16 -> Reply.good(null);
+            default -> Reply.check(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x20, 0);
         };
     }
 

@@ -1,6 +1,6 @@
 package io.jvirtio.scsi;
 
-import io.jvirtio.target.store.BlockStore;
+import io.jvirtio.backend.store.BlockStore;
 
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ConcurrentHashMap;

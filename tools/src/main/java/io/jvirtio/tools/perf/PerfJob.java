@@ -3,7 +3,7 @@ package io.jvirtio.tools.perf;
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.IoCallback;
 import io.jvirtio.bdev.IoChannel;
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import org.HdrHistogram.Histogram;
 
 import java.lang.foreign.MemorySegment;

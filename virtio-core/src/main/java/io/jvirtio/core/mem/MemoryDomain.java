@@ -1,9 +1,9 @@
 package io.jvirtio.core.mem;
 
-import io.jvirtio.core.VirtioException;
-import io.jvirtio.core.sys.LinuxConstants;
-import io.jvirtio.core.sys.Native;
-import io.jvirtio.core.sys.NativeException;
+import io.jvirtio.spec.VirtioException;
+import io.jvirtio.sys.LinuxConstants;
+import io.jvirtio.sys.Native;
+import io.jvirtio.sys.NativeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -13,7 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
-import static io.jvirtio.core.sys.LinuxConstants.HUGE_PAGE_2M;
+import static io.jvirtio.sys.LinuxConstants.HUGE_PAGE_2M;
 
 /**
  * The memory a device can see (SPDK's env memory, DPDK's memsegs): fd-backed regions mapped

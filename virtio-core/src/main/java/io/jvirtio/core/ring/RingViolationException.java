@@ -1,6 +1,6 @@
 package io.jvirtio.core.ring;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 
 /**
  * A device broke the virtqueue's rules. The message names the queue, the violation and the values,

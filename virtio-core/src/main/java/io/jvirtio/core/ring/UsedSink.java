@@ -1,6 +1,6 @@
 package io.jvirtio.core.ring;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 
 /**
  * Receives completions from {@link SplitVirtqueue#poll(int, UsedSink)} and failures from

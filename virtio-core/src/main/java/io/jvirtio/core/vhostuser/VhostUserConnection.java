@@ -1,5 +1,12 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.spec.vhostuser.VhostUserHeader;
+import io.jvirtio.spec.vhostuser.VhostUserMessage;
+import io.jvirtio.spec.vhostuser.VhostUserPayload;
+import io.jvirtio.spec.vhostuser.VhostUserRequest;
+import io.jvirtio.spec.vhostuser.VhostUserU64;
+import io.jvirtio.spec.vhostuser.VhostUserException;
+
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.FileDescriptorCast;

@@ -1,5 +1,11 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.spec.vhostuser.VhostUserMemoryRegion;
+import io.jvirtio.spec.vhostuser.VhostUserMemoryTable;
+import io.jvirtio.spec.vhostuser.VhostUserRequest;
+import io.jvirtio.spec.vhostuser.VhostUserSingleMemoryRegion;
+import io.jvirtio.spec.vhostuser.VhostUserException;
+
 import io.jvirtio.core.mem.MemoryRegion;
 
 import java.util.ArrayList;

@@ -1,10 +1,12 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
+
 import java.time.Duration;
 import java.util.Objects;
 
 /**
- * How {@link VhostUserBackend} connects and what it negotiates. Build with {@link #builder()};
+ * How {@link VhostUserFrontend} connects and what it negotiates. Build with {@link #builder()};
  * {@link #defaults()} suits a local target.
  *
  * @param replyTimeout              how long to wait for each reply (default 5 s)

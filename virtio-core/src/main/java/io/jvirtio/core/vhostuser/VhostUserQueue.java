@@ -1,8 +1,8 @@
 package io.jvirtio.core.vhostuser;
 
 import io.jvirtio.core.QueueSetup;
-import io.jvirtio.core.sys.LinuxConstants;
-import io.jvirtio.core.sys.Native;
+import io.jvirtio.sys.LinuxConstants;
+import io.jvirtio.sys.Native;
 
 /**
  * One virtqueue as the front-end knows it: its addresses, the call eventfd the back-end signals

@@ -1,18 +1,24 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.spec.vhostuser.VhostUserRequest;
+import io.jvirtio.spec.vhostuser.VhostUserVringAddr;
+import io.jvirtio.spec.vhostuser.VhostUserVringFile;
+import io.jvirtio.spec.vhostuser.VhostUserVringState;
+import io.jvirtio.spec.vhostuser.VhostUserException;
+
 import io.jvirtio.core.QueueSetup;
-import io.jvirtio.core.sys.Native;
+import io.jvirtio.sys.Native;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import io.jvirtio.core.sys.Native;
+import io.jvirtio.sys.Native;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * The queue table of one {@link VhostUserBackend}: which queues are set up, their eventfds, and
+ * The queue table of one {@link VhostUserFrontend}: which queues are set up, their eventfds, and
  * the messages that start (CALL, NUM, BASE, ADDR, KICK, ENABLE) and stop (GET_VRING_BASE) them.
  * The kick fds live in a plain array indexed by queue for the allocation-free
  * {@link #kickFd(int)} lookup. Not thread-safe: the backend serialises setup calls.

@@ -1,5 +1,5 @@
 /**
- * The vhost-user front-end (driver side, client mode): {@link io.jvirtio.core.vhostuser.VhostUserBackend}
+ * The vhost-user front-end (driver side, client mode): {@link io.jvirtio.core.vhostuser.VhostUserFrontend}
  * implements {@link io.jvirtio.core.VirtioBackendOps} over a back-end's unix socket, as SPDK's
  * {@code lib/virtio/virtio_user} does. One typed record per message payload, each validated at
  * the boundary; {@link io.jvirtio.core.vhostuser.VhostUserConnection} frames messages, passes fds

@@ -1,6 +1,6 @@
 package io.jvirtio.core.mem;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;

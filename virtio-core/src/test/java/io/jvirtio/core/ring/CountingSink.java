@@ -1,6 +1,6 @@
 package io.jvirtio.core.ring;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 
 /** Counts completions without allocating: usable inside an allocation measurement. */
 final class CountingSink implements UsedSink {

@@ -1,6 +1,6 @@
 package io.jvirtio.core.ring;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -1,5 +1,7 @@
 package io.jvirtio.core.ring;
 
+import io.jvirtio.spec.ring.SplitRingLayout;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
@@ -7,26 +9,26 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 
-import static io.jvirtio.core.ring.SplitRingLayout.AVAIL_FLAGS_OFFSET;
-import static io.jvirtio.core.ring.SplitRingLayout.AVAIL_IDX_OFFSET;
-import static io.jvirtio.core.ring.SplitRingLayout.DESC_ADDR_OFFSET;
-import static io.jvirtio.core.ring.SplitRingLayout.DESC_FLAGS_OFFSET;
-import static io.jvirtio.core.ring.SplitRingLayout.DESC_LEN_OFFSET;
-import static io.jvirtio.core.ring.SplitRingLayout.DESC_NEXT_OFFSET;
-import static io.jvirtio.core.ring.SplitRingLayout.DESC_SIZE;
-import static io.jvirtio.core.ring.SplitRingLayout.LE_INT;
-import static io.jvirtio.core.ring.SplitRingLayout.LE_LONG;
-import static io.jvirtio.core.ring.SplitRingLayout.LE_SHORT;
-import static io.jvirtio.core.ring.SplitRingLayout.RING_INDEX_MASK;
-import static io.jvirtio.core.ring.SplitRingLayout.USED_ELEMENT_ID_OFFSET;
-import static io.jvirtio.core.ring.SplitRingLayout.USED_ELEMENT_LEN_OFFSET;
-import static io.jvirtio.core.ring.SplitRingLayout.USED_FLAGS_OFFSET;
-import static io.jvirtio.core.ring.SplitRingLayout.USED_IDX_OFFSET;
-import static io.jvirtio.core.ring.SplitRingLayout.VRING_AVAIL_F_NO_INTERRUPT;
-import static io.jvirtio.core.ring.SplitRingLayout.VRING_DESC_F_INDIRECT;
-import static io.jvirtio.core.ring.SplitRingLayout.VRING_DESC_F_NEXT;
-import static io.jvirtio.core.ring.SplitRingLayout.VRING_DESC_F_WRITE;
-import static io.jvirtio.core.ring.SplitRingLayout.VRING_USED_F_NO_NOTIFY;
+import static io.jvirtio.spec.ring.SplitRingLayout.AVAIL_FLAGS_OFFSET;
+import static io.jvirtio.spec.ring.SplitRingLayout.AVAIL_IDX_OFFSET;
+import static io.jvirtio.spec.ring.SplitRingLayout.DESC_ADDR_OFFSET;
+import static io.jvirtio.spec.ring.SplitRingLayout.DESC_FLAGS_OFFSET;
+import static io.jvirtio.spec.ring.SplitRingLayout.DESC_LEN_OFFSET;
+import static io.jvirtio.spec.ring.SplitRingLayout.DESC_NEXT_OFFSET;
+import static io.jvirtio.spec.ring.SplitRingLayout.DESC_SIZE;
+import static io.jvirtio.spec.ring.SplitRingLayout.LE_INT;
+import static io.jvirtio.spec.ring.SplitRingLayout.LE_LONG;
+import static io.jvirtio.spec.ring.SplitRingLayout.LE_SHORT;
+import static io.jvirtio.spec.ring.SplitRingLayout.RING_INDEX_MASK;
+import static io.jvirtio.spec.ring.SplitRingLayout.USED_ELEMENT_ID_OFFSET;
+import static io.jvirtio.spec.ring.SplitRingLayout.USED_ELEMENT_LEN_OFFSET;
+import static io.jvirtio.spec.ring.SplitRingLayout.USED_FLAGS_OFFSET;
+import static io.jvirtio.spec.ring.SplitRingLayout.USED_IDX_OFFSET;
+import static io.jvirtio.spec.ring.SplitRingLayout.VRING_AVAIL_F_NO_INTERRUPT;
+import static io.jvirtio.spec.ring.SplitRingLayout.VRING_DESC_F_INDIRECT;
+import static io.jvirtio.spec.ring.SplitRingLayout.VRING_DESC_F_NEXT;
+import static io.jvirtio.spec.ring.SplitRingLayout.VRING_DESC_F_WRITE;
+import static io.jvirtio.spec.ring.SplitRingLayout.VRING_USED_F_NO_NOTIFY;
 
 /**
  * Test fixture: the device side of a split virtqueue, in the same process, over the same ring memory

@@ -1,5 +1,7 @@
 package io.jvirtio.core.ring;
 
+import io.jvirtio.spec.ring.SplitRingLayout;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

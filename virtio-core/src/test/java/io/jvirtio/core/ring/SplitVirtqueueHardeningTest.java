@@ -1,6 +1,6 @@
 package io.jvirtio.core.ring;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.VirtioException;
 import io.jvirtio.core.ring.SimulatedDevice.Fault;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -1,6 +1,8 @@
 package io.jvirtio.core.ring;
 
-import io.jvirtio.core.VirtioException;
+import io.jvirtio.spec.ring.SplitRingLayout;
+
+import io.jvirtio.spec.VirtioException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

@@ -1,5 +1,7 @@
 package io.jvirtio.core.ring;
 
+import io.jvirtio.spec.ring.SplitRingLayout;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 

@@ -1,5 +1,20 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.spec.vhostuser.VhostUserConfig;
+import io.jvirtio.spec.vhostuser.VhostUserHeader;
+import io.jvirtio.spec.vhostuser.VhostUserMemoryRegion;
+import io.jvirtio.spec.vhostuser.VhostUserMemoryTable;
+import io.jvirtio.spec.vhostuser.VhostUserMessage;
+import io.jvirtio.spec.vhostuser.VhostUserPayload;
+import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
+import io.jvirtio.spec.vhostuser.VhostUserRequest;
+import io.jvirtio.spec.vhostuser.VhostUserSingleMemoryRegion;
+import io.jvirtio.spec.vhostuser.VhostUserU64;
+import io.jvirtio.spec.vhostuser.VhostUserVringAddr;
+import io.jvirtio.spec.vhostuser.VhostUserVringFile;
+import io.jvirtio.spec.vhostuser.VhostUserVringState;
+import io.jvirtio.spec.vhostuser.VhostUserException;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;

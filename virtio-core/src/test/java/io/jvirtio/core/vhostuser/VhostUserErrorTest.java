@@ -1,11 +1,18 @@
 package io.jvirtio.core.vhostuser;
 
-import io.jvirtio.core.VirtioException;
-import io.jvirtio.core.VirtioFeatures;
-import io.jvirtio.core.VirtioStatus;
+import io.jvirtio.spec.vhostuser.VhostUserConfig;
+import io.jvirtio.spec.vhostuser.VhostUserHeader;
+import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
+import io.jvirtio.spec.vhostuser.VhostUserRequest;
+import io.jvirtio.spec.vhostuser.VhostUserVringState;
+import io.jvirtio.spec.vhostuser.VhostUserException;
+
+import io.jvirtio.spec.VirtioException;
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.VirtioStatus;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.sys.LinuxConstants;
+import io.jvirtio.sys.LinuxConstants;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -19,14 +26,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 
-import static io.jvirtio.core.vhostuser.FakeVhostUserBackend.REPLY_FLAGS;
-import static io.jvirtio.core.vhostuser.VhostUserRequest.GET_CONFIG;
-import static io.jvirtio.core.vhostuser.VhostUserRequest.GET_FEATURES;
-import static io.jvirtio.core.vhostuser.VhostUserRequest.GET_PROTOCOL_FEATURES;
-import static io.jvirtio.core.vhostuser.VhostUserRequest.GET_QUEUE_NUM;
-import static io.jvirtio.core.vhostuser.VhostUserRequest.GET_VRING_BASE;
-import static io.jvirtio.core.vhostuser.VhostUserRequest.SET_FEATURES;
-import static io.jvirtio.core.vhostuser.VhostUserRequest.SET_VRING_NUM;
+import static io.jvirtio.core.vhostuser.ScriptedVhostUserBackend.REPLY_FLAGS;
+import static io.jvirtio.spec.vhostuser.VhostUserRequest.GET_CONFIG;
+import static io.jvirtio.spec.vhostuser.VhostUserRequest.GET_FEATURES;
+import static io.jvirtio.spec.vhostuser.VhostUserRequest.GET_PROTOCOL_FEATURES;
+import static io.jvirtio.spec.vhostuser.VhostUserRequest.GET_QUEUE_NUM;
+import static io.jvirtio.spec.vhostuser.VhostUserRequest.GET_VRING_BASE;
+import static io.jvirtio.spec.vhostuser.VhostUserRequest.SET_FEATURES;
+import static io.jvirtio.spec.vhostuser.VhostUserRequest.SET_VRING_NUM;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -43,12 +50,12 @@ class VhostUserErrorTest {
 
     @TempDir
     Path dir;
-    FakeVhostUserBackend fake;
+    ScriptedVhostUserBackend fake;
     MemoryDomain memory;
 
     @BeforeEach
     void setUp() throws Exception {
-        fake = new FakeVhostUserBackend(dir.resolve("vhost.sock"));
+        fake = new ScriptedVhostUserBackend(dir.resolve("vhost.sock"));
         memory = MemoryDomain.create("error-test", LinuxConstants.HUGE_PAGE_2M, HugePagePolicy.NEVER);
     }
 
@@ -65,7 +72,7 @@ class VhostUserErrorTest {
     /** Connects, expecting failure; returns the message after checking it names the socket and the request. */
     String connectFails(VhostUserRequest request) {
         VhostUserException e = assertThrows(VhostUserException.class,
-                () -> VhostUserBackend.connect(fake.socketPath, memory, shortTimeout()));
+                () -> VhostUserFrontend.connect(fake.socketPath, memory, shortTimeout()));
         String m = e.getMessage();
         assertTrue(m.contains(fake.socketPath.toString()), m);
         assertTrue(m.contains(request.specName()), m);
@@ -136,9 +143,9 @@ class VhostUserErrorTest {
     void replyAckNonZeroDuringStartMarksTheDeviceForReset() {
         fake.on(SET_VRING_NUM, (msg, peer) -> peer.replyU64(msg, 1));
         try (Backend b = new Backend()) {
-            b.backend.setupQueue(VhostUserBackendTest.ring(memory, 0));
+            b.backend.setupQueue(VhostUserFrontendTest.ring(memory, 0));
             String m = assertThrows(VhostUserException.class,
-                    () -> b.backend.setStatus(VhostUserBackendTest.RUNNING)).getMessage();
+                    () -> b.backend.setStatus(VhostUserFrontendTest.RUNNING)).getMessage();
             assertTrue(m.contains("VHOST_USER_SET_VRING_NUM") && m.contains("u64 1"), m);
             assertTrue((b.backend.getStatus() & VirtioStatus.DEVICE_NEEDS_RESET) != 0);
             String refused = assertThrows(VhostUserException.class, () -> b.backend.setStatus(VirtioStatus.ACKNOWLEDGE)).getMessage();
@@ -152,9 +159,9 @@ class VhostUserErrorTest {
     void failureAfterKickStillStopsTheQueueOnReset() {
         fake.on(VhostUserRequest.SET_VRING_ENABLE, (msg, peer) -> peer.replyU64(msg, 22));
         try (Backend b = new Backend()) {
-            b.backend.setupQueue(VhostUserBackendTest.ring(memory, 0));
+            b.backend.setupQueue(VhostUserFrontendTest.ring(memory, 0));
             String m = assertThrows(VhostUserException.class,
-                    () -> b.backend.setStatus(VhostUserBackendTest.RUNNING)).getMessage();
+                    () -> b.backend.setStatus(VhostUserFrontendTest.RUNNING)).getMessage();
             assertTrue(m.contains("VHOST_USER_SET_VRING_ENABLE") && m.contains("u64 22"), m);
             assertFalse(b.backend.isStarted());
             b.backend.setStatus(VirtioStatus.RESET);
@@ -186,8 +193,8 @@ class VhostUserErrorTest {
         try (Backend b = new Backend()) {
             b.backend.setFeatures(VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_VERSION_1));
             Thread.sleep(100);
-            b.backend.setupQueue(VhostUserBackendTest.ring(memory, 0));
-            String m = assertThrows(VhostUserException.class, () -> b.backend.setStatus(VhostUserBackendTest.RUNNING)).getMessage();
+            b.backend.setupQueue(VhostUserFrontendTest.ring(memory, 0));
+            String m = assertThrows(VhostUserException.class, () -> b.backend.setStatus(VhostUserFrontendTest.RUNNING)).getMessage();
             assertTrue(m.contains(fake.socketPath.toString()) && m.contains("VHOST_USER_SET_MEM_TABLE"), m);
         }
     }
@@ -199,8 +206,8 @@ class VhostUserErrorTest {
             peer.reply(msg, new VhostUserVringState(0, 0));
         });
         try (Backend b = new Backend(shortTimeout())) {
-            b.backend.setupQueue(VhostUserBackendTest.ring(memory, 0));
-            b.backend.setStatus(VhostUserBackendTest.RUNNING);
+            b.backend.setupQueue(VhostUserFrontendTest.ring(memory, 0));
+            b.backend.setStatus(VhostUserFrontendTest.RUNNING);
             String m = assertThrows(VhostUserException.class, () -> b.backend.deleteQueue(0)).getMessage();
             assertTrue(m.contains("no reply to VHOST_USER_GET_VRING_BASE within 300 ms"), m);
             // the late answer must not be taken for the answer to anything else
@@ -214,8 +221,8 @@ class VhostUserErrorTest {
     void getVringBaseForAnotherQueue() {
         fake.on(GET_VRING_BASE, (msg, peer) -> peer.reply(msg, new VhostUserVringState(5, 3)));
         try (Backend b = new Backend()) {
-            b.backend.setupQueue(VhostUserBackendTest.ring(memory, 0));
-            b.backend.setStatus(VhostUserBackendTest.RUNNING);
+            b.backend.setupQueue(VhostUserFrontendTest.ring(memory, 0));
+            b.backend.setStatus(VhostUserFrontendTest.RUNNING);
             String m = assertThrows(VhostUserException.class, () -> b.backend.deleteQueue(0)).getMessage();
             assertTrue(m.contains("VHOST_USER_GET_VRING_BASE") && m.contains("index=5"), m);
         }
@@ -252,7 +259,7 @@ class VhostUserErrorTest {
     void missingSocketNamesThePath() {
         Path missing = dir.resolve("nobody-here.sock");
         String m = assertThrows(VhostUserException.class,
-                () -> VhostUserBackend.connect(missing, memory, VhostUserOptions.defaults())).getMessage();
+                () -> VhostUserFrontend.connect(missing, memory, VhostUserOptions.defaults())).getMessage();
         assertTrue(m.contains(missing.toString()) && m.contains("does not exist") && m.contains("nothing listens"), m);
     }
 
@@ -265,7 +272,7 @@ class VhostUserErrorTest {
         }
         assertTrue(Files.exists(stale));
         String m = assertThrows(VhostUserException.class,
-                () -> VhostUserBackend.connect(stale, memory, VhostUserOptions.builder().connectRetries(2, Duration.ofMillis(10)).build())).getMessage();
+                () -> VhostUserFrontend.connect(stale, memory, VhostUserOptions.builder().connectRetries(2, Duration.ofMillis(10)).build())).getMessage();
         assertTrue(m.contains(stale.toString()) && m.contains("refused") && m.contains("after 3 attempts"), m);
     }
 
@@ -273,7 +280,7 @@ class VhostUserErrorTest {
     void regularFileIsNotASocket() throws Exception {
         Path file = Files.writeString(dir.resolve("plain"), "x");
         String m = assertThrows(VhostUserException.class,
-                () -> VhostUserBackend.connect(file, memory, VhostUserOptions.defaults())).getMessage();
+                () -> VhostUserFrontend.connect(file, memory, VhostUserOptions.defaults())).getMessage();
         assertTrue(m.contains(file.toString()) && m.contains("not a unix socket"), m);
     }
 
@@ -281,7 +288,7 @@ class VhostUserErrorTest {
     void tooLongPath() {
         Path longPath = dir.resolve("x".repeat(120));
         String m = assertThrows(VhostUserException.class,
-                () -> VhostUserBackend.connect(longPath, memory, VhostUserOptions.defaults())).getMessage();
+                () -> VhostUserFrontend.connect(longPath, memory, VhostUserOptions.defaults())).getMessage();
         assertTrue(m.contains("at most 107"), m);
     }
 
@@ -298,14 +305,14 @@ class VhostUserErrorTest {
 
     /** A connected backend, destructed on close. */
     final class Backend implements AutoCloseable {
-        final VhostUserBackend backend;
+        final VhostUserFrontend backend;
 
         Backend() {
             this(VhostUserOptions.defaults());
         }
 
         Backend(VhostUserOptions options) {
-            backend = VhostUserBackend.connect(fake.socketPath, memory, options);
+            backend = VhostUserFrontend.connect(fake.socketPath, memory, options);
         }
 
         @Override

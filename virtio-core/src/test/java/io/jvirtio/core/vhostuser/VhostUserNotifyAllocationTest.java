@@ -1,9 +1,11 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.spec.vhostuser.VhostUserRequest;
+
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.sys.LinuxConstants;
-import io.jvirtio.core.sys.Native;
+import io.jvirtio.sys.LinuxConstants;
+import io.jvirtio.sys.Native;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -13,7 +15,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@link VhostUserBackend#notifyQueue} is on the I/O path: no allocation per kick. */
+/** {@link VhostUserFrontend#notifyQueue} is on the I/O path: no allocation per kick. */
 class VhostUserNotifyAllocationTest {
     static final int KICKS = 200_000;
 
@@ -23,12 +25,12 @@ class VhostUserNotifyAllocationTest {
     @Test
     void notifyQueueDoesNotAllocate() throws Exception {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        try (FakeVhostUserBackend fake = new FakeVhostUserBackend(dir.resolve("vhost.sock"));
+        try (ScriptedVhostUserBackend fake = new ScriptedVhostUserBackend(dir.resolve("vhost.sock"));
              MemoryDomain memory = MemoryDomain.create("alloc-test", LinuxConstants.HUGE_PAGE_2M, HugePagePolicy.NEVER)) {
-            VhostUserBackend b = VhostUserBackend.connect(fake.socketPath, memory, VhostUserOptions.defaults());
+            VhostUserFrontend b = VhostUserFrontend.connect(fake.socketPath, memory, VhostUserOptions.defaults());
             try {
-                b.setupQueue(VhostUserBackendTest.ring(memory, 0));
-                b.setStatus(VhostUserBackendTest.RUNNING);
+                b.setupQueue(VhostUserFrontendTest.ring(memory, 0));
+                b.setStatus(VhostUserFrontendTest.RUNNING);
                 int kick = fake.last(VhostUserRequest.SET_VRING_KICK).fds()[0];
                 for (int round = 0; round < 5; round++) { // warm up: let the JIT compile the path
                     kick(b);
@@ -47,7 +49,7 @@ class VhostUserNotifyAllocationTest {
         }
     }
 
-    private static void kick(VhostUserBackend b) {
+    private static void kick(VhostUserFrontend b) {
         for (int i = 0; i < KICKS; i++) {
             b.notifyQueue(0);
         }

@@ -1,15 +1,19 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.spec.vhostuser.VhostUserConfig;
+import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
+import io.jvirtio.spec.vhostuser.VhostUserException;
+
 import io.jvirtio.core.QueueSetup;
 import io.jvirtio.core.VirtioDevice;
-import io.jvirtio.core.VirtioFeatures;
-import io.jvirtio.core.VirtioStatus;
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.VirtioStatus;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.ring.UsedSink;
-import io.jvirtio.core.sys.LinuxConstants;
-import io.jvirtio.core.sys.Native;
+import io.jvirtio.sys.LinuxConstants;
+import io.jvirtio.sys.Native;
 import io.jvirtio.testkit.QemuStorageDaemon;
 import io.jvirtio.core.testing.RequiresQemuStorageDaemon;
 import org.junit.jupiter.api.AfterEach;
@@ -33,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@link VhostUserBackend} against a real qemu-storage-daemon vhost-user-blk export. */
+/** {@link VhostUserFrontend} against a real qemu-storage-daemon vhost-user-blk export. */
 @RequiresQemuStorageDaemon
 @Timeout(60)
 class VhostUserQemuStorageDaemonTest {
@@ -85,7 +89,7 @@ class VhostUserQemuStorageDaemonTest {
     @Test
     void connectsAndNegotiates() {
         try (QemuStorageDaemon qsd = QemuStorageDaemon.file(image).numQueues(2).start()) {
-            VhostUserBackend b = VhostUserBackend.connect(qsd.socketPath(), memory, VhostUserOptions.defaults());
+            VhostUserFrontend b = VhostUserFrontend.connect(qsd.socketPath(), memory, VhostUserOptions.defaults());
             try {
                 long features = b.getFeatures();
                 LOG.info("qemu-storage-daemon offers features 0x{}, protocol features {}", Long.toHexString(features | VirtioFeatures.bit(30)),
@@ -119,7 +123,7 @@ class VhostUserQemuStorageDaemonTest {
     @Test
     void startsAQueueAndStopsItCleanly() {
         try (QemuStorageDaemon qsd = QemuStorageDaemon.file(image).start()) {
-            VhostUserBackend b = VhostUserBackend.connect(qsd.socketPath(), memory, VhostUserOptions.defaults());
+            VhostUserFrontend b = VhostUserFrontend.connect(qsd.socketPath(), memory, VhostUserOptions.defaults());
             try {
                 negotiate(b);
                 b.setupQueue(ring(0, 256));
@@ -143,7 +147,7 @@ class VhostUserQemuStorageDaemonTest {
     @Test
     void readsASectorThroughTheRing() {
         try (QemuStorageDaemon qsd = QemuStorageDaemon.file(image).numQueues(2).start()) {
-            VhostUserBackend b = VhostUserBackend.connect(qsd.socketPath(), memory, VhostUserOptions.defaults());
+            VhostUserFrontend b = VhostUserFrontend.connect(qsd.socketPath(), memory, VhostUserOptions.defaults());
             try {
                 negotiate(b);
                 QueueSetup q = ring(1, 128);
@@ -164,7 +168,7 @@ class VhostUserQemuStorageDaemonTest {
     void nullCoExportReadsZeroes() {
         long size = 64L << 20;
         try (QemuStorageDaemon qsd = QemuStorageDaemon.nullCo(size).writable(false).logicalBlockSize(4096).start()) {
-            VhostUserBackend b = VhostUserBackend.connect(qsd.socketPath(), memory, VhostUserOptions.defaults());
+            VhostUserFrontend b = VhostUserFrontend.connect(qsd.socketPath(), memory, VhostUserOptions.defaults());
             try {
                 assertEquals(size / SECTOR, readConfigU64(b, CFG_CAPACITY));
                 assertEquals(4096, readConfigU32(b, CFG_BLK_SIZE));
@@ -184,7 +188,7 @@ class VhostUserQemuStorageDaemonTest {
     @Test
     void drivesAVirtioDeviceEndToEnd() {
         try (QemuStorageDaemon qsd = QemuStorageDaemon.file(image).numQueues(2).start()) {
-            VhostUserBackend b = VhostUserBackend.connect(qsd.socketPath(), memory, VhostUserOptions.defaults());
+            VhostUserFrontend b = VhostUserFrontend.connect(qsd.socketPath(), memory, VhostUserOptions.defaults());
             try (VirtioDevice dev = new VirtioDevice("vu-qsd", b, memory)) {
                 long negotiated = dev.negotiate(0);
                 assertEquals(VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_VERSION_1), negotiated);
@@ -212,7 +216,7 @@ class VhostUserQemuStorageDaemonTest {
                         }
 
                         @Override
-                        public void onError(Object cookie, io.jvirtio.core.VirtioException error) {
+                        public void onError(Object cookie, io.jvirtio.spec.VirtioException error) {
                             throw new AssertionError(error);
                         }
                     });
@@ -234,7 +238,7 @@ class VhostUserQemuStorageDaemonTest {
         return VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER | VirtioStatus.FEATURES_OK | VirtioStatus.DRIVER_OK;
     }
 
-    static void negotiate(VhostUserBackend b) {
+    static void negotiate(VhostUserFrontend b) {
         b.setStatus(VirtioStatus.RESET);
         b.setStatus(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER);
         b.setFeatures(VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_VERSION_1));
@@ -242,7 +246,7 @@ class VhostUserQemuStorageDaemonTest {
     }
 
     /** Binary search for the largest GET_CONFIG size the back-end answers (it refuses larger ones). */
-    static int largestConfigRead(VhostUserBackend b) {
+    static int largestConfigRead(VhostUserFrontend b) {
         int lo = 8;
         int hi = VhostUserConfig.MAX_CONFIG_SIZE;
         while (lo < hi) {
@@ -257,13 +261,13 @@ class VhostUserQemuStorageDaemonTest {
         return lo;
     }
 
-    static long readConfigU64(VhostUserBackend b, int offset) {
+    static long readConfigU64(VhostUserFrontend b, int offset) {
         MemorySegment s = Arena.ofAuto().allocate(8);
         b.readDevConfig(offset, s);
         return s.get(U64, 0);
     }
 
-    static int readConfigU32(VhostUserBackend b, int offset) {
+    static int readConfigU32(VhostUserFrontend b, int offset) {
         MemorySegment s = Arena.ofAuto().allocate(4);
         b.readDevConfig(offset, s);
         return s.get(U32, 0);
@@ -279,7 +283,7 @@ class VhostUserQemuStorageDaemonTest {
     }
 
     /** One VIRTIO_BLK_T_IN request by hand (header, data, status), kicked, completion awaited on the call fd. */
-    byte[] readSector(VhostUserBackend b, QueueSetup q, long sector) {
+    byte[] readSector(VhostUserFrontend b, QueueSetup q, long sector) {
         MemorySegment header = memory.allocate(16, 16);
         MemorySegment data = memory.allocate(SECTOR, SECTOR);
         MemorySegment status = memory.allocate(1, 1);

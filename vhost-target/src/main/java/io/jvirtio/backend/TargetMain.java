@@ -1,0 +1,216 @@
+package io.jvirtio.backend;
+
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The Java target as a program:
+ *
+ * <pre>
+ * TargetMain (--socket PATH | --connect PATH) [--name NAME] --TYPE SPEC  [ ...more devices ]
+ *   --socket PATH    listen on PATH (server mode, the default of vhost-user back-ends)
+ *   --connect PATH   connect to a front-end listening on PATH (client mode)
+ *   --blk SPEC       ram:SIZE|file:PATH[,size=SIZE][,bs=512|4096][,ro][,queues=N][,discard=on|off]...
+ *   transport options inside any SPEC: qsize=N (largest ring), poll (poll instead of kicks),
+ *     memslots=N, proto-off=NAME+NAME (e.g. REPLY_ACK+CONFIG), features-off=NAME+NAME
+ *     (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES)
+ * </pre>
+ *
+ * A socket option and a device option make one device; repeat the pair for more. Runs until
+ * SIGTERM/SIGINT, then closes every device. Exit status 2 on a usage error, 1 when a device
+ * cannot start.
+ */
+public final class TargetMain {
+    private TargetMain() {
+    }
+
+    /** A device as the command line describes it. */
+    record Entry(String name, Path socket, boolean client, String type, String spec) {
+    }
+
+    /** Starts the devices the arguments describe and serves until the process is told to stop. */
+    public static void main(String[] args) throws InterruptedException {
+        List<Entry> entries;
+        try {
+            entries = parse(args);
+        } catch (UsageException e) {
+            System.err.println("error: " + e.getMessage());
+            usage(System.err);
+            System.exit(2);
+            return;
+        }
+        if (entries.isEmpty()) {
+            usage(System.out);
+            return;
+        }
+        TargetServer server = new TargetServer();
+        try {
+            for (Entry e : entries) {
+                server.start(builder(e));
+            }
+        } catch (RuntimeException ex) {
+            System.err.println("error: " + ex.getMessage());
+            server.close();
+            System.exit(ex instanceof IllegalArgumentException ? 2 : 1);
+            return;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jvirtio-target-shutdown"));
+        server.awaitClose();
+    }
+
+    /** Thrown on a bad command line. */
+    static final class UsageException extends Exception {
+        UsageException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Parses the command line into devices.
+     *
+     * @throws UsageException naming the bad argument
+     */
+    static List<Entry> parse(String[] args) throws UsageException {
+        List<Entry> out = new ArrayList<>();
+        String name = null;
+        Path socket = null;
+        boolean client = false;
+        String type = null;
+        String spec = null;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--help") || a.equals("-h")) {
+                return List.of();
+            }
+            if (!a.startsWith("--")) {
+                throw new UsageException("unexpected argument " + a);
+            }
+            if (i + 1 >= args.length) {
+                throw new UsageException(a + " needs a value");
+            }
+            String v = args[++i];
+            switch (a) {
+                case "--socket", "--connect" -> {
+                    if (socket != null) {
+                        out.add(complete(out.size(), name, socket, client, type, spec));
+                        name = null;
+                        type = null;
+                        spec = null;
+                    }
+                    socket = Path.of(v);
+                    client = a.equals("--connect");
+                }
+                case "--name" -> {
+                    if (name != null) {
+                        throw new UsageException("--name given twice for one device");
+                    }
+                    name = v;
+                }
+                default -> {
+                    String t = a.substring(2);
+                    if (DeviceTypes.find(t) == null) {
+                        throw new UsageException("unknown option " + a + " (device types: " + typeNames() + ")");
+                    }
+                    if (type != null) {
+                        if (socket == null) {
+                            throw new UsageException("--" + type + " " + spec + " has no --socket or --connect");
+                        }
+                        out.add(complete(out.size(), name, socket, client, type, spec));
+                        name = null;
+                        socket = null;
+                    }
+                    type = t;
+                    spec = v;
+                }
+            }
+        }
+        if (socket != null || type != null) {
+            out.add(complete(out.size(), name, socket, client, type, spec));
+        }
+        return out;
+    }
+
+    private static Entry complete(int index, String name, Path socket, boolean client, String type, String spec) throws UsageException {
+        if (socket == null) {
+            throw new UsageException("--" + type + " " + spec + " has no --socket or --connect");
+        }
+        if (type == null) {
+            throw new UsageException((client ? "--connect " : "--socket ") + socket + " has no device (e.g. --blk ram:64M)");
+        }
+        return new Entry(name != null ? name : type + index, socket, client, type, spec);
+    }
+
+    /**
+     * Opens the device of an entry and prepares its builder: transport options are taken out of
+     * the spec, the rest goes to the device type.
+     */
+    static VhostUserTarget.Builder builder(Entry e) {
+        DeviceSpec spec = DeviceSpec.parse(e.spec());
+        TargetOptions.Builder t = TargetOptions.builder();
+        t.maxQueueSize(spec.takeInt("qsize", TargetOptions.DEFAULT_MAX_QUEUE_SIZE));
+        t.polling(spec.takeFlag("poll", false));
+        t.maxMemSlots(spec.takeInt("memslots", TargetOptions.DEFAULT_MAX_MEM_SLOTS));
+        String protoOff = spec.take("proto-off", null);
+        if (protoOff != null) {
+            for (String n : protoOff.split("\\+")) {
+                t.protocolFeature(protocolFeature(n, e.spec()), false);
+            }
+        }
+        String featOff = spec.take("features-off", null);
+        if (featOff != null) {
+            for (String n : featOff.split("\\+")) {
+                t.hideFeature(featureBit(n, e.spec()));
+            }
+        }
+        TargetOptions options = t.build();
+        DeviceType.Opened opened = DeviceTypes.find(e.type()).open(e.name(), spec.remainingText());
+        VhostUserTarget.Builder b = VhostUserTarget.builder().name(e.name()).model(opened.model()).options(options);
+        b = e.client() ? b.connectTo(e.socket()) : b.socket(e.socket());
+        opened.resources().forEach(b::closeOnExit);
+        return b;
+    }
+
+    private static int protocolFeature(String n, String spec) {
+        String want = n.trim().toUpperCase(Locale.ROOT);
+        for (int i = 0; i < 64; i++) {
+            if (VhostUserProtocolFeature.name(i).equals(want)) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("device spec " + spec + ": proto-off: unknown protocol feature " + n
+                + " (e.g. MQ, REPLY_ACK, CONFIG, STATUS, CONFIGURE_MEM_SLOTS, INFLIGHT_SHMFD, RESET_DEVICE)");
+    }
+
+    private static int featureBit(String n, String spec) {
+        return switch (n.trim().toUpperCase(Locale.ROOT)) {
+            case "EVENT_IDX" -> VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
+            case "INDIRECT_DESC" -> VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
+            case "PROTOCOL_FEATURES" -> VirtioFeatures.VHOST_USER_F_PROTOCOL_FEATURES;
+            default -> throw new IllegalArgumentException("device spec " + spec + ": features-off: unknown feature " + n
+                    + " (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES)");
+        };
+    }
+
+    private static String typeNames() {
+        List<String> names = new ArrayList<>();
+        for (DeviceType t : DeviceTypes.all()) {
+            names.add("--" + t.name());
+        }
+        return String.join(", ", names);
+    }
+
+    static void usage(PrintStream out) {
+        out.println("usage: TargetMain (--socket PATH | --connect PATH) [--name NAME] --TYPE SPEC [...more devices]");
+        for (DeviceType t : DeviceTypes.all()) {
+            out.println("  --" + t.name() + " " + t.usage());
+        }
+        out.println("  transport options in any SPEC: qsize=N, poll, memslots=N, proto-off=NAME+NAME, features-off=NAME+NAME");
+        out.println("example: TargetMain --socket /tmp/blk0.sock --blk ram:64M,bs=4096,queues=2 --socket /tmp/blk1.sock --blk file:/var/disk.img");
+    }
+}

@@ -1,0 +1,410 @@
+package io.jvirtio.backend.ring;
+
+import io.jvirtio.sys.Native;
+import io.jvirtio.backend.fault.UsedRingFault;
+import io.jvirtio.backend.mem.GuestMemory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
+
+import static io.jvirtio.spec.ring.SplitRingLayout.*;
+
+/**
+ * The device side of one running split virtqueue: pops available chains as {@link QueueRequest}s
+ * (on the queue's thread) and publishes completions on the used ring (from any thread), signalling
+ * the driver's call eventfd when it asked for it (EVENT_IDX {@code used_event}, or
+ * {@code VRING_AVAIL_F_NO_INTERRUPT}).
+ *
+ * <p>Nothing read from the ring is trusted: an avail index that runs ahead by more than the queue
+ * size, a head out of range or already in flight, and every chain error end the connection with a
+ * {@link DriverRingException}.
+ *
+ * <p>Threads: {@link #pop} and the notification switches run on the queue thread only; the used
+ * side is guarded by {@code usedLock}. Both touch front-end memory only under the memory read lock,
+ * which the owner of the memory table takes for writing before it changes mappings.
+ */
+public final class DeviceQueue {
+    private static final Logger LOG = LoggerFactory.getLogger(DeviceQueue.class);
+
+    private final VringSetup setup;
+    private final String name;
+    private final QueueHost host;
+    private final QueueRequest[] requests;
+    private final Object usedLock = new Object();
+    private final ArrayDeque<Integer> resubmit = new ArrayDeque<>();
+
+    private volatile SplitRing ring;
+    private volatile GuestMemory memory;
+    private final InflightQueue inflightLog;
+
+    // queue thread only
+    private int lastAvail;
+    // guarded by usedLock
+    private int usedIdx;
+    private int inFlight;
+    private int signalledUsed;
+    private boolean signalledValid;
+    private int callFd;
+    private boolean stopped;
+    private Thread batchThread;
+    private boolean pendingSignal;
+    private long completed;
+
+    /**
+     * Creates the queue over translated ring memory and reads where the driver's used index stands.
+     *
+     * @param setup     the ring's configuration
+     * @param memory    the memory table
+     * @param callFd    the call eventfd (owned by the caller), or -1 when the driver polls
+     * @param inflight  this queue's INFLIGHT_SHMFD region, or null
+     * @param host      the connection
+     * @throws IllegalArgumentException naming the ring part that is misaligned or outside the memory table
+     */
+    public DeviceQueue(VringSetup setup, GuestMemory memory, int callFd, InflightQueue inflight, QueueHost host) {
+        this.setup = setup;
+        this.host = host;
+        this.name = host.name() + " queue " + setup.index();
+        this.memory = memory;
+        this.ring = translate(setup, memory);
+        this.callFd = callFd;
+        this.inflightLog = inflight;
+        this.requests = new QueueRequest[setup.size()];
+        for (int i = 0; i < requests.length; i++) {
+            requests[i] = new QueueRequest(this, i);
+        }
+        this.lastAvail = setup.base() & RING_INDEX_MASK;
+        this.usedIdx = ring.usedIdx();
+        this.signalledUsed = usedIdx;
+        if (inflight != null) {
+            List<Integer> heads = inflight.start(usedIdx);
+            for (int h : heads) {
+                if (h < requests.length) {
+                    resubmit.add(h);
+                }
+            }
+            if (!heads.isEmpty()) {
+                // as libvhost-user: everything up to the resubmitted heads was popped before
+                lastAvail = (usedIdx + resubmit.size()) & RING_INDEX_MASK;
+                LOG.info("{}: resubmitting {} in-flight request(s) from the inflight region, avail index {}", name, resubmit.size(), lastAvail);
+            }
+        }
+        ring.setUsedFlags(0);
+        if (setup.eventIdx()) {
+            ring.setAvailEvent(lastAvail);
+        }
+    }
+
+    /**
+     * Maps the ring's three parts through the memory table.
+     *
+     * @throws IllegalArgumentException naming the part, its address and size
+     */
+    static SplitRing translate(VringSetup s, GuestMemory memory) {
+        int size = s.size();
+        MemorySegment desc = part(s, memory, "descriptor table", s.descUva(), SplitRing.descBytes(size), SplitRing.DESC_ALIGN);
+        MemorySegment avail = part(s, memory, "avail ring", s.availUva(), SplitRing.availBytes(size), SplitRing.AVAIL_ALIGN);
+        MemorySegment used = part(s, memory, "used ring", s.usedUva(), SplitRing.usedBytes(size), SplitRing.USED_ALIGN);
+        return new SplitRing(size, desc, avail, used);
+    }
+
+    /**
+     * Checks that a ring's parts are aligned and covered by {@code memory}, without keeping anything.
+     *
+     * @throws IllegalArgumentException naming the part, its address and size
+     */
+    public static void checkCovered(VringSetup s, GuestMemory memory) {
+        translate(s, memory);
+    }
+
+    private static MemorySegment part(VringSetup s, GuestMemory memory, String what, long uva, long len, int align) {
+        if ((uva & (align - 1)) != 0) {
+            throw new IllegalArgumentException("queue " + s.index() + " " + what + " address 0x" + Long.toHexString(uva) + " is not " + align
+                    + "-byte aligned");
+        }
+        MemorySegment seg = memory.uva(uva, len);
+        if (seg == null) {
+            throw new IllegalArgumentException("queue " + s.index() + " " + what + " [0x" + Long.toHexString(uva) + ", +" + len
+                    + ") is not inside one region of the memory table (" + memory.size() + " region(s))");
+        }
+        return seg;
+    }
+
+    /** @return the queue index */
+    public int index() {
+        return setup.index();
+    }
+
+    /** @return the queue size */
+    public int size() {
+        return setup.size();
+    }
+
+    /** @return the ring's configuration */
+    public VringSetup setup() {
+        return setup;
+    }
+
+    /**
+     * Switches to a new memory table (the caller holds the memory write lock).
+     *
+     * @throws IllegalArgumentException when the ring is no longer covered
+     */
+    public void remap(GuestMemory newMemory) {
+        SplitRing r = translate(setup, newMemory);
+        this.memory = newMemory;
+        this.ring = r;
+    }
+
+    // ------------------------------------------------------------------ queue thread
+
+    /** @return whether the driver made chains available that were not popped yet */
+    boolean hasAvailable() {
+        return !resubmit.isEmpty() || ring.availIdxAcquire() != lastAvail;
+    }
+
+    /**
+     * Pops the next available chain.
+     *
+     * @return the request, or null when nothing is available
+     * @throws DriverRingException when the driver broke the ring's rules
+     */
+    QueueRequest pop() {
+        SplitRing r = ring;
+        int head;
+        boolean fromLog = false;
+        if (!resubmit.isEmpty()) {
+            head = resubmit.poll();
+            fromLog = true;
+        } else {
+            int availIdx = r.availIdxAcquire();
+            int pending = (availIdx - lastAvail) & RING_INDEX_MASK;
+            if (pending == 0) {
+                return null;
+            }
+            if (pending > r.size()) {
+                throw new DriverRingException(name + ": avail.idx moved to " + availIdx + " while the device was at " + lastAvail + ": "
+                        + pending + " entries, more than the queue size " + r.size());
+            }
+            head = r.availHead(lastAvail);
+            if (head >= r.size()) {
+                throw new DriverRingException(name + ": avail ring entry " + lastAvail + " holds head " + head + ", beyond the queue size "
+                        + r.size());
+            }
+            lastAvail = (lastAvail + 1) & RING_INDEX_MASK;
+        }
+        QueueRequest req = requests[head];
+        synchronized (usedLock) {
+            if (req.inFlight) {
+                throw new DriverRingException(name + ": head " + head + " made available again while the device still holds it");
+            }
+        }
+        req.reset();
+        ChainReader.read(name, r.descTable(), r.size(), head, memory, setup.indirect(), req);
+        synchronized (usedLock) {
+            req.inFlight = true;
+            inFlight++;
+        }
+        if (inflightLog != null && !fromLog) {
+            inflightLog.popped(head);
+        }
+        return req;
+    }
+
+    /** Stops the driver's kicks while the queue thread is busy anyway (no-op with EVENT_IDX: avail_event does it). */
+    void disableNotification() {
+        if (!setup.eventIdx()) {
+            ring.setUsedFlags(VRING_USED_F_NO_NOTIFY);
+        }
+    }
+
+    /**
+     * Asks the driver to kick for the next chain, then fences so that the caller's re-check of the
+     * avail index cannot be ordered before this write (the lost-wake-up race).
+     */
+    void enableNotification() {
+        if (setup.eventIdx()) {
+            ring.setAvailEvent(lastAvail);
+        } else {
+            ring.setUsedFlags(0);
+        }
+        SplitRing.fullFence();
+    }
+
+    /** @return the next avail index the device will pop (for GET_VRING_BASE, after the thread stopped) */
+    public int lastAvail() {
+        return lastAvail;
+    }
+
+    /** Marks the start of a batch on the queue thread: its completions signal once, at {@link #endBatch}. */
+    void beginBatch() {
+        synchronized (usedLock) {
+            batchThread = Thread.currentThread();
+        }
+    }
+
+    /** Ends a batch: signals the driver once for everything completed in it, if it asked. */
+    void endBatch() {
+        synchronized (usedLock) {
+            batchThread = null;
+            if (pendingSignal) {
+                pendingSignal = false;
+                signalIfNeeded();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ used side (any thread)
+
+    /** Publishes a completion (see {@link io.jvirtio.backend.device.DeviceRequest#complete}). */
+    void complete(QueueRequest req, int bytesWritten) {
+        long delay = host.faults().completionDelayNanos();
+        if (delay > 0 && !req.delayed) {
+            req.delayed = true;
+            host.scheduler().schedule(() -> complete(req, bytesWritten), delay, TimeUnit.NANOSECONDS);
+            return;
+        }
+        Lock lock = host.memoryLock().readLock();
+        lock.lock();
+        try {
+            synchronized (usedLock) {
+                if (stopped) {
+                    LOG.debug("{}: completion of head {} dropped, the queue stopped", name, req.head());
+                    return;
+                }
+                if (!req.inFlight) {
+                    LOG.error("{}: head {} completed twice by the device model; second completion ignored", name, req.head());
+                    return;
+                }
+                publish(req, bytesWritten);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void publish(QueueRequest req, int bytesWritten) {
+        SplitRing r = ring;
+        long len = Integer.toUnsignedLong(bytesWritten);
+        if (len > req.writableBytes()) {
+            LOG.error("{}: device model reported {} bytes written for head {}, which has {} writable; clamped", name, len, req.head(),
+                    req.writableBytes());
+            len = req.writableBytes();
+        }
+        int id = req.head();
+        int advance = 1;
+        UsedRingFault fault = host.faults().takeUsedFault(setup.index());
+        if (fault != null) {
+            switch (fault) {
+                case ID_OUT_OF_RANGE -> id = r.size() + 7;
+                case ID_NOT_IN_FLIGHT -> id = idNotInFlight(req.head());
+                case LEN_TOO_LARGE -> len = req.writableBytes() + 4096;
+                case USED_INDEX_JUMP -> advance = r.size() + 1;
+            }
+            LOG.warn("{}: injected fault {}: used element id={} len={} for head {}", name, fault, id, len, req.head());
+        }
+        if (inflightLog != null) {
+            inflightLog.prePut(req.head());
+        }
+        r.writeUsedElement(usedIdx, id, (int) len);
+        usedIdx = (usedIdx + advance) & RING_INDEX_MASK;
+        r.publishUsedIdx(usedIdx);
+        req.inFlight = false;
+        inFlight--;
+        completed++;
+        if (inflightLog != null) {
+            inflightLog.postPut(req.head(), usedIdx);
+        }
+        if (batchThread == Thread.currentThread()) {
+            pendingSignal = true;
+        } else {
+            signalIfNeeded();
+        }
+    }
+
+    /** A descriptor index the driver is not waiting for: neither held by the device nor pending in the avail ring. */
+    private int idNotInFlight(int head) {
+        int size = ring.size();
+        for (int k = 1; k < size; k++) {
+            int cand = (head + size / 2 + k) % size;
+            if (!requests[cand].inFlight && cand != head) {
+                return cand;
+            }
+        }
+        return size + 7; // every head is in flight: out of range is the only lie left
+    }
+
+    /** Signals the call eventfd if the driver asked for it. Caller holds usedLock. */
+    private void signalIfNeeded() {
+        if (callFd < 0) {
+            return;
+        }
+        SplitRing r = ring;
+        SplitRing.fullFence(); // the used index must be visible before the driver's event index is read
+        boolean need;
+        if (setup.eventIdx()) {
+            int old = signalledUsed;
+            boolean valid = signalledValid;
+            signalledUsed = usedIdx;
+            signalledValid = true;
+            need = !valid || needEvent(r.usedEvent(), usedIdx, old);
+        } else {
+            need = (r.availFlags() & VRING_AVAIL_F_NO_INTERRUPT) == 0;
+        }
+        if (need) {
+            try {
+                Native.eventfdWrite(callFd, 1);
+            } catch (RuntimeException e) {
+                LOG.warn("{}: signalling call eventfd {}: {}", name, callFd, e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Replaces the call eventfd (SET_VRING_CALL on a running queue).
+     *
+     * @return the previous fd, for the caller to close
+     */
+    public int replaceCallFd(int fd) {
+        synchronized (usedLock) {
+            int old = callFd;
+            callFd = fd;
+            return old;
+        }
+    }
+
+    /**
+     * Stops the queue for good: later completions are dropped. The queue thread must have ended.
+     *
+     * @return the requests still held (they will never complete)
+     */
+    public int stop() {
+        synchronized (usedLock) {
+            stopped = true;
+            return inFlight;
+        }
+    }
+
+    /** @return the requests popped and not completed */
+    public int inFlight() {
+        synchronized (usedLock) {
+            return inFlight;
+        }
+    }
+
+    /** @return the requests completed so far */
+    public long completedCount() {
+        synchronized (usedLock) {
+            return completed;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name + "{size " + setup.size() + ", avail " + lastAvail + "}";
+    }
+}

@@ -1,0 +1,86 @@
+package io.jvirtio.backend.scsi;
+
+/**
+ * READ and WRITE (6), (10), (12), (16) (SBC-3 5.8-5.11, 5.32-5.35): straight between the store and
+ * the driver's buffers, no copy in between. FUA writes are flushed before completing.
+ */
+final class ReadWriteCommand {
+    private ReadWriteCommand() {
+    }
+
+    static boolean isRead(int opcode) {
+        return opcode == ScsiOpcodes.READ_6 || opcode == ScsiOpcodes.READ_10
+                || opcode == ScsiOpcodes.READ_12 || opcode == ScsiOpcodes.READ_16;
+    }
+
+    static boolean isWrite(int opcode) {
+        return opcode == ScsiOpcodes.WRITE_6 || opcode == ScsiOpcodes.WRITE_10
+                || opcode == ScsiOpcodes.WRITE_12 || opcode == ScsiOpcodes.WRITE_16;
+    }
+
+    /** @return whether {@code [lba, lba + blocks)} lies within the LUN; {@code lba} is unsigned and must exist even when {@code blocks} is 0 */
+    static boolean inRange(ScsiLun lun, long lba, long blocks) {
+        return Long.compareUnsigned(lba, lun.blockCount()) < 0 && blocks <= lun.blockCount() - lba;
+    }
+
+    static void execute(ScsiTask t, ScsiLun lun) {
+        int op = t.opcode();
+        boolean read = isRead(op);
+        long lba;
+        long blocks;
+        int flags = 0;
+        switch (op) {
+            case ScsiOpcodes.READ_6, ScsiOpcodes.WRITE_6 -> {
+                lba = ((t.u8(1) & 0x1F) << 16) | t.be16(2);
+                blocks = t.u8(4) == 0 ? 256 : t.u8(4);
+            }
+            case ScsiOpcodes.READ_10, ScsiOpcodes.WRITE_10 -> {
+                flags = t.u8(1);
+                lba = t.be32(2);
+                blocks = t.be16(7);
+            }
+            case ScsiOpcodes.READ_12, ScsiOpcodes.WRITE_12 -> {
+                flags = t.u8(1);
+                lba = t.be32(2);
+                blocks = t.be32(6);
+            }
+            default -> {
+                flags = t.u8(1);
+                lba = t.be64(2);
+                blocks = t.be32(10);
+            }
+        }
+        if ((flags & 0xE0) != 0) {                  // RDPROTECT / WRPROTECT: no protection information here
+            t.checkCondition(SenseCode.INVALID_FIELD_IN_CDB);
+            return;
+        }
+        if (!read && lun.readOnly()) {
+            t.checkCondition(SenseCode.WRITE_PROTECTED);
+            return;
+        }
+        long bytes = blocks * lun.blockSize();
+        if (read ? !t.expectIn(bytes) : !t.expectOut(bytes)) {
+            return;
+        }
+        if (!inRange(lun, lba, blocks)) {
+            t.checkCondition(SenseCode.LBA_OUT_OF_RANGE);
+            return;
+        }
+        if (blocks > lun.maxTransferBlocks()) {
+            t.checkCondition(SenseCode.INVALID_FIELD_IN_CDB);
+            return;
+        }
+        long offset = lba * lun.blockSize();
+        if (read) {
+            t.in.forEach(0, bytes, (off, chunk) -> lun.store().read(offset + off, chunk));
+            t.transferredIn(bytes);
+        } else {
+            t.out.forEach(0, bytes, (off, chunk) -> lun.store().write(offset + off, chunk));
+            t.consumedOut(bytes);
+            if ((flags & 0x08) != 0) {              // FUA
+                lun.store().flush();
+            }
+        }
+        t.good();
+    }
+}

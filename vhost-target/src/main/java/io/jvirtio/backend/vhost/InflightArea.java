@@ -1,0 +1,93 @@
+package io.jvirtio.backend.vhost;
+
+import io.jvirtio.sys.LinuxConstants;
+import io.jvirtio.sys.Native;
+import io.jvirtio.backend.ring.InflightQueue;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The INFLIGHT_SHMFD area of one connection: {@code numQueues} regions of
+ * {@link InflightQueue#bytesPerQueue} bytes each, either created here (GET_INFLIGHT_FD: a memfd the
+ * front-end keeps across back-end restarts) or mapped from the front-end's fd (SET_INFLIGHT_FD).
+ */
+final class InflightArea implements AutoCloseable {
+    /** Largest area accepted from a front-end: 256 queues of 32768 descriptors. */
+    static final long MAX_SIZE = 256L * InflightQueue.bytesPerQueue(32768);
+
+    private final int ownedFd;
+    private final long base;
+    private final long length;
+    private final int numQueues;
+    private final int queueSize;
+    private final MemorySegment bytes;
+    private boolean closed;
+
+    private InflightArea(int ownedFd, long base, long length, int numQueues, int queueSize) {
+        this.ownedFd = ownedFd;
+        this.base = base;
+        this.length = length;
+        this.numQueues = numQueues;
+        this.queueSize = queueSize;
+        this.bytes = Native.segmentAt(base, length);
+    }
+
+    /** Creates a zeroed memfd-backed area (GET_INFLIGHT_FD). */
+    static InflightArea create(String name, int numQueues, int queueSize) {
+        long size = numQueues * InflightQueue.bytesPerQueue(queueSize);
+        int fd = Native.memfdCreate("jvirtio-inflight-" + name, LinuxConstants.MFD_CLOEXEC);
+        try {
+            Native.ftruncate(fd, size);
+            long base = Native.mmap(0, size, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, fd, 0);
+            return new InflightArea(fd, base, size, numQueues, queueSize);
+        } catch (RuntimeException e) {
+            Native.closeQuietly(fd);
+            throw e;
+        }
+    }
+
+    /** Maps the front-end's area (SET_INFLIGHT_FD); the fd stays the caller's. */
+    static InflightArea map(int fd, long size, long offset, int numQueues, int queueSize) {
+        long base = Native.mmap(0, size, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, fd, offset);
+        return new InflightArea(-1, base, size, numQueues, queueSize);
+    }
+
+    /** @return the fd to send with GET_INFLIGHT_FD's reply */
+    int fd() {
+        return ownedFd;
+    }
+
+    long size() {
+        return length;
+    }
+
+    int numQueues() {
+        return numQueues;
+    }
+
+    int queueSize() {
+        return queueSize;
+    }
+
+    /** @return queue {@code index}'s region, or null when the area does not cover it */
+    InflightQueue queue(int index) {
+        long per = InflightQueue.bytesPerQueue(queueSize);
+        if (index >= numQueues || (index + 1) * per > length) {
+            return null;
+        }
+        return new InflightQueue(bytes.asSlice(index * per, per), queueSize);
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            try {
+                Native.munmap(base, length);
+            } catch (RuntimeException ignored) {
+                // the mapping goes with the process anyway
+            }
+            Native.closeQuietly(ownedFd);
+        }
+    }
+}

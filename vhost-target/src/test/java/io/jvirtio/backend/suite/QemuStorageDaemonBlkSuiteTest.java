@@ -1,0 +1,59 @@
+package io.jvirtio.backend.suite;
+
+import io.jvirtio.core.testing.RequiresQemuStorageDaemon;
+import io.jvirtio.backend.testing.BlkPatterns;
+import io.jvirtio.testkit.QemuStorageDaemon;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The same blk initiator suite against qemu-storage-daemon exporting an image file: the reference
+ * peer. Cases it cannot be shaped for (discard switched off) are skipped.
+ */
+@RequiresQemuStorageDaemon
+class QemuStorageDaemonBlkSuiteTest extends AbstractBlkInitiatorSuite {
+    private static final AtomicInteger COUNT = new AtomicInteger();
+
+    @Override
+    protected StartedTarget startTarget(Disk disk, Path dir) throws Exception {
+        assumeSupported(disk.discard() && disk.writeZeroes(), "qemu-storage-daemon always offers discard and write-zeroes");
+        Path image = dir.resolve("qsd" + COUNT.getAndIncrement() + ".img");
+        try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength(disk.sizeBytes());
+        }
+        QemuStorageDaemon qsd = QemuStorageDaemon.file(image).numQueues(disk.queues()).writable(!disk.readOnly())
+                .logicalBlockSize(disk.blockSize()).start();
+        return new StartedTarget() {
+            @Override
+            public Path socketPath() {
+                return qsd.socketPath();
+            }
+
+            @Override
+            public byte[] storedBytes(long offset, int length) throws Exception {
+                return BlkPatterns.readFile(image, offset, length);
+            }
+
+            @Override
+            public String serial() {
+                return null; // the daemon answers its own id
+            }
+
+            @Override
+            public void close() {
+                qsd.close();
+            }
+        };
+    }
+
+    /**
+     * Not a case for qemu-storage-daemon: its vhost-user-blk export always offers discard and
+     * write-zeroes. Overridden without {@code @Test}, so it does not run here at all (rather than
+     * being reported as a skip); the Java target subclasses run it.
+     */
+    @Override
+    void withoutDiscardAndWriteZeroesTheyAreNotOffered() {
+    }
+}

@@ -1,0 +1,121 @@
+package io.jvirtio.backend.vhost;
+
+import io.jvirtio.sys.LinuxConstants;
+import io.jvirtio.sys.Native;
+import io.jvirtio.spec.vhostuser.VhostUserRequest;
+import io.jvirtio.backend.VhostUserTarget;
+import io.jvirtio.backend.blk.BlkModelOptions;
+import io.jvirtio.backend.blk.VirtioBlk;
+import io.jvirtio.backend.fault.ReplyFault;
+import io.jvirtio.backend.ring.InflightQueue;
+import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.backend.testing.BlkReq;
+import io.jvirtio.backend.testing.DriverRing;
+import io.jvirtio.backend.testing.FrontEndMemory;
+import io.jvirtio.backend.testing.Handshake;
+import io.jvirtio.backend.testing.ScriptedFrontEnd;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static io.jvirtio.backend.testing.BlkPatterns.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * INFLIGHT_SHMFD: the back-end hands out a memfd in QEMU's split-ring format, marks what it pops,
+ * clears what it completes, and after a reconnection resubmits what was left in flight.
+ */
+class InflightTest {
+    private static final int QSIZE = 64;
+
+    @Test
+    void getInflightFdHandsOutAQemuFormatArea(@TempDir Path d) throws Exception {
+        try (VhostUserTarget t = target(d);
+             ScriptedFrontEnd fe = ScriptedFrontEnd.connect(t.socketPath())) {
+            Handshake.open(fe);
+            ScriptedFrontEnd.Reply r = fe.call(VhostUserRequest.GET_INFLIGHT_FD, new VhostUserInflight(0, 0, 2, QSIZE));
+            VhostUserInflight got = VhostUserInflight.decode(r.buf());
+            assertEquals(1, r.fds().length, "one fd");
+            assertEquals(2 * InflightQueue.bytesPerQueue(QSIZE), got.mmapSize());
+            assertEquals(2 * 1088, got.mmapSize(), "QEMU's size for 2 queues of 64: align(16*64+16, 64) each");
+            assertEquals(0, got.mmapOffset());
+            assertEquals(2, got.numQueues());
+            assertEquals(QSIZE, got.queueSize());
+        }
+    }
+
+    @Test
+    void aMissingFdIsAnInjectableBadReply(@TempDir Path d) throws Exception {
+        try (VhostUserTarget t = target(d);
+             ScriptedFrontEnd fe = ScriptedFrontEnd.connect(t.socketPath())) {
+            Handshake.open(fe);
+            t.faults().badReply(VhostUserRequest.GET_INFLIGHT_FD, ReplyFault.MISSING_FD);
+            ScriptedFrontEnd.Reply r = fe.call(VhostUserRequest.GET_INFLIGHT_FD, new VhostUserInflight(0, 0, 1, QSIZE));
+            assertEquals(0, r.fds().length, "the reply lacks its fd");
+        }
+    }
+
+    @Test
+    void requestsInFlightWhenTheConnectionDiesAreResubmittedOnTheNext(@TempDir Path d) throws Exception {
+        RamBlockStore store = new RamBlockStore(4 << 20, false);
+        try (VhostUserTarget t = VhostUserTarget.builder().name("infl").socket(d.resolve("i.sock"))
+                .blk(store, BlkModelOptions.builder().numQueues(2).build()).start();
+             FrontEndMemory mem = new FrontEndMemory("infl-fe", 4 << 20)) {
+            DriverRing ring = new DriverRing(mem.domain(), 0, QSIZE);
+            int area;
+            BlkReq w = BlkReq.of(mem.domain(), VirtioBlk.VIRTIO_BLK_T_OUT, 32, 4096);
+            fill(w.data, 7);
+            int head;
+            try (ScriptedFrontEnd fe = ScriptedFrontEnd.connect(t.socketPath())) {
+                Handshake.open(fe);
+                ScriptedFrontEnd.Reply r = fe.call(VhostUserRequest.GET_INFLIGHT_FD, new VhostUserInflight(0, 0, 2, QSIZE));
+                area = Native.dup(r.fds()[0]); // the front-end keeps the area across back-end restarts
+                VhostUserInflight desc = VhostUserInflight.decode(r.buf());
+                fe.command(VhostUserRequest.SET_INFLIGHT_FD, desc, area);
+                mem.share(fe);
+                ring.start(fe, 0, true);
+                t.faults().delayCompletions(Duration.ofSeconds(30)); // popped, executed, never published
+                head = ring.submit(false, w.bufs());
+                MemorySegment log = map(area, desc.mmapSize());
+                long deadline = System.nanoTime() + 5_000_000_000L;
+                while (log.get(ValueLayout.JAVA_BYTE, InflightQueue.HEADER_SIZE + (long) head * InflightQueue.DESC_STATE_SIZE) != 1) {
+                    assertTrue(System.nanoTime() < deadline, "head marked in flight in the area");
+                    Thread.sleep(5);
+                }
+                assertNull(ring.pollUsed(Duration.ofMillis(100)));
+            }
+            assertTrue(t.awaitIdle(1, Duration.ofSeconds(5)));
+            t.faults().clear();
+            store.contents().asSlice(32 * 512, 4096).fill((byte) 0); // as if the first execution was lost
+            try (ScriptedFrontEnd fe = ScriptedFrontEnd.connect(t.socketPath())) {
+                Handshake.open(fe);
+                fe.command(VhostUserRequest.SET_INFLIGHT_FD, new VhostUserInflight(2 * InflightQueue.bytesPerQueue(QSIZE), 0, 2, QSIZE), area);
+                mem.share(fe);
+                ring.start(fe, 0, true);
+                DriverRing.Used u = ring.awaitUsed();
+                assertEquals(head, u.id(), "the in-flight head is resubmitted and completed");
+                assertEquals(VirtioBlk.VIRTIO_BLK_S_OK, w.status());
+                assertSameBytes(bytes(w.data), bytes(store.contents().asSlice(32 * 512, 4096)), "the resubmitted write landed");
+                MemorySegment log = map(area, 2 * InflightQueue.bytesPerQueue(QSIZE));
+                assertEquals(0, log.get(ValueLayout.JAVA_BYTE, InflightQueue.HEADER_SIZE + (long) head * InflightQueue.DESC_STATE_SIZE));
+            } finally {
+                Native.closeQuietly(area);
+                ring.close();
+            }
+        }
+    }
+
+    private static MemorySegment map(int fd, long size) {
+        long a = Native.mmap(0, size, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, fd, 0);
+        return Native.segmentAt(a, size);
+    }
+
+    private static VhostUserTarget target(Path d) {
+        return VhostUserTarget.builder().name("infl").socket(d.resolve("i.sock"))
+                .blk(new RamBlockStore(1 << 20, false), BlkModelOptions.builder().numQueues(2).build()).start();
+    }
+}

@@ -1,0 +1,112 @@
+package io.jvirtio.spec.blk;
+
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * virtio-blk constants (virtio 1.x spec section 5.2), with the spec's names: feature bits,
+ * request types, status values, and the offsets of {@code struct virtio_blk_config} and of the
+ * request header.
+ */
+public final class VirtioBlkSpec {
+    // 5.2.3 Feature bits
+    public static final int VIRTIO_BLK_F_SIZE_MAX = 1;
+    public static final int VIRTIO_BLK_F_SEG_MAX = 2;
+    public static final int VIRTIO_BLK_F_GEOMETRY = 4;
+    public static final int VIRTIO_BLK_F_RO = 5;
+    public static final int VIRTIO_BLK_F_BLK_SIZE = 6;
+    public static final int VIRTIO_BLK_F_FLUSH = 9;
+    public static final int VIRTIO_BLK_F_TOPOLOGY = 10;
+    public static final int VIRTIO_BLK_F_CONFIG_WCE = 11;
+    public static final int VIRTIO_BLK_F_MQ = 12;
+    public static final int VIRTIO_BLK_F_DISCARD = 13;
+    public static final int VIRTIO_BLK_F_WRITE_ZEROES = 14;
+
+    // 5.2.4 struct virtio_blk_config offsets
+    public static final int CFG_CAPACITY = 0;                  // le64, in 512-byte sectors
+    public static final int CFG_SIZE_MAX = 8;                  // le32
+    public static final int CFG_SEG_MAX = 12;                  // le32
+    public static final int CFG_BLK_SIZE = 20;                 // le32
+    public static final int CFG_PHYSICAL_BLOCK_EXP = 24;       // u8
+    public static final int CFG_ALIGNMENT_OFFSET = 25;         // u8
+    public static final int CFG_MIN_IO_SIZE = 26;              // le16, in blocks
+    public static final int CFG_OPT_IO_SIZE = 28;              // le32, in blocks
+    public static final int CFG_WRITEBACK = 32;                // u8
+    public static final int CFG_NUM_QUEUES = 34;               // le16
+    public static final int CFG_MAX_DISCARD_SECTORS = 36;      // le32
+    public static final int CFG_MAX_DISCARD_SEG = 40;          // le32
+    public static final int CFG_DISCARD_SECTOR_ALIGNMENT = 44; // le32
+    public static final int CFG_MAX_WRITE_ZEROES_SECTORS = 48; // le32
+    public static final int CFG_MAX_WRITE_ZEROES_SEG = 52;     // le32
+    public static final int CFG_WRITE_ZEROES_MAY_UNMAP = 56;   // u8
+    /**
+     * Bytes of config read: through {@code write_zeroes_may_unmap} and its padding. Targets reject
+     * GET_CONFIG beyond their own struct size (qemu-storage-daemon 7.2 does), and every field jvirtio
+     * uses ends here.
+     */
+    public static final int CFG_READ_SIZE = 60;
+
+    // 5.2.6 Request types
+    public static final int VIRTIO_BLK_T_IN = 0;
+    public static final int VIRTIO_BLK_T_OUT = 1;
+    public static final int VIRTIO_BLK_T_FLUSH = 4;
+    public static final int VIRTIO_BLK_T_GET_ID = 8;
+    public static final int VIRTIO_BLK_T_DISCARD = 11;
+    public static final int VIRTIO_BLK_T_WRITE_ZEROES = 13;
+
+    // struct virtio_blk_req header: le32 type, le32 reserved, le64 sector
+    public static final int REQ_TYPE = 0;
+    public static final int REQ_RESERVED = 4;
+    public static final int REQ_SECTOR = 8;
+    public static final int REQ_HEADER_SIZE = 16;
+
+    // struct virtio_blk_discard_write_zeroes: le64 sector, le32 num_sectors, le32 flags
+    public static final int DWZ_SECTOR = 0;
+    public static final int DWZ_NUM_SECTORS = 8;
+    public static final int DWZ_FLAGS = 12;
+    public static final int DWZ_SIZE = 16;
+    /** {@code VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP}: the device may deallocate the zeroed range. */
+    public static final int VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP = 1;
+
+    // Status byte
+    public static final int VIRTIO_BLK_S_OK = 0;
+    public static final int VIRTIO_BLK_S_IOERR = 1;
+    public static final int VIRTIO_BLK_S_UNSUPP = 2;
+
+    /** {@code VIRTIO_BLK_ID_BYTES}: the serial returned by GET_ID. */
+    public static final int VIRTIO_BLK_ID_BYTES = 20;
+    /** virtio-blk addresses in 512-byte sectors whatever the block size. */
+    public static final int SECTOR_SIZE = 512;
+    public static final int SECTOR_SHIFT = 9;
+
+    /** Every multi-byte field of virtio-blk is little-endian; these layouts are shared, never re-derived per I/O. */
+    public static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private VirtioBlkSpec() {
+    }
+
+    /** @return the spec name of a status byte, e.g. {@code VIRTIO_BLK_S_IOERR} */
+    public static String statusName(int status) {
+        return switch (status) {
+            case VIRTIO_BLK_S_OK -> "VIRTIO_BLK_S_OK";
+            case VIRTIO_BLK_S_IOERR -> "VIRTIO_BLK_S_IOERR";
+            case VIRTIO_BLK_S_UNSUPP -> "VIRTIO_BLK_S_UNSUPP";
+            default -> "invalid status 0x" + Integer.toHexString(status);
+        };
+    }
+
+    /** @return the spec name of a request type */
+    public static String typeName(int type) {
+        return switch (type) {
+            case VIRTIO_BLK_T_IN -> "VIRTIO_BLK_T_IN";
+            case VIRTIO_BLK_T_OUT -> "VIRTIO_BLK_T_OUT";
+            case VIRTIO_BLK_T_FLUSH -> "VIRTIO_BLK_T_FLUSH";
+            case VIRTIO_BLK_T_GET_ID -> "VIRTIO_BLK_T_GET_ID";
+            case VIRTIO_BLK_T_DISCARD -> "VIRTIO_BLK_T_DISCARD";
+            case VIRTIO_BLK_T_WRITE_ZEROES -> "VIRTIO_BLK_T_WRITE_ZEROES";
+            default -> "type " + type;
+        };
+    }
+}

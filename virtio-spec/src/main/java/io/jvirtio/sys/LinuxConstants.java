@@ -1,0 +1,44 @@
+package io.jvirtio.sys;
+
+/** Linux x86_64 constants for the native calls in {@link Native}, named as in the C headers. */
+public final class LinuxConstants {
+    // <sys/mman.h>
+    public static final int PROT_NONE = 0x0;
+    public static final int PROT_READ = 0x1;
+    public static final int PROT_WRITE = 0x2;
+    public static final int MAP_SHARED = 0x01;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_FIXED = 0x10;
+    public static final int MAP_ANONYMOUS = 0x20;
+    public static final int MAP_NORESERVE = 0x4000;
+    public static final int MAP_POPULATE = 0x8000;
+    public static final long MAP_FAILED = -1L;
+
+    // <linux/memfd.h>
+    public static final int MFD_CLOEXEC = 0x0001;
+    public static final int MFD_ALLOW_SEALING = 0x0002;
+    public static final int MFD_HUGETLB = 0x0004;
+    public static final int MFD_HUGE_SHIFT = 26;
+    /** {@code MFD_HUGE_2MB}: 21 (log2 of 2 MiB) in the size field. */
+    public static final int MFD_HUGE_2MB = 21 << MFD_HUGE_SHIFT;
+
+    // <sys/eventfd.h>
+    public static final int EFD_SEMAPHORE = 0x1;
+    public static final int EFD_NONBLOCK = 0x800;
+    public static final int EFD_CLOEXEC = 0x80000;
+
+    // <poll.h>
+    public static final short POLLIN = 0x001;
+    public static final short POLLERR = 0x008;
+    public static final short POLLHUP = 0x010;
+
+    // <fcntl.h>
+    public static final int O_RDWR = 0x2;
+    public static final int O_CLOEXEC = 0x80000;
+
+    /** 2 MiB: the huge page size and the alignment of every shared region. */
+    public static final long HUGE_PAGE_2M = 2L * 1024 * 1024;
+
+    private LinuxConstants() {
+    }
+}
