@@ -1,6 +1,7 @@
 package io.jvirtio.bdev;
 
 import io.jvirtio.spec.VirtioException;
+import io.jvirtio.spec.vhostuser.VhostUserException;
 
 import java.util.Objects;
 
@@ -58,10 +59,15 @@ public class BdevIoException extends VirtioException {
     /**
      * @param cause    an error that ended an I/O
      * @param fallback the reason when {@code cause} carries none
-     * @return the reason {@code cause} carries when it is a {@code BdevIoException}, else {@code fallback}
+     * @return the reason {@code cause} carries when it is a {@code BdevIoException};
+     *         {@link Reason#TRANSPORT_LOST} when it is a vhost-user failure a reconnect could help
+     *         ({@link VhostUserException#shouldReconnect()}); else {@code fallback}
      */
     public static Reason reasonOf(Throwable cause, Reason fallback) {
-        return cause instanceof BdevIoException b ? b.reason : fallback;
+        if (cause instanceof BdevIoException b) {
+            return b.reason;
+        }
+        return cause instanceof VhostUserException v && v.shouldReconnect() ? Reason.TRANSPORT_LOST : fallback;
     }
 
     /** @return what kind of failure this is */

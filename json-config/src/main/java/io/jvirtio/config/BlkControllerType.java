@@ -2,13 +2,9 @@ package io.jvirtio.config;
 
 import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
-import io.jvirtio.spec.VirtioException;
-import io.jvirtio.core.vhostuser.VhostUserFrontend;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 
 import java.util.Objects;
-
-import static io.jvirtio.config.JsonObjectReader.quote;
 
 /**
  * {@code dev_type blk}: one {@link VirtioBlkDevice} per controller, its bdev named as the controller
@@ -44,26 +40,15 @@ public final class BlkControllerType implements ControllerType {
 
     @Override
     public void validate(ControllerParams params) {
-        if (params.trtype() == Transport.PCI) {
-            throw new ConfigException(JsonPath.of("trtype"), "\"pci\" is not available yet for dev_type blk"
-                    + " (jvirtio has no virtio-pci/VFIO transport yet); use \"user\" with a vhost-user socket");
-        }
+        VhostUserAttachStep.refusePci(params, DEV_TYPE);
     }
 
     @Override
     public Controller attach(ControllerParams params) {
         validate(params);
         VirtioBlkOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
-        VhostUserFrontend backend;
-        try {
-            backend = VhostUserFrontend.connectWithOwnMemory(params.name(), params.socketPath(), options.memoryBytes(),
-                    options.hugePages(), vhostUserOptions);
-        } catch (VirtioException e) {
-            throw new ConfigException(JsonPath.of("traddr"), quote(params.traddr()) + ": cannot attach " + params.name()
-                    + ": " + e.getMessage(), e);
-        }
-        // On failure attach() resets the device, destructs the backend and closes the memory it owns.
-        return new BlkController(VirtioBlkDevice.attach(params.name(), backend, backend.memory(), true, options));
+        return new BlkController(VhostUserAttachStep.attach(params, options.memoryBytes(), options.hugePages(), vhostUserOptions,
+                (ops, memory) -> VirtioBlkDevice.attach(params.name(), ops, memory, true, options)));
     }
 
     @Override

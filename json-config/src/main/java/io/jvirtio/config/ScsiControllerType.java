@@ -1,14 +1,10 @@
 package io.jvirtio.config;
 
-import io.jvirtio.spec.VirtioException;
-import io.jvirtio.core.vhostuser.VhostUserFrontend;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 import io.jvirtio.scsi.VirtioScsiController;
 import io.jvirtio.scsi.VirtioScsiOptions;
 
 import java.util.Objects;
-
-import static io.jvirtio.config.JsonObjectReader.quote;
 
 /**
  * {@code dev_type scsi}: one {@link VirtioScsiController} per controller, one bdev per LUN found by the
@@ -49,10 +45,7 @@ public final class ScsiControllerType implements ControllerType {
 
     @Override
     public void validate(ControllerParams params) {
-        if (params.trtype() == Transport.PCI) {
-            throw new ConfigException(JsonPath.of("trtype"), "\"pci\" is not available yet for dev_type scsi"
-                    + " (jvirtio has no virtio-pci/VFIO transport yet); use \"user\" with a vhost-user socket");
-        }
+        VhostUserAttachStep.refusePci(params, DEV_TYPE);
         if (params.vqSize() < MIN_VQ_SIZE) {
             throw new ConfigException(JsonPath.of("vq_size"), params.vqSize() + " is too small for dev_type scsi (at least "
                     + MIN_VQ_SIZE + " descriptors per queue)");
@@ -63,18 +56,8 @@ public final class ScsiControllerType implements ControllerType {
     public Controller attach(ControllerParams params) {
         validate(params);
         VirtioScsiOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
-        // VirtioScsiController.connectVhostUser's steps, split so that only a failure to reach the socket
-        // is reported against traddr; a device that misbehaves during attach is reported against the entry.
-        VhostUserFrontend backend;
-        try {
-            backend = VhostUserFrontend.connectWithOwnMemory(params.name(), params.socketPath(), options.memoryBytes(),
-                    options.hugePages(), vhostUserOptions);
-        } catch (VirtioException e) {
-            throw new ConfigException(JsonPath.of("traddr"), quote(params.traddr()) + ": cannot attach " + params.name()
-                    + ": " + e.getMessage(), e);
-        }
-        // On failure attach() resets the device, destructs the backend and closes the memory it owns.
-        return new ScsiController(VirtioScsiController.attach(params.name(), backend, backend.memory(), true, options));
+        return new ScsiController(VhostUserAttachStep.attach(params, options.memoryBytes(), options.hugePages(), vhostUserOptions,
+                (ops, memory) -> VirtioScsiController.attach(params.name(), ops, memory, true, options)));
     }
 
     @Override

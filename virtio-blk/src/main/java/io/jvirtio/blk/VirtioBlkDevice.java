@@ -10,7 +10,7 @@ import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
-import io.jvirtio.core.vhostuser.VhostUserFrontend;
+import io.jvirtio.core.vhostuser.VhostUserAttach;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,6 +23,7 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Set;
 
 import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
@@ -104,10 +105,12 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         try {
             device.negotiate(DRIVER_FEATURES);
             VirtioBlkConfig config = VirtioBlkConfig.read(device);
-            int available = Math.min(config.numQueues(), ops.getMaxQueues());
+            OptionalInt transportMax = ops.getMaxQueues();
+            int available = Math.min(config.numQueues(), transportMax.orElse(Integer.MAX_VALUE));
             if (options.requestQueues() > available) {
                 throw new DeviceException(name + ": " + options.requestQueues() + " request queues requested, the device has "
-                        + available + " (num_queues " + config.numQueues() + ", transport limit " + ops.getMaxQueues() + ")");
+                        + available + " (num_queues " + config.numQueues()
+                        + (transportMax.isPresent() ? ", transport limit " + transportMax.getAsInt() : "") + ")");
             }
             device.start(options.requestQueues(), 0, options.queueSize(), MAX_INDIRECT);
             VirtioBlkDevice blk = new VirtioBlkDevice(device, ownsMemory, config, options);
@@ -139,9 +142,8 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
 
     /** As {@link #connectVhostUser(String, Path, VirtioBlkOptions)} with vhost-user protocol options. */
     public static VirtioBlkDevice connectVhostUser(String name, Path socket, VirtioBlkOptions options, VhostUserOptions vhostUser) {
-        VhostUserFrontend backend = VhostUserFrontend.connectWithOwnMemory(name, socket, options.memoryBytes(), options.hugePages(),
-                vhostUser);
-        return attach(name, backend, backend.memory(), true, options);
+        return VhostUserAttach.attach(name, socket, options.memoryBytes(), options.hugePages(), vhostUser,
+                (ops, memory) -> attach(name, ops, memory, true, options));
     }
 
     private static void closeQuietly(VirtioDevice device, RuntimeException failure) {

@@ -63,6 +63,7 @@ class BlkAttachValidationTest {
         SimulatedBlkBackend sim = new SimulatedBlkBackend().numQueues(2);
         DeviceException e = assertThrows(DeviceException.class, () -> sim.attach(SimulatedBlkBackend.options().withRequestQueues(4)));
         assertTrue(e.getMessage().contains("4 request queues requested") && e.getMessage().contains("num_queues 2"), e.getMessage());
+        assertFalse(e.getMessage().contains("transport limit"), "the transport reports no queue count: " + e.getMessage());
         assertNothingLeft(sim);
     }
 

@@ -1,5 +1,6 @@
 package io.jvirtio.blk;
 
+import java.util.OptionalInt;
 import io.jvirtio.core.DeviceException;
 import io.jvirtio.core.QueueSetup;
 import io.jvirtio.core.VirtioBackendOps;
@@ -64,7 +65,7 @@ final class SimulatedBlkBackend implements VirtioBackendOps {
     private volatile int status;
     private final List<Integer> statusHistory = new ArrayList<>();
     private boolean refuseFeaturesOk;
-    private int maxQueues = Integer.MAX_VALUE;
+    private OptionalInt maxQueues = OptionalInt.empty();
     private int maxQueueSize = 1024;
     private final Map<Integer, SimulatedDevice> queues = new ConcurrentHashMap<>();
     private final List<Integer> deletedQueues = new ArrayList<>();
@@ -159,7 +160,7 @@ final class SimulatedBlkBackend implements VirtioBackendOps {
     }
 
     SimulatedBlkBackend transportMaxQueues(int n) {
-        maxQueues = n;
+        maxQueues = OptionalInt.of(n);
         return this;
     }
 
@@ -345,7 +346,7 @@ final class SimulatedBlkBackend implements VirtioBackendOps {
     }
 
     @Override
-    public int getMaxQueues() {
+    public OptionalInt getMaxQueues() {
         return maxQueues;
     }
 

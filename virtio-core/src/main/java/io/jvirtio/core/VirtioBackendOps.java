@@ -4,6 +4,7 @@ import io.jvirtio.spec.VirtioStatus;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
+import java.util.OptionalInt;
 
 /**
  * One transport's view of a virtio device (SPDK's {@code struct virtio_dev_ops}): vhost-user now,
@@ -12,15 +13,28 @@ import java.util.Map;
  *
  * <p>Every call but {@link #notifyQueue} is a setup-time call and may block on the transport.
  * {@link #notifyQueue} is on the I/O path: no allocation, at most one syscall.
+ *
+ * <p>What a transport cannot do is an answer, not a failure: a config access it has no means for
+ * throws {@link TransportUnsupportedException}; a queue count it does not know is an empty
+ * {@link #getMaxQueues()}.
  */
 public interface VirtioBackendOps {
     /** @return a short name for the transport type as SPDK prints it: {@code "user"}, {@code "pci-modern"} */
     String transportType();
 
-    /** Reads {@code dst.byteSize()} bytes of device config space starting at {@code offset}. */
+    /**
+     * Reads {@code dst.byteSize()} bytes of device config space starting at {@code offset}.
+     *
+     * @throws TransportUnsupportedException when the transport cannot read config space (the
+     *         transport stays usable; any other exception is a failure of the transport or device)
+     */
     void readDevConfig(long offset, MemorySegment dst);
 
-    /** Writes {@code src} into device config space at {@code offset}. */
+    /**
+     * Writes {@code src} into device config space at {@code offset}.
+     *
+     * @throws TransportUnsupportedException when the transport cannot write config space
+     */
     void writeDevConfig(long offset, MemorySegment src);
 
     /** @return the device status byte ({@link VirtioStatus}) */
@@ -35,8 +49,13 @@ public interface VirtioBackendOps {
     /** Tells the device which of its features the driver accepted. */
     void setFeatures(long features);
 
-    /** @return how many queues the transport can carry at most ({@link Integer#MAX_VALUE} when it does not say) */
-    int getMaxQueues();
+    /**
+     * @return how many queues the device has as the transport reports it (vhost-user GET_QUEUE_NUM),
+     *         or empty when the transport does not know: the driver then goes by the device's config
+     *         and by what it was asked for, and {@link #setupQueue} refuses an index the transport
+     *         cannot address
+     */
+    OptionalInt getMaxQueues();
 
     /** @return the largest size queue {@code index} may have */
     int getQueueSize(int index);

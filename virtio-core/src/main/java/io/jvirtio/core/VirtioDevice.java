@@ -10,6 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
+import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 import static io.jvirtio.spec.VirtioFeatures.VIRTIO_F_VERSION_1;
@@ -131,10 +132,11 @@ public final class VirtioDevice implements AutoCloseable {
         if ((status & VirtioStatus.FEATURES_OK) == 0 || (status & VirtioStatus.FAILED) != 0) {
             throw new DeviceException(name + ": start before feature negotiation (status " + VirtioStatus.describe(status) + ")");
         }
-        int transportMax = ops.getMaxQueues();
-        if (totalQueues < 1 || totalQueues > transportMax) {
+        OptionalInt transportMax = ops.getMaxQueues();
+        if (totalQueues < 1 || totalQueues > transportMax.orElse(Integer.MAX_VALUE)) {
             fail();
-            throw new DeviceException(name + ": " + totalQueues + " queues requested, the transport allows 1.." + transportMax);
+            throw new DeviceException(name + ": " + totalQueues + " queues requested, the transport allows 1.."
+                    + (transportMax.isPresent() ? transportMax.getAsInt() : "(not reported)"));
         }
         this.fixedQueues = fixedQueues;
         queues = new SplitVirtqueue[totalQueues];

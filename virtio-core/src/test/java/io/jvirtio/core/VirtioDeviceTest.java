@@ -1,5 +1,6 @@
 package io.jvirtio.core;
 
+import java.util.OptionalInt;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.spec.VirtioStatus;
 
@@ -47,7 +48,7 @@ class VirtioDeviceTest {
         @Override public int getStatus() { return status; }
         @Override public long getFeatures() { return offered; }
         @Override public void setFeatures(long features) { accepted = features; }
-        @Override public int getMaxQueues() { return maxQueues; }
+        @Override public OptionalInt getMaxQueues() { return OptionalInt.of(maxQueues); }
         @Override public int getQueueSize(int index) { return queueSize; }
         @Override public void notifyQueue(int index) { kicks.add(index); }
         @Override public void destruct() { destructs++; }

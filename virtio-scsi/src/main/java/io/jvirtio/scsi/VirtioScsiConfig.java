@@ -5,6 +5,7 @@ import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import io.jvirtio.core.DeviceException;
 
 import java.lang.foreign.MemorySegment;
+import java.util.OptionalInt;
 
 import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 
@@ -13,7 +14,8 @@ import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
  * cannot read config (SPDK's vhost-scsi target does not offer VHOST_USER_PROTOCOL_F_CONFIG).
  * Unsigned le32 fields are kept as Java ints; use {@link Integer#toUnsignedLong} where it matters.
  *
- * @param numQueues     request queues the device has (control and event queues not counted)
+ * @param numQueues     request queues the device has (control and event queues not counted); 0 in
+ *                      {@link #defaults} when neither the device nor the transport says
  * @param segMax        most data segments in one command, 0 = not reported (no limit but the ring's)
  * @param maxSectors    largest transfer of one command in 512-byte sectors, 0 = not reported
  * @param cmdPerLun     commands per LUN the device handles at once (a hint), 0 = not reported
@@ -40,12 +42,13 @@ public record VirtioScsiConfig(int numQueues, int segMax, int maxSectors, int cm
 
     /**
      * SPDK's defaults for a device whose config cannot be read: num_queues from the transport
-     * ({@code GET_QUEUE_NUM} - 2), sense 96, cdb 32, targets 0..63, no segment or sector limit.
+     * ({@code GET_QUEUE_NUM} - 2; 0 when the transport does not report a count either), sense 96,
+     * cdb 32, targets 0..63, no segment or sector limit.
      *
-     * @param transportQueues the queues the transport reports (fixed ones included)
+     * @param transportQueues the queues the transport reports (fixed ones included), or empty
      */
-    public static VirtioScsiConfig defaults(int transportQueues) {
-        int requestQueues = Math.max(0, transportQueues - FIXED_QUEUES);
+    public static VirtioScsiConfig defaults(OptionalInt transportQueues) {
+        int requestQueues = Math.max(0, transportQueues.orElse(0) - FIXED_QUEUES);
         return new VirtioScsiConfig(requestQueues, 0, 0, 0, EVENT_SIZE, DEFAULT_SENSE_SIZE, DEFAULT_CDB_SIZE, 0,
                 SPDK_MAX_TARGETS - 1, 16383, false);
     }

@@ -6,16 +6,15 @@ import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.core.DeviceException;
+import io.jvirtio.core.TransportUnsupportedException;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioException;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
-import io.jvirtio.core.vhostuser.VhostUserFrontend;
-import io.jvirtio.spec.vhostuser.VhostUserException;
+import io.jvirtio.core.vhostuser.VhostUserAttach;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
-import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -160,14 +160,18 @@ public final class VirtioScsiController implements AutoCloseable {
         try {
             device.negotiate(DRIVER_FEATURES);
             VirtioScsiConfig config = readConfig(device, ops);
-            int transportRequestQueues = ops.getMaxQueues() - FIXED_QUEUES;
-            int available = Math.min(config.numQueues(), transportRequestQueues);
+            OptionalInt transportMax = ops.getMaxQueues();
+            // neither the device nor the transport says how many queues there are: take what was asked
+            // for (the transport refuses an index it cannot address) and spare none for scans
+            boolean known = config.fromDevice() || transportMax.isPresent();
+            int transportRequestQueues = transportMax.orElse(Integer.MAX_VALUE) - FIXED_QUEUES;
+            int available = known ? Math.min(config.numQueues(), transportRequestQueues) : options.requestQueues();
             if (options.requestQueues() > available) {
                 throw new DeviceException(name + ": " + options.requestQueues() + " request queues requested, the device has "
                         + available + " (num_queues " + config.numQueues() + (config.fromDevice() ? "" : " from the transport")
-                        + ", transport limit " + transportRequestQueues + " besides the control and event queues)");
+                        + (transportMax.isPresent() ? ", transport limit " + transportRequestQueues : "")
+                        + " besides the control and event queues)");
             }
-            boolean known = config.fromDevice() || !(ops instanceof VhostUserFrontend vu) || vu.hasProtocolFeature(VhostUserProtocolFeature.MQ);
             boolean dedicated = options.dedicatedScanQueue() && known && available > options.requestQueues();
             device.start(FIXED_QUEUES + options.requestQueues() + (dedicated ? 1 : 0), FIXED_QUEUES, options.queueSize(), MAX_INDIRECT);
             ctrl = new VirtioScsiController(device, ownsMemory, config, options, dedicated);
@@ -216,35 +220,28 @@ public final class VirtioScsiController implements AutoCloseable {
 
     /** As {@link #connectVhostUser(String, Path, VirtioScsiOptions)} with vhost-user protocol options. */
     public static VirtioScsiController connectVhostUser(String name, Path socket, VirtioScsiOptions options, VhostUserOptions vhostUser) {
-        VhostUserFrontend backend = VhostUserFrontend.connectWithOwnMemory(name, socket, options.memoryBytes(), options.hugePages(),
-                vhostUser);
-        return attach(name, backend, backend.memory(), true, options);
+        return VhostUserAttach.attach(name, socket, options.memoryBytes(), options.hugePages(), vhostUser,
+                (ops, memory) -> attach(name, ops, memory, true, options));
     }
 
     /**
      * Reads {@code struct virtio_scsi_config}, or takes SPDK's defaults when the transport cannot read
-     * config: a vhost-user back-end without VHOST_USER_PROTOCOL_F_CONFIG (SPDK's vhost-scsi), or one that
-     * refuses GET_CONFIG, or a transport that throws {@link UnsupportedOperationException}.
+     * config ({@link TransportUnsupportedException}): a vhost-user back-end without
+     * VHOST_USER_PROTOCOL_F_CONFIG (SPDK's vhost-scsi), or one that refuses GET_CONFIG.
      */
     static VirtioScsiConfig readConfig(VirtioDevice device, VirtioBackendOps ops) {
         String name = device.name();
-        if (ops instanceof VhostUserFrontend vu && !vu.hasProtocolFeature(VhostUserProtocolFeature.CONFIG)) {
-            VirtioScsiConfig c = VirtioScsiConfig.defaults(ops.getMaxQueues());
-            LOG.info("{}: the vhost-user back-end does not offer the CONFIG protocol feature (SPDK's vhost-scsi does not):"
-                    + " using SPDK's defaults (num_queues {} from GET_QUEUE_NUM, sense 96, cdb 32, targets 0..{})", name,
-                    c.numQueues(), c.maxTarget());
-            return c;
-        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cfg = arena.allocate(CFG_SIZE);
             device.readDevConfig(0, cfg);
             return VirtioScsiConfig.parse(name, cfg);
-        } catch (UnsupportedOperationException e) {
-            LOG.info("{}: the transport has no device config ({}): using SPDK's defaults", name, e.getMessage());
-            return VirtioScsiConfig.defaults(ops.getMaxQueues());
-        } catch (VhostUserException e) {
-            LOG.warn("{}: reading virtio_scsi_config failed ({}): using SPDK's defaults", name, e.getMessage());
-            return VirtioScsiConfig.defaults(ops.getMaxQueues());
+        } catch (TransportUnsupportedException e) {
+            OptionalInt transportQueues = ops.getMaxQueues();
+            VirtioScsiConfig c = VirtioScsiConfig.defaults(transportQueues);
+            LOG.info("{}: the transport cannot read virtio_scsi_config ({}), as with SPDK's vhost-scsi: using SPDK's defaults"
+                    + " (num_queues {}, sense 96, cdb 32, targets 0..{})", name, e.getMessage(),
+                    transportQueues.isPresent() ? c.numQueues() + " from the transport" : "not reported", c.maxTarget());
+            return c;
         }
     }
 

@@ -1,5 +1,6 @@
 package io.jvirtio.scsi;
 
+import java.util.OptionalInt;
 import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import io.jvirtio.spec.scsi.ScsiSpec;
 
@@ -106,7 +107,7 @@ class ScsiSenseTest {
         cfg.set(LE_INT, CFG_SENSE_SIZE, -1);
         DeviceException e = assertThrows(DeviceException.class, () -> VirtioScsiConfig.parse("d", cfg));
         assertTrue(e.getMessage().contains("d: virtio_scsi_config.sense_size = 4294967295"), e.getMessage());
-        VirtioScsiConfig d = VirtioScsiConfig.defaults(10);
+        VirtioScsiConfig d = VirtioScsiConfig.defaults(OptionalInt.of(10));
         assertEquals(8, d.numQueues());
         assertEquals(64, d.targetCount());
         assertFalse(d.fromDevice());

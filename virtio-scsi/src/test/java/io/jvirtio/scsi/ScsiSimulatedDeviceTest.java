@@ -217,6 +217,33 @@ class ScsiSimulatedDeviceTest {
     }
 
     @Test
+    void withoutConfigTheTransportsQueueCountDecidesTheScanQueue() {
+        try (VirtioScsiController c = sim().noConfig().attach(SimulatedScsiBackend.options())) {
+            assertEquals(2, c.config().numQueues(), "the transport's 4 queues minus control and event");
+            assertTrue(c.hasDedicatedScanQueue(), "1 request queue asked, 2 known: one to spare");
+        }
+    }
+
+    @Test
+    void withoutConfigOrQueueCountTheRequestedQueuesAreTakenAndNoneSpared() {
+        try (VirtioScsiController c = sim().noConfig().unknownQueueCount().attach(SimulatedScsiBackend.options().withRequestQueues(2))) {
+            assertFalse(c.config().fromDevice());
+            assertEquals(0, c.config().numQueues(), "neither the device nor the transport says");
+            assertEquals(2, c.ioQueueCount());
+            assertFalse(c.hasDedicatedScanQueue(), "no queue is known to be spare");
+            assertEquals(1, c.bdevs().size());
+        }
+    }
+
+    @Test
+    void aDeviceConfigNeedsNoTransportQueueCount() {
+        try (VirtioScsiController c = sim().unknownQueueCount().attach(SimulatedScsiBackend.options())) {
+            assertTrue(c.config().fromDevice());
+            assertTrue(c.hasDedicatedScanQueue(), "num_queues 2 from the device, 1 asked");
+        }
+    }
+
+    @Test
     void eventsDriveRescansRemovalsAndCapacityChanges() {
         SimulatedScsiBackend sim = sim();
         try (VirtioScsiController c = sim.attach(SimulatedScsiBackend.options())) {

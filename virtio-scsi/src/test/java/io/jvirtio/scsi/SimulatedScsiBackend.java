@@ -1,5 +1,7 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.core.TransportUnsupportedException;
+import java.util.OptionalInt;
 import io.jvirtio.spec.scsi.ScsiSpec;
 
 import io.jvirtio.core.QueueSetup;
@@ -97,6 +99,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
     private long driverFeatures;
     private volatile int status;
     private boolean noConfig;
+    private boolean unknownQueueCount;
     private final Map<Integer, SimulatedDevice> queues = new ConcurrentHashMap<>();
     private final Map<Long, Lun> luns = new ConcurrentHashMap<>();
     private final List<Cmd> commands = new ArrayList<>();
@@ -129,9 +132,15 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
         return this;
     }
 
-    /** readDevConfig throws UnsupportedOperationException, as a transport without config space would. */
+    /** readDevConfig throws TransportUnsupportedException, as a transport without config space does. */
     SimulatedScsiBackend noConfig() {
         noConfig = true;
+        return this;
+    }
+
+    /** getMaxQueues answers empty, as a transport that does not know the device's queue count does. */
+    SimulatedScsiBackend unknownQueueCount() {
+        unknownQueueCount = true;
         return this;
     }
 
@@ -420,7 +429,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
     @Override
     public void readDevConfig(long offset, MemorySegment dst) {
         if (noConfig) {
-            throw new UnsupportedOperationException("sim: no config space");
+            throw new TransportUnsupportedException("sim: no config space");
         }
         MemorySegment.copy(cfg, offset, dst, 0, dst.byteSize());
     }
@@ -461,8 +470,8 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
     }
 
     @Override
-    public int getMaxQueues() {
-        return FIXED_QUEUES + cfg.get(LE_INT, CFG_NUM_QUEUES);
+    public OptionalInt getMaxQueues() {
+        return unknownQueueCount ? OptionalInt.empty() : OptionalInt.of(FIXED_QUEUES + cfg.get(LE_INT, CFG_NUM_QUEUES));
     }
 
     @Override

@@ -77,10 +77,11 @@ public final class VhostUserConnection implements AutoCloseable {
                                               Duration replyTimeout) {
         int bytes = path.toString().getBytes(StandardCharsets.UTF_8).length;
         if (bytes > MAX_SOCKET_PATH_BYTES) {
-            throw new VhostUserException("vhost-user socket path " + path + " is " + bytes + " bytes long; a unix socket path holds at most "
-                    + MAX_SOCKET_PATH_BYTES);
+            throw VhostUserException.invalidOperation("vhost-user socket path " + path + " is " + bytes
+                    + " bytes long; a unix socket path holds at most " + MAX_SOCKET_PATH_BYTES);
         }
         String reason = null;
+        boolean notASocket = false;
         IOException cause = null;
         for (int attempt = 0; attempt <= retries; attempt++) {
             if (attempt > 0) {
@@ -88,6 +89,7 @@ public final class VhostUserConnection implements AutoCloseable {
             }
             reason = unreachableReason(path);
             if (reason != null && !reason.contains("does not exist")) {
+                notASocket = true;
                 break; // not a socket: retrying will not help
             }
             if (reason == null) {
@@ -106,7 +108,8 @@ public final class VhostUserConnection implements AutoCloseable {
             LOG.debug("vhost-user {}: attempt {} of {}: {}", path, attempt + 1, retries + 1, reason);
         }
         String attempts = retries > 0 ? " (after " + (retries + 1) + " attempts)" : "";
-        throw new VhostUserException("cannot connect to vhost-user socket " + path + ": " + reason + attempts, cause);
+        // a missing or refusing socket may be a target still starting: a later attempt can succeed
+        throw new VhostUserException("cannot connect to vhost-user socket " + path + ": " + reason + attempts, !notASocket, cause);
     }
 
     private static String unreachableReason(Path path) {
@@ -147,7 +150,7 @@ public final class VhostUserConnection implements AutoCloseable {
             TimeUnit.NANOSECONDS.sleep(d.toNanos());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new VhostUserException("interrupted while waiting to reconnect", e);
+            throw new VhostUserException("interrupted while waiting to reconnect", false, e);
         }
     }
 
@@ -190,7 +193,7 @@ public final class VhostUserConnection implements AutoCloseable {
         if (replyAck) {
             long ack = read(request, VhostUserU64::decode).value();
             if (ack != 0) {
-                throw new VhostUserException(prefix() + request + " failed: the back-end answered REPLY_ACK with u64 " + ack
+                throw VhostUserException.protocolError(prefix() + request + " failed: the back-end answered REPLY_ACK with u64 " + ack
                         + " (0x" + Long.toHexString(ack) + "), 0 means success");
             }
         }
@@ -220,11 +223,11 @@ public final class VhostUserConnection implements AutoCloseable {
 
     private void ensureUsable(VhostUserRequest request) {
         if (closed) {
-            throw new VhostUserException(prefix() + "cannot send " + request + ": connection closed");
+            throw VhostUserException.invalidOperation(prefix() + "cannot send " + request + ": connection closed");
         }
         if (broken != null) {
             throw new VhostUserException(prefix() + "cannot send " + request + ": connection broken by an earlier error ("
-                    + broken.getMessage() + ")", broken);
+                    + broken.getMessage() + ")", broken.shouldReconnect(), broken);
         }
     }
 
@@ -244,7 +247,7 @@ public final class VhostUserConnection implements AutoCloseable {
             out.write(bytes);
             out.flush();
         } catch (IOException e) {
-            throw fail(new VhostUserException(prefix() + "cannot send " + request + ": " + e.getMessage()
+            throw fail(VhostUserException.socketFailure(prefix() + "cannot send " + request + ": " + e.getMessage()
                     + " (has the back-end closed the connection?)", e));
         }
     }
@@ -257,7 +260,7 @@ public final class VhostUserConnection implements AutoCloseable {
         try {
             header.checkReplyTo(request);
         } catch (VhostUserException e) {
-            throw fail(new VhostUserException(prefix() + e.getMessage()));
+            throw fail(VhostUserException.protocolError(prefix() + e.getMessage()));
         }
         byte[] body = new byte[header.size()];
         readFully(request, body, deadline, "payload of " + body.length + " bytes");
@@ -266,7 +269,7 @@ public final class VhostUserConnection implements AutoCloseable {
             LOG.debug("vhost-user {}: <- {} {}", path, header, reply);
             return reply;
         } catch (VhostUserException e) {
-            throw fail(new VhostUserException(prefix() + "reply to " + request + ": " + e.getMessage()));
+            throw fail(new VhostUserException(prefix() + "reply to " + request + ": " + e.getMessage(), e.shouldReconnect(), null));
         }
     }
 
@@ -284,19 +287,21 @@ public final class VhostUserConnection implements AutoCloseable {
             } catch (SocketTimeoutException e) {
                 throw fail(timeout(request, what, off, buf.length));
             } catch (IOException e) {
-                throw fail(new VhostUserException(prefix() + "reading the reply to " + request + " (" + what + "): " + e.getMessage(), e));
+                throw fail(VhostUserException.socketFailure(prefix() + "reading the reply to " + request + " (" + what + "): "
+                        + e.getMessage(), e));
             }
             if (n < 0) {
-                throw fail(new VhostUserException(prefix() + "the back-end closed the connection while " + request
-                        + " awaited its reply (" + what + ": got " + off + " of " + buf.length + " bytes)"));
+                throw fail(VhostUserException.socketFailure(prefix() + "the back-end closed the connection while " + request
+                        + " awaited its reply (" + what + ": got " + off + " of " + buf.length + " bytes)", null));
             }
             off += n;
         }
     }
 
     private VhostUserException timeout(VhostUserRequest request, String what, int got, int wanted) {
-        return new VhostUserException(prefix() + "no reply to " + request + " within " + TimeUnit.NANOSECONDS.toMillis(replyTimeoutNanos)
-                + " ms (" + what + ": got " + got + " of " + wanted + " bytes)");
+        // the late reply may still come on this socket; a new connection starts clean
+        return VhostUserException.socketFailure(prefix() + "no reply to " + request + " within "
+                + TimeUnit.NANOSECONDS.toMillis(replyTimeoutNanos) + " ms (" + what + ": got " + got + " of " + wanted + " bytes)", null);
     }
 
     private VhostUserException fail(VhostUserException e) {

@@ -9,10 +9,10 @@ import io.jvirtio.spec.vhostuser.VhostUserVringFile;
 import io.jvirtio.spec.vhostuser.VhostUserException;
 
 import io.jvirtio.core.QueueSetup;
+import io.jvirtio.core.TransportUnsupportedException;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.spec.VirtioStatus;
-import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.mem.MemoryListener;
 import io.jvirtio.core.mem.MemoryRegion;
@@ -26,6 +26,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.OptionalInt;
 
 import static io.jvirtio.spec.vhostuser.VhostUserProtocolFeature.CONFIG;
 import static io.jvirtio.spec.vhostuser.VhostUserProtocolFeature.CONFIGURE_MEM_SLOTS;
@@ -77,7 +78,10 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     private final long offeredFeatures;
     private final long offeredProtocolFeatures;
     private final long protocolFeatures;
-    private final int maxQueues;
+    /** GET_QUEUE_NUM with MQ; empty without */
+    private final OptionalInt reportedQueues;
+    /** the queues setupQueue accepts: GET_QUEUE_NUM, else every vring index the protocol can address */
+    private final int queueLimit;
     private final int maxMemSlots;
     private final VhostUserMemory memory = new VhostUserMemory();
     private final MemoryListener listener = new Listener();
@@ -90,7 +94,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     private boolean needsReset;
     private boolean destroyed;
 
-    private record Handshake(long features, long offeredProtocol, long protocol, int maxQueues, int maxMemSlots) {
+    private record Handshake(long features, long offeredProtocol, long protocol, OptionalInt reportedQueues, int maxMemSlots) {
     }
 
     private VhostUserFrontend(Path socketPath, MemoryDomain domain, VhostUserOptions options, VhostUserConnection conn, Handshake hs) {
@@ -101,7 +105,8 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         this.offeredFeatures = hs.features;
         this.offeredProtocolFeatures = hs.offeredProtocol;
         this.protocolFeatures = hs.protocol;
-        this.maxQueues = hs.maxQueues;
+        this.reportedQueues = hs.reportedQueues;
+        this.queueLimit = hs.reportedQueues.orElse(MAX_VRINGS);
         this.maxMemSlots = hs.maxMemSlots;
         this.queues = new VhostUserQueues(conn, MAX_VRINGS);
     }
@@ -137,35 +142,9 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         }
         LOG.info("vhost-user {}: connected; features 0x{}, protocol features offered {}, accepted {}, max queues {}", socket,
                 Long.toHexString(backend.offeredFeatures), VhostUserProtocolFeature.describe(backend.offeredProtocolFeatures),
-                VhostUserProtocolFeature.describe(backend.protocolFeatures), backend.maxQueues);
+                VhostUserProtocolFeature.describe(backend.protocolFeatures),
+                backend.reportedQueues.isPresent() ? backend.reportedQueues.getAsInt() : "not reported (no MQ)");
         return backend;
-    }
-
-    /**
-     * Creates a memory domain for one device and connects with it (what every vhost-user attach
-     * does first). On failure the domain is closed again; on success the caller owns it
-     * ({@link #memory()}) and closes it after the device.
-     *
-     * @param name        names the domain and its memfds
-     * @param socket      the back-end's unix socket
-     * @param memoryBytes the domain's first region
-     * @param hugePages   how the domain is backed
-     * @param options     timeouts, retries, protocol features
-     */
-    public static VhostUserFrontend connectWithOwnMemory(String name, Path socket, long memoryBytes, HugePagePolicy hugePages,
-                                                        VhostUserOptions options) {
-        MemoryDomain memory = MemoryDomain.create(name, memoryBytes, hugePages);
-        try {
-            return connect(socket, memory, options);
-        } catch (RuntimeException e) {
-            memory.close();
-            throw e;
-        }
-    }
-
-    /** @return the memory domain the device reaches */
-    public MemoryDomain memory() {
-        return domain;
     }
 
     /** Connects with {@link VhostUserOptions#defaults()}. */
@@ -186,25 +165,25 @@ public final class VhostUserFrontend implements VirtioBackendOps {
                 conn.enableReplyAck();
             }
         }
-        int maxQueues = MAX_VRINGS;
+        OptionalInt reportedQueues = OptionalInt.empty();
         if (VhostUserProtocolFeature.has(protocol, MQ)) {
             long n = conn.callU64(VhostUserRequest.GET_QUEUE_NUM);
             if (n < 1 || n > MAX_REPORTED_QUEUES) {
-                throw new VhostUserException("vhost-user " + conn.path() + ": " + VhostUserRequest.GET_QUEUE_NUM + " answered " + Long.toUnsignedString(n)
+                throw VhostUserException.protocolError("vhost-user " + conn.path() + ": " + VhostUserRequest.GET_QUEUE_NUM + " answered " + Long.toUnsignedString(n)
                         + " queues, expected 1.." + MAX_REPORTED_QUEUES);
             }
-            maxQueues = (int) Math.min(n, MAX_VRINGS);
+            reportedQueues = OptionalInt.of((int) Math.min(n, MAX_VRINGS));
         }
         int maxMemSlots = VhostUserMemoryTable.MAX_REGIONS;
         if (VhostUserProtocolFeature.has(protocol, CONFIGURE_MEM_SLOTS)) {
             long n = conn.callU64(VhostUserRequest.GET_MAX_MEM_SLOTS);
             if (n < 1 || n > Integer.MAX_VALUE) {
-                throw new VhostUserException("vhost-user " + conn.path() + ": " + VhostUserRequest.GET_MAX_MEM_SLOTS + " answered "
+                throw VhostUserException.protocolError("vhost-user " + conn.path() + ": " + VhostUserRequest.GET_MAX_MEM_SLOTS + " answered "
                         + Long.toUnsignedString(n) + " slots, expected at least 1");
             }
             maxMemSlots = (int) n;
         }
-        return new Handshake(features, offeredProtocol, protocol, maxQueues, maxMemSlots);
+        return new Handshake(features, offeredProtocol, protocol, reportedQueues, maxMemSlots);
     }
 
     // ---------------------------------------------------------------- accessors
@@ -269,6 +248,10 @@ public final class VhostUserFrontend implements VirtioBackendOps {
      * and the requested slice is copied out: back-ends (qemu-storage-daemon, SPDK) ignore the
      * offset field and reject a size larger than their config structure, so callers ask for no
      * more than the device's config size.
+     *
+     * @throws TransportUnsupportedException without VHOST_USER_PROTOCOL_F_CONFIG, or when the
+     *         back-end refuses the read with an empty reply: the spec's well-formed "no", after
+     *         which the connection stays usable (a malformed reply is a {@link VhostUserException})
      */
     @Override
     public synchronized void readDevConfig(long offset, MemorySegment dst) {
@@ -283,7 +266,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         VhostUserConfig reply = conn.call(VhostUserRequest.GET_CONFIG, VhostUserConfig.request(0, size), buf -> decodeConfig(buf, size));
         if (reply == null) {
             // a well-formed refusal: the connection stays usable
-            throw new VhostUserException(prefix() + "the back-end refused " + VhostUserRequest.GET_CONFIG + " of " + size
+            throw new TransportUnsupportedException(prefix() + "the back-end refused " + VhostUserRequest.GET_CONFIG + " of " + size
                     + " bytes at offset 0 (empty reply; is that larger than its config structure?)");
         }
         MemorySegment.copy(reply.payload(), (int) offset, dst, ValueLayout.JAVA_BYTE, 0, (int) length);
@@ -295,13 +278,17 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         }
         VhostUserConfig c = VhostUserConfig.decode(buf);
         if (c.offset() != 0 || c.configSize() != size) {
-            throw new VhostUserException("config reply has offset " + c.offset() + " and size " + c.configSize()
+            throw VhostUserException.protocolError("config reply has offset " + c.offset() + " and size " + c.configSize()
                     + ", asked offset 0 and size " + size);
         }
         return c;
     }
 
-    /** Writes config space with SET_CONFIG (flags 0: a driver write to writable fields). */
+    /**
+     * Writes config space with SET_CONFIG (flags 0: a driver write to writable fields).
+     *
+     * @throws TransportUnsupportedException without VHOST_USER_PROTOCOL_F_CONFIG
+     */
     @Override
     public synchronized void writeDevConfig(long offset, MemorySegment src) {
         ensureOpen();
@@ -324,7 +311,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         if (hasProtocolFeature(STATUS) && !needsReset) {
             long remote = conn.callU64(VhostUserRequest.GET_STATUS);
             if (remote < 0 || remote > STATUS_MASK) {
-                throw new VhostUserException(prefix() + VhostUserRequest.GET_STATUS + " answered 0x" + Long.toHexString(remote)
+                throw VhostUserException.protocolError(prefix() + VhostUserRequest.GET_STATUS + " answered 0x" + Long.toHexString(remote)
                         + ", not a status byte");
             }
             s = (int) remote;
@@ -343,7 +330,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
             return;
         }
         if (needsReset) {
-            throw new VhostUserException(prefix() + "device needs a reset after an earlier failure; status "
+            throw VhostUserException.invalidOperation(prefix() + "device needs a reset after an earlier failure; status "
                     + VirtioStatus.describe(newStatus) + " refused");
         }
         try {
@@ -385,9 +372,10 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         ackedFeatures = wire;
     }
 
+    /** @return GET_QUEUE_NUM when MQ was negotiated; empty without MQ (the back-end does not say) */
     @Override
-    public int getMaxQueues() {
-        return maxQueues;
+    public OptionalInt getMaxQueues() {
+        return reportedQueues;
     }
 
     @Override
@@ -543,25 +531,25 @@ public final class VhostUserFrontend implements VirtioBackendOps {
 
     private void ensureOpen() {
         if (destroyed) {
-            throw new VhostUserException(prefix() + "backend is closed");
+            throw VhostUserException.invalidOperation(prefix() + "backend is closed");
         }
     }
 
     private void requireProtocol(int feature, String what) {
         if (!hasProtocolFeature(feature)) {
-            throw new VhostUserException(prefix() + "cannot " + what + ": protocol feature " + VhostUserProtocolFeature.name(feature)
+            throw new TransportUnsupportedException(prefix() + "cannot " + what + ": protocol feature " + VhostUserProtocolFeature.name(feature)
                     + " not negotiated (offered " + VhostUserProtocolFeature.describe(offeredProtocolFeatures) + ")");
         }
     }
 
     private void checkQueueIndex(int index) {
-        if (index < 0 || index >= maxQueues) {
-            throw new IllegalArgumentException(prefix() + "queue index " + index + " out of range 0.." + (maxQueues - 1));
+        if (index < 0 || index >= queueLimit) {
+            throw new IllegalArgumentException(prefix() + "queue index " + index + " out of range 0.." + (queueLimit - 1));
         }
     }
 
     private VhostUserException notSetUp(int queue) {
-        return new VhostUserException(prefix() + "queue " + queue + " is not set up");
+        return VhostUserException.invalidOperation(prefix() + "queue " + queue + " is not set up");
     }
 
     private String prefix() {

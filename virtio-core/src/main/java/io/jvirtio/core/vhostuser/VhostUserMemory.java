@@ -106,11 +106,12 @@ final class VhostUserMemory {
 
     private static void checkCapacity(VhostUserConnection conn, boolean memSlots, int maxMemSlots, int count) {
         if (!memSlots && count > VhostUserMemoryTable.MAX_REGIONS) {
-            throw new VhostUserException("vhost-user " + conn.path() + ": the memory domain has " + count + " regions; SET_MEM_TABLE carries at most "
-                    + VhostUserMemoryTable.MAX_REGIONS + " and the back-end did not negotiate CONFIGURE_MEM_SLOTS");
+            throw VhostUserException.invalidOperation("vhost-user " + conn.path() + ": the memory domain has " + count
+                    + " regions; SET_MEM_TABLE carries at most " + VhostUserMemoryTable.MAX_REGIONS
+                    + " and the back-end did not negotiate CONFIGURE_MEM_SLOTS");
         }
         if (memSlots && count > maxMemSlots) {
-            throw new VhostUserException("vhost-user " + conn.path() + ": the memory domain has " + count
+            throw VhostUserException.invalidOperation("vhost-user " + conn.path() + ": the memory domain has " + count
                     + " regions; the back-end maps at most " + maxMemSlots + " (GET_MAX_MEM_SLOTS)");
         }
     }

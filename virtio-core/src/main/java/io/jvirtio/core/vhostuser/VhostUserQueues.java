@@ -115,7 +115,7 @@ final class VhostUserQueues {
         int i = q.index();
         VhostUserQueue old = queues[i];
         if (old != null && old.started) {
-            throw new VhostUserException(prefix + "queue " + i + " is running; delete it before setting it up again");
+            throw VhostUserException.invalidOperation(prefix + "queue " + i + " is running; delete it before setting it up again");
         }
         if (old != null) {
             release(old);
@@ -162,7 +162,7 @@ final class VhostUserQueues {
         vq.started = false;
         VhostUserVringState st = conn.call(VhostUserRequest.GET_VRING_BASE, new VhostUserVringState(i, 0), VhostUserVringState::decode);
         if (st.index() != i || st.num() < 0 || st.num() > MAX_RING_INDEX) {
-            throw new VhostUserException(prefix + VhostUserRequest.GET_VRING_BASE + " for queue " + i + " answered " + st
+            throw VhostUserException.protocolError(prefix + VhostUserRequest.GET_VRING_BASE + " for queue " + i + " answered " + st
                     + ", expected index " + i + " and a 16-bit base");
         }
         LOG.debug("{}queue {} stopped at avail index {}", prefix, i, st.num());

@@ -1,5 +1,6 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.core.TransportUnsupportedException;
 import io.jvirtio.spec.vhostuser.VhostUserConfig;
 import io.jvirtio.spec.vhostuser.VhostUserHeader;
 import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
@@ -238,7 +239,7 @@ class VhostUserErrorTest {
     void getConfigRefused() {
         fake.config = new byte[8];
         try (Backend b = new Backend()) {
-            String m = assertThrows(VhostUserException.class,
+            String m = assertThrows(TransportUnsupportedException.class,
                     () -> b.backend.readDevConfig(0, Arena.ofAuto().allocate(16))).getMessage();
             assertTrue(m.contains("VHOST_USER_GET_CONFIG") && m.contains("refused") && m.contains("of 16 bytes"), m);
             b.backend.readDevConfig(0, Arena.ofAuto().allocate(8)); // a refusal is an answer: the connection stays usable

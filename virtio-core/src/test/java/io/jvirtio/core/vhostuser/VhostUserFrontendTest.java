@@ -1,5 +1,7 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.core.TransportUnsupportedException;
+import java.util.OptionalInt;
 import io.jvirtio.spec.vhostuser.VhostUserConfig;
 import io.jvirtio.spec.vhostuser.VhostUserMemoryRegion;
 import io.jvirtio.spec.vhostuser.VhostUserMemoryTable;
@@ -103,7 +105,7 @@ class VhostUserFrontendTest {
         assertEquals(ScriptedVhostUserBackend.DEFAULT_PROTOCOL_FEATURES,
                 VhostUserU64.decode(fake.last(SET_PROTOCOL_FEATURES).body()).value(), "LOG_SHMFD not accepted");
         assertEquals(ScriptedVhostUserBackend.DEFAULT_PROTOCOL_FEATURES, backend.protocolFeatures());
-        assertEquals(2, backend.getMaxQueues());
+        assertEquals(OptionalInt.of(2), backend.getMaxQueues());
         assertEquals(VhostUserOptions.DEFAULT_MAX_QUEUE_SIZE, backend.getQueueSize(0));
         long device = backend.getFeatures();
         assertFalse(VirtioFeatures.has(device, VirtioFeatures.VHOST_USER_F_PROTOCOL_FEATURES));
@@ -124,9 +126,9 @@ class VhostUserFrontendTest {
         fake.features = VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_VERSION_1);
         connect();
         assertEquals(List.of(SET_OWNER, GET_FEATURES), fake.requests());
-        assertEquals(VhostUserFrontend.MAX_VRINGS, backend.getMaxQueues());
+        assertEquals(OptionalInt.empty(), backend.getMaxQueues(), "without MQ the back-end does not say");
         assertEquals(0, backend.protocolFeatures());
-        String cfg = assertThrows(VhostUserException.class,
+        String cfg = assertThrows(TransportUnsupportedException.class,
                 () -> backend.readDevConfig(0, Arena.ofAuto().allocate(8))).getMessage();
         assertTrue(cfg.contains("CONFIG") && cfg.contains("not negotiated") && cfg.contains(fake.socketPath.toString()), cfg);
 

@@ -1,8 +1,9 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.core.TransportUnsupportedException;
+import java.util.OptionalInt;
 import io.jvirtio.spec.vhostuser.VhostUserConfig;
 import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
-import io.jvirtio.spec.vhostuser.VhostUserException;
 
 import io.jvirtio.core.QueueSetup;
 import io.jvirtio.core.VirtioDevice;
@@ -98,7 +99,7 @@ class VhostUserQemuStorageDaemonTest {
                 assertTrue(b.hasProtocolFeature(VhostUserProtocolFeature.MQ));
                 assertTrue(b.hasProtocolFeature(VhostUserProtocolFeature.REPLY_ACK));
                 assertTrue(b.hasProtocolFeature(VhostUserProtocolFeature.CONFIG));
-                assertEquals(2, b.getMaxQueues(), "GET_QUEUE_NUM = num-queues");
+                assertEquals(OptionalInt.of(2), b.getMaxQueues(), "GET_QUEUE_NUM = num-queues");
 
                 assertEquals(IMAGE_BYTES / SECTOR, readConfigU64(b, CFG_CAPACITY), "capacity in 512-byte sectors");
                 assertEquals(SECTOR, readConfigU32(b, CFG_BLK_SIZE));
@@ -110,7 +111,7 @@ class VhostUserQemuStorageDaemonTest {
                 LOG.info("qemu-storage-daemon: largest GET_CONFIG accepted is {} bytes (sizeof virtio_blk_config)", configSize);
                 assertTrue(configSize >= CFG_BASE_SIZE, "config size " + configSize);
 
-                String refused = assertThrows(VhostUserException.class,
+                String refused = assertThrows(TransportUnsupportedException.class,
                         () -> b.readDevConfig(0, Arena.ofAuto().allocate(VhostUserConfig.MAX_CONFIG_SIZE))).getMessage();
                 assertTrue(refused.contains("refused") && refused.contains(qsd.socketPath().toString()), refused);
             } finally {
@@ -254,7 +255,7 @@ class VhostUserQemuStorageDaemonTest {
             try {
                 b.readDevConfig(0, Arena.ofAuto().allocate(mid));
                 lo = mid;
-            } catch (VhostUserException e) {
+            } catch (TransportUnsupportedException e) {
                 hi = mid - 1;
             }
         }

@@ -68,13 +68,13 @@ public record VhostUserConfig(int offset, int flags, byte[] payload) implements 
     /** Decodes a payload whose size field matches the bytes that follow the 12-byte config header. */
     public static VhostUserConfig decode(ByteBuffer buf) {
         if (buf.remaining() < HEADER_SIZE) {
-            throw new VhostUserException("config payload is " + buf.remaining() + " bytes, expected at least " + HEADER_SIZE);
+            throw VhostUserException.protocolError("config payload is " + buf.remaining() + " bytes, expected at least " + HEADER_SIZE);
         }
         int offset = buf.getInt();
         int size = buf.getInt();
         int flags = buf.getInt();
         if (Integer.compareUnsigned(size, MAX_CONFIG_SIZE) > 0) {
-            throw new VhostUserException("config payload has size field " + Integer.toUnsignedString(size) + ", at most " + MAX_CONFIG_SIZE);
+            throw VhostUserException.protocolError("config payload has size field " + Integer.toUnsignedString(size) + ", at most " + MAX_CONFIG_SIZE);
         }
         VhostUserPayload.requireSize("config (size field " + size + ")", buf, size);
         byte[] bytes = new byte[size];
@@ -82,7 +82,7 @@ public record VhostUserConfig(int offset, int flags, byte[] payload) implements 
         try {
             return new VhostUserConfig(offset, flags, bytes);
         } catch (IllegalArgumentException e) {
-            throw new VhostUserException(e.getMessage());
+            throw VhostUserException.protocolError(e.getMessage());
         }
     }
 

@@ -74,7 +74,7 @@ public record VhostUserHeader(int request, int flags, int size) {
      */
     public static VhostUserHeader decode(ByteBuffer buf) {
         if (buf.remaining() < SIZE) {
-            throw new VhostUserException("header needs " + SIZE + " bytes, got " + buf.remaining());
+            throw VhostUserException.protocolError("header needs " + SIZE + " bytes, got " + buf.remaining());
         }
         int at = buf.position();
         VhostUserHeader h = new VhostUserHeader(buf.getInt(at + REQUEST_OFFSET), buf.getInt(at + FLAGS_OFFSET),
@@ -92,22 +92,22 @@ public record VhostUserHeader(int request, int flags, int size) {
      */
     public void checkReplyTo(VhostUserRequest sent) {
         if (request != sent.code()) {
-            throw new VhostUserException("reply to " + sent + " carries request code " + VhostUserRequest.describe(request));
+            throw VhostUserException.protocolError("reply to " + sent + " carries request code " + VhostUserRequest.describe(request));
         }
         if (version() != VERSION) {
-            throw new VhostUserException("reply to " + sent + " has flags 0x" + Integer.toHexString(flags)
+            throw VhostUserException.protocolError("reply to " + sent + " has flags 0x" + Integer.toHexString(flags)
                     + ": version " + version() + ", expected " + VERSION);
         }
         if (!isReply()) {
-            throw new VhostUserException("reply to " + sent + " has flags 0x" + Integer.toHexString(flags)
+            throw VhostUserException.protocolError("reply to " + sent + " has flags 0x" + Integer.toHexString(flags)
                     + ": REPLY flag (0x" + Integer.toHexString(FLAG_REPLY) + ") not set");
         }
         if ((flags & ~KNOWN_FLAGS) != 0) {
-            throw new VhostUserException("reply to " + sent + " has flags 0x" + Integer.toHexString(flags)
+            throw VhostUserException.protocolError("reply to " + sent + " has flags 0x" + Integer.toHexString(flags)
                     + ": unknown bits 0x" + Integer.toHexString(flags & ~KNOWN_FLAGS));
         }
         if (Integer.compareUnsigned(size, MAX_PAYLOAD_SIZE) > 0) {
-            throw new VhostUserException("reply to " + sent + " announces payload size " + Integer.toUnsignedString(size)
+            throw VhostUserException.protocolError("reply to " + sent + " announces payload size " + Integer.toUnsignedString(size)
                     + ", more than the maximum " + MAX_PAYLOAD_SIZE);
         }
     }

@@ -54,7 +54,7 @@ public record VhostUserMemoryRegion(long guestPhysAddr, long memorySize, long us
         try {
             return new VhostUserMemoryRegion(buf.getLong(), buf.getLong(), buf.getLong(), buf.getLong());
         } catch (IllegalArgumentException e) {
-            throw new VhostUserException(e.getMessage());
+            throw VhostUserException.protocolError(e.getMessage());
         }
     }
 

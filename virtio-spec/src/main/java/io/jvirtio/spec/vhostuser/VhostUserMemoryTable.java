@@ -43,12 +43,12 @@ public record VhostUserMemoryTable(List<VhostUserMemoryRegion> regions) implemen
     /** Decodes a table whose size is exactly {@code 8 + 32 * nregions}. */
     public static VhostUserMemoryTable decode(ByteBuffer buf) {
         if (buf.remaining() < HEADER_SIZE) {
-            throw new VhostUserException("memory table payload is " + buf.remaining() + " bytes, expected at least " + HEADER_SIZE);
+            throw VhostUserException.protocolError("memory table payload is " + buf.remaining() + " bytes, expected at least " + HEADER_SIZE);
         }
         int n = buf.getInt();
         buf.getInt();
         if (n < 0 || n > MAX_REGIONS) {
-            throw new VhostUserException("memory table has nregions " + Integer.toUnsignedString(n) + ", at most " + MAX_REGIONS);
+            throw VhostUserException.protocolError("memory table has nregions " + Integer.toUnsignedString(n) + ", at most " + MAX_REGIONS);
         }
         VhostUserPayload.requireSize("memory table regions (nregions " + n + ")", buf, n * VhostUserMemoryRegion.SIZE);
         List<VhostUserMemoryRegion> list = new ArrayList<>(n);

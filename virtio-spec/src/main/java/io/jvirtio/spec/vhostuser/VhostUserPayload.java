@@ -24,7 +24,7 @@ public interface VhostUserPayload {
      */
     static void requireSize(String what, ByteBuffer buf, int wanted) {
         if (buf.remaining() != wanted) {
-            throw new VhostUserException(what + " payload is " + buf.remaining() + " bytes, expected " + wanted);
+            throw VhostUserException.protocolError(what + " payload is " + buf.remaining() + " bytes, expected " + wanted);
         }
     }
 }

@@ -52,7 +52,7 @@ public record VhostUserVringAddr(int index, int flags, long desc, long used, lon
         try {
             return new VhostUserVringAddr(buf.getInt(), buf.getInt(), buf.getLong(), buf.getLong(), buf.getLong(), buf.getLong());
         } catch (IllegalArgumentException e) {
-            throw new VhostUserException(e.getMessage());
+            throw VhostUserException.protocolError(e.getMessage());
         }
     }
 

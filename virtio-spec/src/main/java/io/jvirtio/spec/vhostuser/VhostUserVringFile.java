@@ -44,7 +44,7 @@ public record VhostUserVringFile(int index, boolean noFd) implements VhostUserPa
         VhostUserPayload.requireSize("vring file", buf, SIZE);
         long v = buf.getLong();
         if ((v & ~(INDEX_MASK | NOFD_MASK)) != 0) {
-            throw new VhostUserException("vring file payload 0x" + Long.toHexString(v) + " has bits beyond the index and NOFD flag");
+            throw VhostUserException.protocolError("vring file payload 0x" + Long.toHexString(v) + " has bits beyond the index and NOFD flag");
         }
         return new VhostUserVringFile((int) (v & INDEX_MASK), (v & NOFD_MASK) != 0);
     }
