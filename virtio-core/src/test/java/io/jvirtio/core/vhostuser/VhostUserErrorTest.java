@@ -43,6 +43,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A back-end that answers wrongly, late, or not at all: every case is a {@link VhostUserException}
+ * (a refused GET_CONFIG: a {@link io.jvirtio.core.TransportUnsupportedException})
  * naming the socket, the request and the value, within a bounded time; never a hang.
  */
 @Timeout(30)

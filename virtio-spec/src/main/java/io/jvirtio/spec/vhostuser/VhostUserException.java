@@ -11,6 +11,10 @@ import io.jvirtio.spec.VirtioException;
  * listens yet, the peer hung up, a read or write failed, no reply in time); false when the
  * back-end answered, but wrongly or negatively (a malformed message, an invalid value, a refused
  * request), since a new connection would send the same and get the same.
+ *
+ * <p>Unlike rust-vmm, a hang-up (EOF; its {@code Disconnected}) and a refused or missing socket
+ * (its {@code SocketConnect}) say true here: this front-end is the client, and a back-end that
+ * restarts (qemu-storage-daemon, SPDK's vhost app) shows exactly these until it listens again.
  */
 public class VhostUserException extends VirtioException {
     private static final long serialVersionUID = 1L;
