@@ -32,7 +32,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 import static io.jvirtio.spec.ring.SplitRingLayout.*;
-import static io.jvirtio.backend.testing.BlkPatterns.*;
+import static io.jvirtio.core.testing.BlkPatterns.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**

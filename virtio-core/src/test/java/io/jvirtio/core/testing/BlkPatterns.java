@@ -1,4 +1,4 @@
-package io.jvirtio.backend.testing;
+package io.jvirtio.core.testing;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -11,7 +11,7 @@ import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-/** Deterministic patterns and byte comparisons for the blk tests (a public cousin of virtio-blk's BlkTestSupport). */
+/** Deterministic patterns and byte comparisons for the blk tests (shared by the target tests and the initiator conformance suite). */
 public final class BlkPatterns {
     private BlkPatterns() {
     }
