@@ -14,7 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
-import static io.jvirtio.backend.blk.VirtioBlk.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static io.jvirtio.core.testing.BlkPatterns.*;
 import static org.junit.jupiter.api.Assertions.*;
 
