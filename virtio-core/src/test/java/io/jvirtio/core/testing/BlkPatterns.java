@@ -11,7 +11,7 @@ import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-/** Deterministic patterns and byte comparisons for the blk tests (shared by the target tests and the initiator conformance suite). */
+/** Deterministic patterns, byte comparisons and host-file reads for every blk test: the driver's, the target's and the conformance suite's. */
 public final class BlkPatterns {
     private BlkPatterns() {
     }
