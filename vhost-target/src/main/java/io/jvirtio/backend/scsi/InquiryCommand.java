@@ -74,9 +74,9 @@ final class InquiryCommand {
         putAscii(d, 8, 8, lun == null ? "JVIRTIO" : lun.vendor());
         putAscii(d, 16, 16, lun == null ? "Virtio SCSI LUN" : lun.product());
         putAscii(d, 32, 4, lun == null ? "0001" : lun.revision());
-        be.set(BE_SHORT, 58, (short) 0x00A0);                   // version descriptors: SAM-5
-        be.set(BE_SHORT, 60, (short) 0x0460);                   // SPC-4
-        be.set(BE_SHORT, 62, (short) 0x04C0);                   // SBC-3
+        be.set(BE_SHORT, 58, (short) 0x00A0);      // version descriptors: SAM-5
+        be.set(BE_SHORT, 60, (short) 0x0460);      // SPC-4
+        be.set(BE_SHORT, 62, (short) 0x04C0);      // SBC-3
         return d;
     }
 
@@ -121,17 +121,17 @@ final class InquiryCommand {
     static byte[] blockLimits(ScsiLun lun) {
         byte[] d = header(VPD_BLOCK_LIMITS, 0x3C);
         MemorySegment be = MemorySegment.ofArray(d);
-        d[4] = 0x01;                               // WSNZ: a WRITE SAME of zero blocks is refused
+        d[4] = 0x01;                                                                // WSNZ: a WRITE SAME of zero blocks is refused
         int perPhysical = lun.physicalBlockSize() / lun.blockSize();
-        be.set(BE_SHORT, 6, (short) perPhysical);               // OPTIMAL TRANSFER LENGTH GRANULARITY
+        be.set(BE_SHORT, 6, (short) perPhysical);                                   // OPTIMAL TRANSFER LENGTH GRANULARITY
         be.set(BE_INT, 8, (int) Math.min(lun.maxTransferBlocks(), 0xFFFF_FFFFL));   // MAXIMUM TRANSFER LENGTH
         be.set(BE_INT, 12, (int) Math.min(lun.maxTransferBlocks(), 0xFFFF_FFFFL));  // OPTIMAL TRANSFER LENGTH
         if (lun.thinProvisioning()) {
-            be.set(BE_INT, 20, (int) lun.maxUnmapBlocks());          // MAXIMUM UNMAP LBA COUNT
-            be.set(BE_INT, 24, lun.maxUnmapDescriptors());     // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT
-            be.set(BE_INT, 28, perPhysical);                   // OPTIMAL UNMAP GRANULARITY
+            be.set(BE_INT, 20, (int) lun.maxUnmapBlocks());                         // MAXIMUM UNMAP LBA COUNT
+            be.set(BE_INT, 24, lun.maxUnmapDescriptors());                          // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT
+            be.set(BE_INT, 28, perPhysical);                                        // OPTIMAL UNMAP GRANULARITY
         }
-        be.set(BE_LONG, 36, lun.maxWriteSameBlocks());          // MAXIMUM WRITE SAME LENGTH
+        be.set(BE_LONG, 36, lun.maxWriteSameBlocks());                              // MAXIMUM WRITE SAME LENGTH
         return d;
     }
 
@@ -139,7 +139,7 @@ final class InquiryCommand {
     static byte[] blockCharacteristics() {
         byte[] d = header(VPD_BLOCK_DEVICE_CHARACTERISTICS, 0x3C);
         MemorySegment be = MemorySegment.ofArray(d);
-        be.set(BE_SHORT, 4, (short) 0x0001);                    // MEDIUM ROTATION RATE: non-rotating
+        be.set(BE_SHORT, 4, (short) 0x0001);       // MEDIUM ROTATION RATE: non-rotating
         return d;
     }
 

@@ -59,7 +59,7 @@ final class ModeSenseCommand {
         }
         if (descLen == 8) {
             be.set(BE_INT, headerLen, (int) Math.min(lun.blockCount(), 0xFFFF_FFFFL));
-            be.set(BE_INT, headerLen + 4, lun.blockSize());        // byte 4 reserved, 5..7 block length
+            be.set(BE_INT, headerLen + 4, lun.blockSize());  // byte 4 reserved, 5..7 block length
         } else if (descLen == 16) {
             be.set(BE_LONG, headerLen, lun.blockCount());
             be.set(BE_INT, headerLen + 12, lun.blockSize());
