@@ -19,6 +19,10 @@ public final class TargetServer implements AutoCloseable {
     private final CountDownLatch closedLatch = new CountDownLatch(1);
     private boolean closed;
 
+    /** An empty server: {@link #start} adds devices. */
+    public TargetServer() {
+    }
+
     /** Starts a device from {@code builder} and adds it; on failure the devices already started keep running. */
     public synchronized VhostUserTarget start(VhostUserTarget.Builder builder) {
         if (closed) {

@@ -4,8 +4,9 @@
  * {@link io.jvirtio.backend.TargetServer}) or standalone ({@link io.jvirtio.backend.TargetMain}), and
  * misbehaves on request ({@link io.jvirtio.backend.fault.FaultInjector}) to test initiators.
  *
- * <p>It shares virtio-core's constants, message codecs and native calls, never its driver logic:
- * rings are consumed by the target's own device-side code, so a misreading of the spec cannot
- * cancel itself out on both sides.
+ * <p>It shares virtio-spec's constants and wire layouts ({@code VirtioBlkSpec}, {@code VirtioScsiSpec},
+ * {@code ScsiSpec}: one name for each constant on both sides), message codecs and native calls, never
+ * the driver's logic: rings and requests are consumed by the target's own device-side code, so a
+ * misreading of the spec cannot cancel itself out on both sides.
  */
 package io.jvirtio.backend;

@@ -1,14 +1,14 @@
 package io.jvirtio.backend;
 
-import io.jvirtio.spec.vhostuser.VhostUserRequest;
 import io.jvirtio.backend.blk.BlkModelOptions;
-import io.jvirtio.backend.blk.VirtioBlk;
 import io.jvirtio.backend.store.RamBlockStore;
 import io.jvirtio.backend.testing.BlkReq;
 import io.jvirtio.backend.testing.DriverRing;
 import io.jvirtio.backend.testing.FrontEndMemory;
 import io.jvirtio.backend.testing.Handshake;
 import io.jvirtio.backend.testing.ScriptedFrontEnd;
+import io.jvirtio.spec.blk.VirtioBlkSpec;
+import io.jvirtio.spec.vhostuser.VhostUserRequest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
@@ -39,10 +39,10 @@ class ClientModeTest {
                         assertEquals(1, fe.callU64(VhostUserRequest.GET_QUEUE_NUM));
                         mem.share(fe);
                         ring.start(fe, 0, true);
-                        BlkReq flush = BlkReq.of(mem.domain(), VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0);
+                        BlkReq flush = BlkReq.of(mem.domain(), VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0);
                         ring.submit(false, flush.bufs());
                         ring.awaitUsed();
-                        assertEquals(VirtioBlk.VIRTIO_BLK_S_OK, flush.status());
+                        assertEquals(VirtioBlkSpec.VIRTIO_BLK_S_OK, flush.status());
                     }
                     assertTrue(t.awaitIdle(round + 1, Duration.ofSeconds(5)), "connection " + (round + 1) + " served");
                 }

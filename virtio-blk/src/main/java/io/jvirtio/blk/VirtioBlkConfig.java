@@ -45,7 +45,7 @@ public record VirtioBlkConfig(long capacitySectors, int sizeMax, int segMax, int
      */
     public static VirtioBlkConfig read(VirtioDevice device) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment cfg = arena.allocate(CFG_READ_SIZE);
+            MemorySegment cfg = arena.allocate(CFG_SIZE);
             device.readDevConfig(0, cfg);
             return parse(device.name(), cfg, device.negotiatedFeatures());
         }

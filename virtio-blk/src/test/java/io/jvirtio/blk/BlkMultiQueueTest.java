@@ -14,7 +14,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
-import static io.jvirtio.blk.BlkTestSupport.*;
+import static io.jvirtio.core.testing.BlkPatterns.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** One request queue per thread: two threads get two queues, a third is told how many there are. */

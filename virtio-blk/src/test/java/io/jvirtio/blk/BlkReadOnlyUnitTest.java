@@ -7,7 +7,7 @@ import org.junit.jupiter.api.function.Executable;
 
 import java.lang.foreign.MemorySegment;
 
-import static io.jvirtio.blk.BlkTestSupport.*;
+import static io.jvirtio.core.testing.BlkPatterns.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** VIRTIO_BLK_F_RO: every writing call throws at submission; the device never sees one. Reads work. */

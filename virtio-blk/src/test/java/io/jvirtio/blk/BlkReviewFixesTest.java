@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
-import static io.jvirtio.blk.BlkTestSupport.*;
+import static io.jvirtio.core.testing.BlkPatterns.*;
 import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static org.junit.jupiter.api.Assertions.*;
 

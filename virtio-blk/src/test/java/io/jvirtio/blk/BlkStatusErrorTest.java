@@ -7,7 +7,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 import java.lang.foreign.MemorySegment;
 
-import static io.jvirtio.blk.BlkTestSupport.*;
+import static io.jvirtio.core.testing.BlkPatterns.*;
 import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 import static org.junit.jupiter.api.Assertions.*;
 

@@ -12,7 +12,7 @@ import java.io.RandomAccessFile;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
-import static io.jvirtio.blk.BlkTestSupport.*;
+import static io.jvirtio.core.testing.BlkPatterns.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** A read-only export: VIRTIO_BLK_F_RO is negotiated, writes fail before reaching the device, reads work. */

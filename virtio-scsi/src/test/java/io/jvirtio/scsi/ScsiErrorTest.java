@@ -1,18 +1,17 @@
 package io.jvirtio.scsi;
 
-import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import io.jvirtio.spec.scsi.ScsiSpec;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 
-import io.jvirtio.bdev.BdevIoException;
-import io.jvirtio.bdev.SyncIo;
-import io.jvirtio.spec.VirtioException;
-import io.jvirtio.core.ring.RingViolationException;
 import io.jvirtio.backend.fault.InjectedError;
 import io.jvirtio.backend.fault.UsedRingFault;
 import io.jvirtio.backend.scsi.CommandFilter;
-import io.jvirtio.backend.scsi.SenseCode;
-import io.jvirtio.backend.scsi.VirtioScsi;
 import io.jvirtio.backend.scsi.ScsiModelOptions;
+import io.jvirtio.backend.scsi.SenseCode;
+import io.jvirtio.bdev.BdevIoException;
+import io.jvirtio.bdev.SyncIo;
+import io.jvirtio.core.ring.RingViolationException;
+import io.jvirtio.spec.VirtioException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -106,9 +105,9 @@ class ScsiErrorTest {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {VirtioScsi.S_OVERRUN, VirtioScsi.S_ABORTED, VirtioScsi.S_BAD_TARGET, VirtioScsi.S_RESET,
-        VirtioScsi.S_TRANSPORT_FAILURE, VirtioScsi.S_TARGET_FAILURE, VirtioScsi.S_NEXUS_FAILURE, VirtioScsi.S_FAILURE,
-        VirtioScsi.S_INCORRECT_LUN})
+    @ValueSource(ints = {VirtioScsiSpec.VIRTIO_SCSI_S_OVERRUN, VirtioScsiSpec.VIRTIO_SCSI_S_ABORTED, VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, VirtioScsiSpec.VIRTIO_SCSI_S_RESET,
+        VirtioScsiSpec.VIRTIO_SCSI_S_TRANSPORT_FAILURE, VirtioScsiSpec.VIRTIO_SCSI_S_TARGET_FAILURE, VirtioScsiSpec.VIRTIO_SCSI_S_NEXUS_FAILURE, VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE,
+        VirtioScsiSpec.VIRTIO_SCSI_S_INCORRECT_LUN})
     void virtioResponseCodesAreClearErrors(int response) {
         target.faults().respondNext(1, response);
         ScsiIoException e = failingRead();
@@ -125,12 +124,12 @@ class ScsiErrorTest {
 
     @Test
     void busyIsRetriedWithinBounds() {
-        target.faults().respondNext(3, VirtioScsi.S_BUSY);
+        target.faults().respondNext(3, VirtioScsiSpec.VIRTIO_SCSI_S_BUSY);
         io.write(buf, 0);                        // three BUSY answers, then it goes through
         assertSameBytes(buf, target.ram(0, 0).contents().asSlice(0, buf.byteSize()), "after BUSY");
         assertEquals(0, target.faults().pendingRules());
 
-        target.faults().respondNext(50, VirtioScsi.S_BUSY);
+        target.faults().respondNext(50, VirtioScsiSpec.VIRTIO_SCSI_S_BUSY);
         ScsiIoException e = failingRead();
         assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_BUSY, e.response());
         assertTrue(e.getMessage().contains("VIRTIO_SCSI_S_BUSY (the device is busy)"), e.getMessage());
@@ -185,7 +184,7 @@ class ScsiErrorTest {
 
     @Test
     void aRejectedLunResetFailsTheReset() {
-        target.faults().respondNextTmf(1, VirtioScsi.S_FUNCTION_REJECTED);
+        target.faults().respondNextTmf(1, VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_REJECTED);
         ScsiIoException e = assertInstanceOf(ScsiIoException.class, assertThrows(VirtioException.class, io::reset));
         assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_REJECTED, e.response());
         assertTrue(e.getMessage().contains("reset (LOGICAL UNIT RESET) failed: VIRTIO_SCSI_S_FUNCTION_REJECTED"), e.getMessage());

@@ -20,6 +20,10 @@ import java.util.List;
  * RAM disk or a file ({@code size=} creates the file when it does not exist).
  */
 public final class BlkDeviceType implements DeviceType {
+    /** The {@code blk} type (what {@code DeviceTypes} registers). */
+    public BlkDeviceType() {
+    }
+
     @Override
     public String name() {
         return "blk";

@@ -1,5 +1,6 @@
 package io.jvirtio.backend.blk;
 
+import io.jvirtio.spec.blk.VirtioBlkSpec;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -44,12 +45,12 @@ public record BlkModelOptions(int blockSize, int numQueues, boolean readOnly, bo
         if (maxDiscardSectors < 1 || maxDiscardSeg < 1 || maxWriteZeroesSectors < 1 || maxWriteZeroesSeg < 1) {
             throw new IllegalArgumentException("discard / write-zeroes limits must be at least 1");
         }
-        if ((long) maxDiscardSectors * VirtioBlk.SECTOR_SIZE % blockSize != 0
-                || (long) maxWriteZeroesSectors * VirtioBlk.SECTOR_SIZE % blockSize != 0) {
+        if ((long) maxDiscardSectors * VirtioBlkSpec.SECTOR_SIZE % blockSize != 0
+                || (long) maxWriteZeroesSectors * VirtioBlkSpec.SECTOR_SIZE % blockSize != 0) {
             throw new IllegalArgumentException("discard / write-zeroes sector limits must be whole blocks of " + blockSize);
         }
-        if (serial == null || serial.getBytes(StandardCharsets.US_ASCII).length > VirtioBlk.VIRTIO_BLK_ID_BYTES) {
-            throw new IllegalArgumentException("serial " + serial + ": at most " + VirtioBlk.VIRTIO_BLK_ID_BYTES + " ASCII bytes");
+        if (serial == null || serial.getBytes(StandardCharsets.US_ASCII).length > VirtioBlkSpec.VIRTIO_BLK_ID_BYTES) {
+            throw new IllegalArgumentException("serial " + serial + ": at most " + VirtioBlkSpec.VIRTIO_BLK_ID_BYTES + " ASCII bytes");
         }
     }
 

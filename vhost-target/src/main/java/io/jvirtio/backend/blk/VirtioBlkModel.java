@@ -1,22 +1,21 @@
 package io.jvirtio.backend.blk;
 
-import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.backend.device.DeviceRequest;
 import io.jvirtio.backend.device.VirtioDeviceModel;
 import io.jvirtio.backend.fault.FaultAwareModel;
 import io.jvirtio.backend.fault.InjectedError;
 import io.jvirtio.backend.store.BlockStore;
+import io.jvirtio.spec.VirtioFeatures;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicLong;
 
-import static io.jvirtio.backend.blk.VirtioBlk.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
 
 /**
  * A virtio-blk device (virtio 1.2, section 5.2) over a {@link BlockStore}: IN, OUT, FLUSH, GET_ID,
@@ -31,9 +30,6 @@ import static io.jvirtio.backend.blk.VirtioBlk.*;
  */
 public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioBlkModel.class);
-    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final String name;
     private final BlockStore store;
@@ -41,7 +37,7 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
     private final boolean readOnly;
     private final long capacityBytes;
     private final long features;
-    private final byte[] config = new byte[CONFIG_SIZE];
+    private final byte[] config = new byte[CFG_SIZE];
     private final byte[] serial;
     private volatile long negotiated;
     private final AtomicLong requests = new AtomicLong();
@@ -157,7 +153,7 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
 
     @Override
     public int configSize() {
-        return CONFIG_SIZE;
+        return CFG_SIZE;
     }
 
     @Override

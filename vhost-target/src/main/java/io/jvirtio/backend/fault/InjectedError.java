@@ -12,9 +12,6 @@ package io.jvirtio.backend.fault;
  * @param ascq        SCSI additional sense code qualifier, or -1
  */
 public record InjectedError(String description, int senseKey, int asc, int ascq) {
-    /** SCSI sense key MEDIUM ERROR, the usual translation of an I/O error. */
-    public static final int SENSE_KEY_MEDIUM_ERROR = 0x3;
-
     /** @throws IllegalArgumentException when a sense field is out of range */
     public InjectedError {
         if (senseKey < -1 || senseKey > 0xf || asc < -1 || asc > 0xff || ascq < -1 || ascq > 0xff) {

@@ -1,5 +1,10 @@
 package io.jvirtio.backend.scsi;
 
+import java.lang.foreign.MemorySegment;
+
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_INT;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_LONG;
+
 /** READ CAPACITY (10) and (16) (SBC-3 5.15, 5.16). */
 final class CapacityCommands {
     private CapacityCommands() {
@@ -11,8 +16,9 @@ final class CapacityCommands {
         }
         long last = lun.blockCount() - 1;
         byte[] d = new byte[8];
-        Be.put32(d, 0, last >= 0xFFFF_FFFFL ? 0xFFFF_FFFFL : last);
-        Be.put32(d, 4, lun.blockSize());
+        MemorySegment be = MemorySegment.ofArray(d);
+        be.set(BE_INT, 0, (int) (last >= 0xFFFF_FFFFL ? 0xFFFF_FFFFL : last));
+        be.set(BE_INT, 4, lun.blockSize());
         t.sendIn(d, 8);
     }
 
@@ -22,8 +28,9 @@ final class CapacityCommands {
             return;
         }
         byte[] d = new byte[32];
-        Be.put64(d, 0, lun.blockCount() - 1);
-        Be.put32(d, 8, lun.blockSize());
+        MemorySegment be = MemorySegment.ofArray(d);
+        be.set(BE_LONG, 0, lun.blockCount() - 1);
+        be.set(BE_INT, 8, lun.blockSize());
         d[13] = (byte) lun.physicalBlockExponent();      // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT
         if (lun.thinProvisioning()) {
             d[14] = (byte) 0xC0;                          // LBPME, LBPRZ

@@ -1,6 +1,7 @@
 package io.jvirtio.backend.scsi;
 
 import io.jvirtio.backend.device.DeviceRequest;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,23 +43,23 @@ final class ControlQueueHandler {
         Iov wr = Iov.of(r.writableCount(), r::writable);
         if (rd.length() < 4) {
             LOG.warn("{}: controlq request of {} readable bytes has no type", model.name(), rd.length());
-            respond(r, wr, 0, VirtioScsi.S_FAILURE);
+            respond(r, wr, 0, VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE);
             return;
         }
-        byte[] req = new byte[(int) Math.min(rd.length(), VirtioScsi.TMF_REQ_SIZE)];
+        byte[] req = new byte[(int) Math.min(rd.length(), VirtioScsiSpec.TMF_REQ_SIZE)];
         rd.read(0, MemorySegment.ofArray(req));
         MemorySegment m = MemorySegment.ofArray(req);
-        int type = m.get(ScsiTask.LE32, 0);
+        int type = m.get(VirtioScsiSpec.LE_INT, VirtioScsiSpec.TMF_TYPE);
         switch (type) {
-            case VirtioScsi.T_TMF -> {
-                if (req.length < VirtioScsi.TMF_REQ_SIZE || wr.length() < VirtioScsi.TMF_RESP_SIZE) {
+            case VirtioScsiSpec.VIRTIO_SCSI_T_TMF -> {
+                if (req.length < VirtioScsiSpec.TMF_REQ_SIZE || wr.length() < VirtioScsiSpec.TMF_RESP_SIZE) {
                     LOG.warn("{}: TMF with {} readable / {} writable bytes", model.name(), rd.length(), wr.length());
-                    respond(r, wr, 0, VirtioScsi.S_FAILURE);
+                    respond(r, wr, 0, VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE);
                     return;
                 }
-                int subtype = m.get(ScsiTask.LE32, 4);
-                LunAddress address = LunAddress.parse(m.asSlice(8, 8).toArray(ValueLayout.JAVA_BYTE));
-                long id = m.get(ScsiTask.LE64, 16);
+                int subtype = m.get(VirtioScsiSpec.LE_INT, VirtioScsiSpec.TMF_SUBTYPE);
+                LunAddress address = LunAddress.parse(m.asSlice(VirtioScsiSpec.TMF_LUN, 8).toArray(ValueLayout.JAVA_BYTE));
+                long id = m.get(VirtioScsiSpec.LE_LONG, VirtioScsiSpec.TMF_ID);
                 int forced = model.faults().nextTmfResponse();
                 if (forced >= 0) {
                     respond(r, wr, 0, forced);
@@ -66,11 +67,11 @@ final class ControlQueueHandler {
                 }
                 tmf(r, wr, subtype, address, id);
             }
-            case VirtioScsi.T_AN_QUERY, VirtioScsi.T_AN_SUBSCRIBE -> {
-                if (req.length < VirtioScsi.AN_REQ_SIZE || wr.length() < VirtioScsi.AN_RESP_SIZE) {
+            case VirtioScsiSpec.VIRTIO_SCSI_T_AN_QUERY, VirtioScsiSpec.VIRTIO_SCSI_T_AN_SUBSCRIBE -> {
+                if (req.length < VirtioScsiSpec.AN_REQ_SIZE || wr.length() < VirtioScsiSpec.AN_RESP_SIZE) {
                     LOG.warn("{}: AN request with {} readable / {} writable bytes", model.name(), rd.length(), wr.length());
-                    if (wr.length() >= VirtioScsi.AN_RESP_SIZE) {
-                        respond(r, wr, 4, VirtioScsi.S_FAILURE);
+                    if (wr.length() >= VirtioScsiSpec.AN_RESP_SIZE) {
+                        respond(r, wr, VirtioScsiSpec.AN_RESPONSE, VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE);
                     } else {
                         r.complete(0);
                     }
@@ -79,11 +80,11 @@ final class ControlQueueHandler {
                 LunAddress address = LunAddress.parse(m.asSlice(4, 8).toArray(ValueLayout.JAVA_BYTE));
                 ScsiTarget target = model.target(address.target());
                 // no asynchronous event is supported: event_actual 0
-                respond(r, wr, 4, target == null || !target.exists() ? VirtioScsi.S_BAD_TARGET : VirtioScsi.S_OK);
+                respond(r, wr, VirtioScsiSpec.AN_RESPONSE, target == null || !target.exists() ? VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET : VirtioScsiSpec.VIRTIO_SCSI_S_OK);
             }
             default -> {
                 LOG.warn("{}: unknown controlq request type {}", model.name(), type);
-                respond(r, wr, 0, VirtioScsi.S_FAILURE);
+                respond(r, wr, 0, VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE);
             }
         }
     }
@@ -91,30 +92,30 @@ final class ControlQueueHandler {
     private void tmf(DeviceRequest r, Iov wr, int subtype, LunAddress address, long id) {
         ScsiTarget target = model.target(address.target());
         if (target == null || !target.exists()) {
-            respond(r, wr, 0, VirtioScsi.S_BAD_TARGET);
+            respond(r, wr, 0, VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET);
             return;
         }
-        if (subtype == VirtioScsi.T_TMF_I_T_NEXUS_RESET) {
-            endThenComplete(r, wr, model.inflight(t -> t.address.target() == target.id()), VirtioScsi.S_RESET);
+        if (subtype == VirtioScsiSpec.VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET) {
+            endThenComplete(r, wr, model.inflight(t -> t.address.target() == target.id()), VirtioScsiSpec.VIRTIO_SCSI_S_RESET);
             return;
         }
         ScsiLun lun = target.lun(address.lun());
         if (lun == null) {
-            respond(r, wr, 0, VirtioScsi.S_INCORRECT_LUN);
+            respond(r, wr, 0, VirtioScsiSpec.VIRTIO_SCSI_S_INCORRECT_LUN);
             return;
         }
         switch (subtype) {
-            case VirtioScsi.T_TMF_ABORT_TASK ->
-                    endThenComplete(r, wr, model.inflight(t -> t.lun == lun && t.id == id), VirtioScsi.S_ABORTED);
-            case VirtioScsi.T_TMF_ABORT_TASK_SET, VirtioScsi.T_TMF_CLEAR_TASK_SET ->
-                    endThenComplete(r, wr, model.inflight(t -> t.lun == lun), VirtioScsi.S_ABORTED);
-            case VirtioScsi.T_TMF_LOGICAL_UNIT_RESET ->
-                    endThenComplete(r, wr, model.inflight(t -> t.lun == lun), VirtioScsi.S_RESET);
-            case VirtioScsi.T_TMF_QUERY_TASK -> respond(r, wr, 0, model.inflight(t -> t.lun == lun && t.id == id).isEmpty()
-                    ? VirtioScsi.S_FUNCTION_COMPLETE : VirtioScsi.S_FUNCTION_SUCCEEDED);
-            case VirtioScsi.T_TMF_QUERY_TASK_SET -> respond(r, wr, 0, model.inflight(t -> t.lun == lun).isEmpty()
-                    ? VirtioScsi.S_FUNCTION_COMPLETE : VirtioScsi.S_FUNCTION_SUCCEEDED);
-            default -> respond(r, wr, 0, VirtioScsi.S_FUNCTION_REJECTED);   // CLEAR ACA (no NACA), unknown
+            case VirtioScsiSpec.VIRTIO_SCSI_T_TMF_ABORT_TASK ->
+                    endThenComplete(r, wr, model.inflight(t -> t.lun == lun && t.id == id), VirtioScsiSpec.VIRTIO_SCSI_S_ABORTED);
+            case VirtioScsiSpec.VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, VirtioScsiSpec.VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET ->
+                    endThenComplete(r, wr, model.inflight(t -> t.lun == lun), VirtioScsiSpec.VIRTIO_SCSI_S_ABORTED);
+            case VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET ->
+                    endThenComplete(r, wr, model.inflight(t -> t.lun == lun), VirtioScsiSpec.VIRTIO_SCSI_S_RESET);
+            case VirtioScsiSpec.VIRTIO_SCSI_T_TMF_QUERY_TASK -> respond(r, wr, 0, model.inflight(t -> t.lun == lun && t.id == id).isEmpty()
+                    ? VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE : VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_SUCCEEDED);
+            case VirtioScsiSpec.VIRTIO_SCSI_T_TMF_QUERY_TASK_SET -> respond(r, wr, 0, model.inflight(t -> t.lun == lun).isEmpty()
+                    ? VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE : VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_SUCCEEDED);
+            default -> respond(r, wr, 0, VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_REJECTED);   // CLEAR ACA (no NACA), unknown
         }
     }
 
@@ -130,13 +131,13 @@ final class ControlQueueHandler {
             }
         }
         LOG.debug("{}: TMF ended {} held commands with {}, waits for {}", model.name(), cancelled,
-                VirtioScsi.responseName(response), tasks.size() - cancelled);
+                VirtioScsiSpec.responseName(response), tasks.size() - cancelled);
         PendingTmf p = new PendingTmf(r);
         pending.add(p);
         ScsiTask.allDone(tasks).whenComplete((v, e) -> {
             pending.remove(p);
             if (p.finished.compareAndSet(false, true)) {
-                respond(r, wr, 0, VirtioScsi.S_FUNCTION_COMPLETE);
+                respond(r, wr, 0, VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE);
             }
         });
     }

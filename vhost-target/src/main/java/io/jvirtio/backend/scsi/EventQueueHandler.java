@@ -1,6 +1,7 @@
 package io.jvirtio.backend.scsi;
 
 import io.jvirtio.backend.device.DeviceRequest;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,7 +35,7 @@ final class EventQueueHandler {
 
     /** A buffer the driver posted on the event queue. */
     void post(DeviceRequest buffer) {
-        if (buffer.writableBytes() < VirtioScsi.EVENT_SIZE || buffer.readableCount() != 0) {
+        if (buffer.writableBytes() < VirtioScsiSpec.EVENT_SIZE || buffer.readableCount() != 0) {
             LOG.warn("{}: eventq buffer of {} writable / {} readable bytes is not a virtio_scsi_event; returned unused",
                     name, buffer.writableBytes(), buffer.readableBytes());
             buffer.complete(0);
@@ -53,7 +54,7 @@ final class EventQueueHandler {
             sent++;
             filling++;
         }
-        fill(buffer, VirtioScsi.T_NO_EVENT | VirtioScsi.T_EVENTS_MISSED, new byte[] {1, (byte) target, 0, 0, 0, 0, 0, 0}, 0);
+        fill(buffer, VirtioScsiSpec.VIRTIO_SCSI_T_NO_EVENT | VirtioScsiSpec.VIRTIO_SCSI_T_EVENTS_MISSED, new byte[] {1, (byte) target, 0, 0, 0, 0, 0, 0}, 0);
     }
 
     /**
@@ -77,7 +78,7 @@ final class EventQueueHandler {
                 return;
             }
             if (missed) {
-                flags = VirtioScsi.T_EVENTS_MISSED;
+                flags = VirtioScsiSpec.VIRTIO_SCSI_T_EVENTS_MISSED;
                 missed = false;
             }
             sent++;
@@ -88,13 +89,13 @@ final class EventQueueHandler {
 
     private void fill(DeviceRequest buffer, int event, byte[] lun, int reason) {
         try {
-            byte[] ev = new byte[VirtioScsi.EVENT_SIZE];
+            byte[] ev = new byte[VirtioScsiSpec.EVENT_SIZE];
             MemorySegment e = MemorySegment.ofArray(ev);
-            e.set(ScsiTask.LE32, 0, event);
-            System.arraycopy(lun, 0, ev, 4, 8);
-            e.set(ScsiTask.LE32, 12, reason);
+            e.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.EVENT_EVENT, event);
+            System.arraycopy(lun, 0, ev, VirtioScsiSpec.EVENT_LUN, 8);
+            e.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.EVENT_REASON, reason);
             Iov.of(buffer.writableCount(), buffer::writable).write(0, e);
-            buffer.complete(VirtioScsi.EVENT_SIZE);
+            buffer.complete(VirtioScsiSpec.EVENT_SIZE);
         } catch (RuntimeException ex) {
             LOG.error("{}: cannot write an event: {}", name, ex.toString());
             buffer.complete(0);

@@ -1,6 +1,19 @@
 package io.jvirtio.backend.scsi;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_INT;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_LONG;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_SHORT;
+import static io.jvirtio.spec.scsi.ScsiSpec.TYPE_DISK;
+import static io.jvirtio.spec.scsi.ScsiSpec.VPD_BLOCK_DEVICE_CHARACTERISTICS;
+import static io.jvirtio.spec.scsi.ScsiSpec.VPD_BLOCK_LIMITS;
+import static io.jvirtio.spec.scsi.ScsiSpec.VPD_DEVICE_IDENTIFICATION;
+import static io.jvirtio.spec.scsi.ScsiSpec.VPD_LOGICAL_BLOCK_PROVISIONING;
+import static io.jvirtio.spec.scsi.ScsiSpec.VPD_SUPPORTED_PAGES;
+import static io.jvirtio.spec.scsi.ScsiSpec.VPD_UNIT_SERIAL;
 
 /**
  * INQUIRY (SPC-4 6.6): standard data and the VPD pages 0x00, 0x80, 0x83, 0xB0, 0xB1 and, when the
@@ -8,15 +21,7 @@ import java.nio.charset.StandardCharsets;
  * qualifier 011b and device type 0x1F, as SPC requires and as Linux and SPDK expect.
  */
 final class InquiryCommand {
-    static final int PAGE_SUPPORTED = 0x00;
-    static final int PAGE_SERIAL = 0x80;
-    static final int PAGE_DEVICE_ID = 0x83;
-    static final int PAGE_BLOCK_LIMITS = 0xB0;
-    static final int PAGE_BLOCK_CHARACTERISTICS = 0xB1;
-    static final int PAGE_PROVISIONING = 0xB2;
-
     static final int STANDARD_LENGTH = 96;
-    static final int PERIPHERAL_DISK = 0x00;
     static final int PERIPHERAL_NOT_CONNECTED = 0x7F;
 
     private InquiryCommand() {
@@ -38,15 +43,15 @@ final class InquiryCommand {
         if (!evpd) {
             data = standard(lun);
         } else if (lun == null) {
-            data = page == PAGE_SUPPORTED ? new byte[] {(byte) PERIPHERAL_NOT_CONNECTED, 0, 0, 1, 0} : null;
+            data = page == VPD_SUPPORTED_PAGES ? new byte[] {(byte) PERIPHERAL_NOT_CONNECTED, 0, 0, 1, 0} : null;
         } else {
             data = switch (page) {
-                case PAGE_SUPPORTED -> supportedPages(lun);
-                case PAGE_SERIAL -> serial(lun);
-                case PAGE_DEVICE_ID -> deviceId(lun);
-                case PAGE_BLOCK_LIMITS -> blockLimits(lun);
-                case PAGE_BLOCK_CHARACTERISTICS -> blockCharacteristics();
-                case PAGE_PROVISIONING -> lun.thinProvisioning() ? provisioning() : null;
+                case VPD_SUPPORTED_PAGES -> supportedPages(lun);
+                case VPD_UNIT_SERIAL -> serial(lun);
+                case VPD_DEVICE_IDENTIFICATION -> deviceId(lun);
+                case VPD_BLOCK_LIMITS -> blockLimits(lun);
+                case VPD_BLOCK_DEVICE_CHARACTERISTICS -> blockCharacteristics();
+                case VPD_LOGICAL_BLOCK_PROVISIONING -> lun.thinProvisioning() ? provisioning() : null;
                 default -> null;
             };
         }
@@ -60,17 +65,18 @@ final class InquiryCommand {
     /** Standard INQUIRY data; {@code lun == null} for a LUN that is not connected. */
     static byte[] standard(ScsiLun lun) {
         byte[] d = new byte[STANDARD_LENGTH];
-        d[0] = (byte) (lun == null ? PERIPHERAL_NOT_CONNECTED : PERIPHERAL_DISK);
+        MemorySegment be = MemorySegment.ofArray(d);
+        d[0] = (byte) (lun == null ? PERIPHERAL_NOT_CONNECTED : TYPE_DISK);
         d[2] = 0x06;                               // VERSION: SPC-4
         d[3] = 0x12;                               // HISUP, RESPONSE DATA FORMAT 2
         d[4] = (byte) (STANDARD_LENGTH - 5);       // ADDITIONAL LENGTH
         d[7] = 0x02;                               // CMDQUE
-        Be.putAscii(d, 8, 8, lun == null ? "JVIRTIO" : lun.vendor());
-        Be.putAscii(d, 16, 16, lun == null ? "Virtio SCSI LUN" : lun.product());
-        Be.putAscii(d, 32, 4, lun == null ? "0001" : lun.revision());
-        Be.put16(d, 58, 0x00A0);                   // version descriptors: SAM-5
-        Be.put16(d, 60, 0x0460);                   // SPC-4
-        Be.put16(d, 62, 0x04C0);                   // SBC-3
+        putAscii(d, 8, 8, lun == null ? "JVIRTIO" : lun.vendor());
+        putAscii(d, 16, 16, lun == null ? "Virtio SCSI LUN" : lun.product());
+        putAscii(d, 32, 4, lun == null ? "0001" : lun.revision());
+        be.set(BE_SHORT, 58, (short) 0x00A0);      // version descriptors: SAM-5
+        be.set(BE_SHORT, 60, (short) 0x0460);      // SPC-4
+        be.set(BE_SHORT, 62, (short) 0x04C0);      // SBC-3
         return d;
     }
 
@@ -78,14 +84,14 @@ final class InquiryCommand {
         byte[] pages = lun.thinProvisioning()
                 ? new byte[] {0x00, (byte) 0x80, (byte) 0x83, (byte) 0xB0, (byte) 0xB1, (byte) 0xB2}
                 : new byte[] {0x00, (byte) 0x80, (byte) 0x83, (byte) 0xB0, (byte) 0xB1};
-        byte[] d = header(PAGE_SUPPORTED, pages.length);
+        byte[] d = header(VPD_SUPPORTED_PAGES, pages.length);
         System.arraycopy(pages, 0, d, 4, pages.length);
         return d;
     }
 
     static byte[] serial(ScsiLun lun) {
         byte[] s = lun.serial().getBytes(StandardCharsets.US_ASCII);
-        byte[] d = header(PAGE_SERIAL, s.length);
+        byte[] d = header(VPD_UNIT_SERIAL, s.length);
         System.arraycopy(s, 0, d, 4, s.length);
         return d;
     }
@@ -94,49 +100,52 @@ final class InquiryCommand {
     static byte[] deviceId(ScsiLun lun) {
         byte[] serial = lun.serial().getBytes(StandardCharsets.US_ASCII);
         int t10Len = 24 + serial.length;
-        byte[] d = header(PAGE_DEVICE_ID, 4 + 8 + 4 + t10Len);
+        byte[] d = header(VPD_DEVICE_IDENTIFICATION, 4 + 8 + 4 + t10Len);
+        MemorySegment be = MemorySegment.ofArray(d);
         int p = 4;
         d[p] = 0x01;                               // PROTOCOL IDENTIFIER 0, CODE SET binary
         d[p + 1] = 0x03;                           // PIV 0, ASSOCIATION LU, TYPE NAA
         d[p + 3] = 8;
-        Be.put64(d, p + 4, lun.naaIdentifier());
+        be.set(BE_LONG, p + 4, lun.naaIdentifier());
         p += 12;
         d[p] = 0x02;                               // CODE SET ASCII
         d[p + 1] = 0x01;                           // ASSOCIATION LU, TYPE T10 vendor ID
         d[p + 3] = (byte) t10Len;
-        Be.putAscii(d, p + 4, 8, lun.vendor());
-        Be.putAscii(d, p + 12, 16, lun.product());
+        putAscii(d, p + 4, 8, lun.vendor());
+        putAscii(d, p + 12, 16, lun.product());
         System.arraycopy(serial, 0, d, p + 28, serial.length);
         return d;
     }
 
     /** Block limits (SBC-3 6.6.4). */
     static byte[] blockLimits(ScsiLun lun) {
-        byte[] d = header(PAGE_BLOCK_LIMITS, 0x3C);
-        d[4] = 0x01;                               // WSNZ: a WRITE SAME of zero blocks is refused
+        byte[] d = header(VPD_BLOCK_LIMITS, 0x3C);
+        MemorySegment be = MemorySegment.ofArray(d);
+        d[4] = 0x01;                                                                // WSNZ: a WRITE SAME of zero blocks is refused
         int perPhysical = lun.physicalBlockSize() / lun.blockSize();
-        Be.put16(d, 6, perPhysical);               // OPTIMAL TRANSFER LENGTH GRANULARITY
-        Be.put32(d, 8, Math.min(lun.maxTransferBlocks(), 0xFFFF_FFFFL));   // MAXIMUM TRANSFER LENGTH
-        Be.put32(d, 12, Math.min(lun.maxTransferBlocks(), 0xFFFF_FFFFL));  // OPTIMAL TRANSFER LENGTH
+        be.set(BE_SHORT, 6, (short) perPhysical);                                   // OPTIMAL TRANSFER LENGTH GRANULARITY
+        be.set(BE_INT, 8, (int) Math.min(lun.maxTransferBlocks(), 0xFFFF_FFFFL));   // MAXIMUM TRANSFER LENGTH
+        be.set(BE_INT, 12, (int) Math.min(lun.maxTransferBlocks(), 0xFFFF_FFFFL));  // OPTIMAL TRANSFER LENGTH
         if (lun.thinProvisioning()) {
-            Be.put32(d, 20, lun.maxUnmapBlocks());          // MAXIMUM UNMAP LBA COUNT
-            Be.put32(d, 24, lun.maxUnmapDescriptors());     // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT
-            Be.put32(d, 28, perPhysical);                   // OPTIMAL UNMAP GRANULARITY
+            be.set(BE_INT, 20, (int) lun.maxUnmapBlocks());                         // MAXIMUM UNMAP LBA COUNT
+            be.set(BE_INT, 24, lun.maxUnmapDescriptors());                          // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT
+            be.set(BE_INT, 28, perPhysical);                                        // OPTIMAL UNMAP GRANULARITY
         }
-        Be.put64(d, 36, lun.maxWriteSameBlocks());          // MAXIMUM WRITE SAME LENGTH
+        be.set(BE_LONG, 36, lun.maxWriteSameBlocks());                              // MAXIMUM WRITE SAME LENGTH
         return d;
     }
 
     /** Block device characteristics (SBC-3 6.6.2): a non-rotating medium, form factor not reported. */
     static byte[] blockCharacteristics() {
-        byte[] d = header(PAGE_BLOCK_CHARACTERISTICS, 0x3C);
-        Be.put16(d, 4, 0x0001);                    // MEDIUM ROTATION RATE: non-rotating
+        byte[] d = header(VPD_BLOCK_DEVICE_CHARACTERISTICS, 0x3C);
+        MemorySegment be = MemorySegment.ofArray(d);
+        be.set(BE_SHORT, 4, (short) 0x0001);       // MEDIUM ROTATION RATE: non-rotating
         return d;
     }
 
     /** Logical block provisioning (SBC-3 6.6.4): UNMAP and WRITE SAME (10/16) with UNMAP; unmapped blocks read zero. */
     static byte[] provisioning() {
-        byte[] d = header(PAGE_PROVISIONING, 4);
+        byte[] d = header(VPD_LOGICAL_BLOCK_PROVISIONING, 4);
         d[5] = (byte) (0x80 | 0x40 | 0x20 | 0x04); // LBPU, LBPWS, LBPWS10, LBPRZ
         d[6] = 0x02;                               // PROVISIONING TYPE: thin
         return d;
@@ -144,9 +153,17 @@ final class InquiryCommand {
 
     private static byte[] header(int page, int pageLength) {
         byte[] d = new byte[4 + pageLength];
-        d[0] = PERIPHERAL_DISK;
+        MemorySegment be = MemorySegment.ofArray(d);
+        d[0] = TYPE_DISK;
         d[1] = (byte) page;
-        Be.put16(d, 2, pageLength);
+        be.set(BE_SHORT, 2, (short) pageLength);
         return d;
+    }
+
+    /** Writes {@code s} left-aligned in {@code len} bytes, padded with spaces (SPC ASCII fields). */
+    private static void putAscii(byte[] b, int off, int len, String s) {
+        Arrays.fill(b, off, off + len, (byte) ' ');
+        byte[] src = s.getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(src, 0, b, off, Math.min(len, src.length));
     }
 }

@@ -1,6 +1,12 @@
 package io.jvirtio.backend.scsi;
 
+import java.lang.foreign.MemorySegment;
+
 import java.io.ByteArrayOutputStream;
+
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_INT;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_LONG;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_SHORT;
 
 /**
  * MODE SENSE (6) and (10) (SPC-4 6.11, 6.12) with the caching (0x08) and control (0x0A) pages, or
@@ -39,23 +45,24 @@ final class ModeSenseCommand {
         int headerLen = ten ? 8 : 4;
         int descLen = dbd ? 0 : llbaa ? 16 : 8;
         byte[] d = new byte[headerLen + descLen + pages.length];
+        MemorySegment be = MemorySegment.ofArray(d);
         int deviceSpecific = (lun.readOnly() ? 0x80 : 0) | 0x10;   // WP, DPOFUA
         if (ten) {
-            Be.put16(d, 0, d.length - 2);
+            be.set(BE_SHORT, 0, (short) (d.length - 2));
             d[3] = (byte) deviceSpecific;
             d[4] = (byte) (llbaa ? 0x01 : 0);
-            Be.put16(d, 6, descLen);
+            be.set(BE_SHORT, 6, (short) descLen);
         } else {
             d[0] = (byte) (d.length - 1);
             d[2] = (byte) deviceSpecific;
             d[3] = (byte) descLen;
         }
         if (descLen == 8) {
-            Be.put32(d, headerLen, Math.min(lun.blockCount(), 0xFFFF_FFFFL));
-            Be.put32(d, headerLen + 4, lun.blockSize());        // byte 4 reserved, 5..7 block length
+            be.set(BE_INT, headerLen, (int) Math.min(lun.blockCount(), 0xFFFF_FFFFL));
+            be.set(BE_INT, headerLen + 4, lun.blockSize());  // byte 4 reserved, 5..7 block length
         } else if (descLen == 16) {
-            Be.put64(d, headerLen, lun.blockCount());
-            Be.put32(d, headerLen + 12, lun.blockSize());
+            be.set(BE_LONG, headerLen, lun.blockCount());
+            be.set(BE_INT, headerLen + 12, lun.blockSize());
         }
         System.arraycopy(pages, 0, d, headerLen + descLen, pages.length);
         t.sendIn(d, alloc);

@@ -3,6 +3,10 @@ package io.jvirtio.backend.scsi;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_INT;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_LONG;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_SHORT;
+
 /**
  * UNMAP (SBC-3 5.28) and WRITE SAME (10)/(16) (SBC-3 5.41, 5.42), within the limits the LUN
  * advertises in VPD 0xB0. Unmapped blocks read back as zeros (LBPRZ).
@@ -40,9 +44,10 @@ final class ProvisioningCommands {
             return;
         }
         byte[] p = new byte[paramLen];
-        t.out.read(0, MemorySegment.ofArray(p));
+        MemorySegment be = MemorySegment.ofArray(p);
+        t.out.read(0, be);
         t.consumedOut(paramLen);
-        int descriptorBytes = Math.min(Be.get16(p, 2), paramLen - 8);
+        int descriptorBytes = Math.min(Short.toUnsignedInt(be.get(BE_SHORT, 2)), paramLen - 8);
         int count = descriptorBytes / 16;                    // a truncated last descriptor is ignored
         if (count > lun.maxUnmapDescriptors()) {
             t.checkCondition(SenseCode.INVALID_FIELD_IN_PARAMETER_LIST);
@@ -50,8 +55,8 @@ final class ProvisioningCommands {
         }
         long total = 0;
         for (int i = 0; i < count; i++) {
-            long lba = Be.get64(p, 8 + 16 * i);
-            long blocks = Be.get32(p, 16 + 16 * i);
+            long lba = be.get(BE_LONG, 8 + 16 * i);
+            long blocks = Integer.toUnsignedLong(be.get(BE_INT, 16 + 16 * i));
             if (!ReadWriteCommand.inRange(lun, lba, blocks)) {
                 t.checkCondition(SenseCode.LBA_OUT_OF_RANGE);
                 return;
@@ -63,8 +68,8 @@ final class ProvisioningCommands {
             return;
         }
         for (int i = 0; i < count; i++) {
-            long lba = Be.get64(p, 8 + 16 * i);
-            long blocks = Be.get32(p, 16 + 16 * i);
+            long lba = be.get(BE_LONG, 8 + 16 * i);
+            long blocks = Integer.toUnsignedLong(be.get(BE_INT, 16 + 16 * i));
             if (blocks > 0) {
                 lun.store().discard(lba * lun.blockSize(), blocks * lun.blockSize());
             }

@@ -1,5 +1,7 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.spec.scsi.ScsiSpec;
+
 /**
  * READ and WRITE (6), (10), (12), (16) (SBC-3 5.8-5.11, 5.32-5.35): straight between the store and
  * the driver's buffers, no copy in between. FUA writes are flushed before completing.
@@ -9,13 +11,13 @@ final class ReadWriteCommand {
     }
 
     static boolean isRead(int opcode) {
-        return opcode == ScsiOpcodes.READ_6 || opcode == ScsiOpcodes.READ_10
-                || opcode == ScsiOpcodes.READ_12 || opcode == ScsiOpcodes.READ_16;
+        return opcode == ScsiSpec.READ_6 || opcode == ScsiSpec.READ_10
+                || opcode == ScsiSpec.READ_12 || opcode == ScsiSpec.READ_16;
     }
 
     static boolean isWrite(int opcode) {
-        return opcode == ScsiOpcodes.WRITE_6 || opcode == ScsiOpcodes.WRITE_10
-                || opcode == ScsiOpcodes.WRITE_12 || opcode == ScsiOpcodes.WRITE_16;
+        return opcode == ScsiSpec.WRITE_6 || opcode == ScsiSpec.WRITE_10
+                || opcode == ScsiSpec.WRITE_12 || opcode == ScsiSpec.WRITE_16;
     }
 
     /** @return whether {@code [lba, lba + blocks)} lies within the LUN; {@code lba} is unsigned and must exist even when {@code blocks} is 0 */
@@ -30,16 +32,16 @@ final class ReadWriteCommand {
         long blocks;
         int flags = 0;
         switch (op) {
-            case ScsiOpcodes.READ_6, ScsiOpcodes.WRITE_6 -> {
+            case ScsiSpec.READ_6, ScsiSpec.WRITE_6 -> {
                 lba = ((t.u8(1) & 0x1F) << 16) | t.be16(2);
                 blocks = t.u8(4) == 0 ? 256 : t.u8(4);
             }
-            case ScsiOpcodes.READ_10, ScsiOpcodes.WRITE_10 -> {
+            case ScsiSpec.READ_10, ScsiSpec.WRITE_10 -> {
                 flags = t.u8(1);
                 lba = t.be32(2);
                 blocks = t.be16(7);
             }
-            case ScsiOpcodes.READ_12, ScsiOpcodes.WRITE_12 -> {
+            case ScsiSpec.READ_12, ScsiSpec.WRITE_12 -> {
                 flags = t.u8(1);
                 lba = t.be32(2);
                 blocks = t.be32(6);

@@ -1,6 +1,11 @@
 package io.jvirtio.backend.scsi;
 
+import java.lang.foreign.MemorySegment;
+
 import java.util.List;
+
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_INT;
+import static io.jvirtio.spec.scsi.ScsiSpec.BE_SHORT;
 
 /**
  * REPORT LUNS (SPC-4 6.33): every LUN of the addressed target, in the single-level format of
@@ -24,10 +29,11 @@ final class ReportLunsCommand {
         // SELECT REPORT 01h: well-known logical units only, of which this target has none
         List<Integer> luns = select == 0x01 ? List.of() : List.copyOf(target.luns().keySet());
         byte[] d = new byte[8 + 8 * luns.size()];
-        Be.put32(d, 0, 8L * luns.size());
+        MemorySegment be = MemorySegment.ofArray(d);
+        be.set(BE_INT, 0, (int) (8L * luns.size()));
         int p = 8;
         for (int lun : luns) {
-            Be.put16(d, p, LunAddress.singleLevel(lun));
+            be.set(BE_SHORT, p, (short) LunAddress.singleLevel(lun));
             p += 8;
         }
         if (addressed != null) {

@@ -1,5 +1,6 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.spec.scsi.ScsiSpec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,7 +17,7 @@ final class ScsiCommands {
 
     static void execute(ScsiTask t, ScsiTarget target, ScsiLun lun) {
         int op = t.opcode();
-        int length = ScsiOpcodes.cdbLength(op);
+        int length = ScsiSpec.cdbLength(op);
         if (length == 0) {
             t.checkCondition(SenseCode.INVALID_OPCODE);
             return;
@@ -27,22 +28,22 @@ final class ScsiCommands {
         }
         if (lun == null) {
             switch (op) {
-                case ScsiOpcodes.INQUIRY -> InquiryCommand.execute(t, null);
-                case ScsiOpcodes.REPORT_LUNS -> ReportLunsCommand.execute(t, target, null);
-                case ScsiOpcodes.REQUEST_SENSE -> UnitCommands.requestSense(t, null);
+                case ScsiSpec.INQUIRY -> InquiryCommand.execute(t, null);
+                case ScsiSpec.REPORT_LUNS -> ReportLunsCommand.execute(t, target, null);
+                case ScsiSpec.REQUEST_SENSE -> UnitCommands.requestSense(t, null);
                 default -> t.checkCondition(SenseCode.LUN_NOT_SUPPORTED);
             }
             return;
         }
-        boolean reportsConditions = op != ScsiOpcodes.INQUIRY && op != ScsiOpcodes.REPORT_LUNS
-                && op != ScsiOpcodes.REQUEST_SENSE;
+        boolean reportsConditions = op != ScsiSpec.INQUIRY && op != ScsiSpec.REPORT_LUNS
+                && op != ScsiSpec.REQUEST_SENSE;
         if (reportsConditions) {
             SenseCode ua = lun.takeUnitAttention();
             if (ua != null) {
                 t.checkCondition(ua);
                 return;
             }
-            if (lun.stopped() && op != ScsiOpcodes.START_STOP_UNIT) {
+            if (lun.stopped() && op != ScsiSpec.START_STOP_UNIT) {
                 t.checkCondition(SenseCode.NOT_READY_INIT_REQUIRED);
                 return;
             }
@@ -58,29 +59,29 @@ final class ScsiCommands {
 
     private static void dispatch(ScsiTask t, ScsiTarget target, ScsiLun lun, int op) {
         switch (op) {
-            case ScsiOpcodes.TEST_UNIT_READY -> UnitCommands.testUnitReady(t);
-            case ScsiOpcodes.REQUEST_SENSE -> UnitCommands.requestSense(t, lun);
-            case ScsiOpcodes.INQUIRY -> InquiryCommand.execute(t, lun);
-            case ScsiOpcodes.REPORT_LUNS -> ReportLunsCommand.execute(t, target, lun);
-            case ScsiOpcodes.START_STOP_UNIT -> UnitCommands.startStopUnit(t, lun);
-            case ScsiOpcodes.READ_CAPACITY_10 -> CapacityCommands.readCapacity10(t, lun);
-            case ScsiOpcodes.SERVICE_ACTION_IN_16 -> {
-                if ((t.u8(1) & 0x1F) == ScsiOpcodes.SAI_READ_CAPACITY_16) {
+            case ScsiSpec.TEST_UNIT_READY -> UnitCommands.testUnitReady(t);
+            case ScsiSpec.REQUEST_SENSE -> UnitCommands.requestSense(t, lun);
+            case ScsiSpec.INQUIRY -> InquiryCommand.execute(t, lun);
+            case ScsiSpec.REPORT_LUNS -> ReportLunsCommand.execute(t, target, lun);
+            case ScsiSpec.START_STOP_UNIT -> UnitCommands.startStopUnit(t, lun);
+            case ScsiSpec.READ_CAPACITY_10 -> CapacityCommands.readCapacity10(t, lun);
+            case ScsiSpec.SERVICE_ACTION_IN_16 -> {
+                if ((t.u8(1) & 0x1F) == ScsiSpec.SAI_READ_CAPACITY_16) {
                     CapacityCommands.readCapacity16(t, lun);
                 } else {
                     t.checkCondition(SenseCode.INVALID_FIELD_IN_CDB);
                 }
             }
-            case ScsiOpcodes.READ_6, ScsiOpcodes.READ_10, ScsiOpcodes.READ_12, ScsiOpcodes.READ_16,
-                 ScsiOpcodes.WRITE_6, ScsiOpcodes.WRITE_10, ScsiOpcodes.WRITE_12, ScsiOpcodes.WRITE_16 ->
+            case ScsiSpec.READ_6, ScsiSpec.READ_10, ScsiSpec.READ_12, ScsiSpec.READ_16,
+                 ScsiSpec.WRITE_6, ScsiSpec.WRITE_10, ScsiSpec.WRITE_12, ScsiSpec.WRITE_16 ->
                     ReadWriteCommand.execute(t, lun);
-            case ScsiOpcodes.SYNCHRONIZE_CACHE_10 -> UnitCommands.synchronizeCache(t, lun, false);
-            case ScsiOpcodes.SYNCHRONIZE_CACHE_16 -> UnitCommands.synchronizeCache(t, lun, true);
-            case ScsiOpcodes.UNMAP -> ProvisioningCommands.unmap(t, lun);
-            case ScsiOpcodes.WRITE_SAME_10 -> ProvisioningCommands.writeSame(t, lun, false);
-            case ScsiOpcodes.WRITE_SAME_16 -> ProvisioningCommands.writeSame(t, lun, true);
-            case ScsiOpcodes.MODE_SENSE_6 -> ModeSenseCommand.execute(t, lun, false);
-            case ScsiOpcodes.MODE_SENSE_10 -> ModeSenseCommand.execute(t, lun, true);
+            case ScsiSpec.SYNCHRONIZE_CACHE_10 -> UnitCommands.synchronizeCache(t, lun, false);
+            case ScsiSpec.SYNCHRONIZE_CACHE_16 -> UnitCommands.synchronizeCache(t, lun, true);
+            case ScsiSpec.UNMAP -> ProvisioningCommands.unmap(t, lun);
+            case ScsiSpec.WRITE_SAME_10 -> ProvisioningCommands.writeSame(t, lun, false);
+            case ScsiSpec.WRITE_SAME_16 -> ProvisioningCommands.writeSame(t, lun, true);
+            case ScsiSpec.MODE_SENSE_6 -> ModeSenseCommand.execute(t, lun, false);
+            case ScsiSpec.MODE_SENSE_10 -> ModeSenseCommand.execute(t, lun, true);
             default -> t.checkCondition(SenseCode.INVALID_OPCODE);
         }
     }

@@ -1,5 +1,6 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,44 +15,33 @@ import java.lang.foreign.ValueLayout;
 final class ScsiConfigSpace {
     private static final Logger LOG = LoggerFactory.getLogger(ScsiConfigSpace.class);
 
-    static final int SIZE = 36;
-    static final int OFF_NUM_QUEUES = 0;
-    static final int OFF_SEG_MAX = 4;
-    static final int OFF_MAX_SECTORS = 8;
-    static final int OFF_CMD_PER_LUN = 12;
-    static final int OFF_EVENT_INFO_SIZE = 16;
-    static final int OFF_SENSE_SIZE = 20;
-    static final int OFF_CDB_SIZE = 24;
-    static final int OFF_MAX_CHANNEL = 28;
-    static final int OFF_MAX_TARGET = 30;
-    static final int OFF_MAX_LUN = 32;
     /** Largest sense_size or cdb_size a driver may set; larger writes are refused (the old value stays). */
     static final int MAX_WRITABLE = 65535;
 
     private final String name;
-    private final byte[] image = new byte[SIZE];
+    private final byte[] image = new byte[VirtioScsiSpec.CFG_SIZE];
     private final MemorySegment seg = MemorySegment.ofArray(image);
     private volatile int senseSize;
     private volatile int cdbSize;
 
     ScsiConfigSpace(String name, ScsiModelOptions c) {
         this.name = name;
-        seg.set(ScsiTask.LE32, OFF_NUM_QUEUES, c.requestQueues());
-        seg.set(ScsiTask.LE32, OFF_SEG_MAX, c.segMax());
-        seg.set(ScsiTask.LE32, OFF_MAX_SECTORS, c.maxSectors());
-        seg.set(ScsiTask.LE32, OFF_CMD_PER_LUN, c.cmdPerLun());
-        seg.set(ScsiTask.LE32, OFF_EVENT_INFO_SIZE, VirtioScsi.EVENT_SIZE);
-        seg.set(ScsiTask.LE16, OFF_MAX_CHANNEL, (short) 0);
-        seg.set(ScsiTask.LE16, OFF_MAX_TARGET, (short) c.maxTarget());
-        seg.set(ScsiTask.LE32, OFF_MAX_LUN, c.maxLun());
+        seg.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.CFG_NUM_QUEUES, c.requestQueues());
+        seg.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.CFG_SEG_MAX, c.segMax());
+        seg.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.CFG_MAX_SECTORS, c.maxSectors());
+        seg.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.CFG_CMD_PER_LUN, c.cmdPerLun());
+        seg.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.CFG_EVENT_INFO_SIZE, VirtioScsiSpec.EVENT_SIZE);
+        seg.set(VirtioScsiSpec.LE_SHORT, VirtioScsiSpec.CFG_MAX_CHANNEL, (short) 0);
+        seg.set(VirtioScsiSpec.LE_SHORT, VirtioScsiSpec.CFG_MAX_TARGET, (short) c.maxTarget());
+        seg.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.CFG_MAX_LUN, c.maxLun());
         reset();
     }
 
     synchronized void reset() {
-        seg.set(ScsiTask.LE32, OFF_SENSE_SIZE, VirtioScsi.DEFAULT_SENSE_SIZE);
-        seg.set(ScsiTask.LE32, OFF_CDB_SIZE, VirtioScsi.DEFAULT_CDB_SIZE);
-        senseSize = VirtioScsi.DEFAULT_SENSE_SIZE;
-        cdbSize = VirtioScsi.DEFAULT_CDB_SIZE;
+        seg.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.CFG_SENSE_SIZE, VirtioScsiSpec.DEFAULT_SENSE_SIZE);
+        seg.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.CFG_CDB_SIZE, VirtioScsiSpec.DEFAULT_CDB_SIZE);
+        senseSize = VirtioScsiSpec.DEFAULT_SENSE_SIZE;
+        cdbSize = VirtioScsiSpec.DEFAULT_CDB_SIZE;
     }
 
     synchronized void read(int offset, MemorySegment dst) {
@@ -64,7 +54,7 @@ final class ScsiConfigSpace {
         boolean ignored = false;
         for (int i = 0; i < src.byteSize(); i++) {
             int at = offset + i;
-            if (at >= OFF_SENSE_SIZE && at < OFF_CDB_SIZE + 4) {
+            if (at >= VirtioScsiSpec.CFG_SENSE_SIZE && at < VirtioScsiSpec.CFG_CDB_SIZE + 4) {
                 image[at] = src.get(ValueLayout.JAVA_BYTE, i);
             } else {
                 ignored = true;
@@ -73,12 +63,12 @@ final class ScsiConfigSpace {
         if (ignored) {
             LOG.warn("{}: driver wrote read-only config bytes at offset {} (+{}): ignored", name, offset, src.byteSize());
         }
-        int sense = seg.get(ScsiTask.LE32, OFF_SENSE_SIZE);
-        int cdb = seg.get(ScsiTask.LE32, OFF_CDB_SIZE);
+        int sense = seg.get(VirtioScsiSpec.LE_INT, VirtioScsiSpec.CFG_SENSE_SIZE);
+        int cdb = seg.get(VirtioScsiSpec.LE_INT, VirtioScsiSpec.CFG_CDB_SIZE);
         if (sense < 0 || sense > MAX_WRITABLE || cdb < 0 || cdb > MAX_WRITABLE) {
             LOG.warn("{}: driver set sense_size {} / cdb_size {}: refused, keeping {} / {}", name,
                     Integer.toUnsignedString(sense), Integer.toUnsignedString(cdb), senseSize, cdbSize);
-            System.arraycopy(before, 0, image, 0, SIZE);
+            System.arraycopy(before, 0, image, 0, VirtioScsiSpec.CFG_SIZE);
             return;
         }
         senseSize = sense;

@@ -10,6 +10,10 @@ import java.util.List;
  * describes it, e.g. {@code --scsi ram:64M,targets=2,luns=2,bs=512/4096}.
  */
 public final class ScsiDeviceType implements DeviceType {
+    /** The {@code scsi} type (what {@code DeviceTypes} registers). */
+    public ScsiDeviceType() {
+    }
+
     @Override
     public String name() {
         return "scsi";

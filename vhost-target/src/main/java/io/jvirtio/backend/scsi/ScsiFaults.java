@@ -1,5 +1,6 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -15,10 +16,10 @@ import java.util.Objects;
 public final class ScsiFaults {
     /** A fault on one command, decided when it arrives. */
     record Decision(int response, SenseCode sense, Duration delay) {
-        static final Decision NONE = new Decision(VirtioScsi.S_OK, null, Duration.ZERO);
+        static final Decision NONE = new Decision(VirtioScsiSpec.VIRTIO_SCSI_S_OK, null, Duration.ZERO);
 
         boolean failsWithResponse() {
-            return response != VirtioScsi.S_OK;
+            return response != VirtioScsiSpec.VIRTIO_SCSI_S_OK;
         }
 
         boolean delayed() {
@@ -62,7 +63,7 @@ public final class ScsiFaults {
 
     /** The next {@code count} commands matching {@code filter} end with CHECK CONDITION and {@code sense}. */
     public void failNext(CommandFilter filter, int count, SenseCode sense) {
-        add(new Rule(filter, Kind.SENSE, positive(count), VirtioScsi.S_OK, Objects.requireNonNull(sense), null));
+        add(new Rule(filter, Kind.SENSE, positive(count), VirtioScsiSpec.VIRTIO_SCSI_S_OK, Objects.requireNonNull(sense), null));
     }
 
     /** The next {@code count} commands end with the virtio response {@code response} (BAD_TARGET, BUSY, ...). */
@@ -72,7 +73,7 @@ public final class ScsiFaults {
 
     /** The next {@code count} commands matching {@code filter} end with the virtio response {@code response}. */
     public void respondNext(CommandFilter filter, int count, int response) {
-        if (response <= VirtioScsi.S_OK || response > 0xFF) {
+        if (response <= VirtioScsiSpec.VIRTIO_SCSI_S_OK || response > 0xFF) {
             throw new IllegalArgumentException("virtio response " + response + " is not a failure code");
         }
         add(new Rule(filter, Kind.RESPONSE, positive(count), response, null, null));
@@ -80,12 +81,12 @@ public final class ScsiFaults {
 
     /** The next {@code count} commands matching {@code filter} are executed and completed {@code delay} later. */
     public void delayNext(CommandFilter filter, int count, Duration delay) {
-        add(new Rule(filter, Kind.DELAY, positive(count), VirtioScsi.S_OK, null, positiveDelay(delay)));
+        add(new Rule(filter, Kind.DELAY, positive(count), VirtioScsiSpec.VIRTIO_SCSI_S_OK, null, positiveDelay(delay)));
     }
 
     /** Every command matching {@code filter} is delayed by {@code delay}, until {@link #clear()}. */
     public void delayAll(CommandFilter filter, Duration delay) {
-        add(new Rule(filter, Kind.DELAY, -1, VirtioScsi.S_OK, null, positiveDelay(delay)));
+        add(new Rule(filter, Kind.DELAY, -1, VirtioScsiSpec.VIRTIO_SCSI_S_OK, null, positiveDelay(delay)));
     }
 
     /** The next {@code count} task management functions are answered with {@code response}, without effect. */
@@ -156,7 +157,7 @@ public final class ScsiFaults {
         if (failure == null && delay == null) {
             return Decision.NONE;
         }
-        return new Decision(failure != null && failure.kind == Kind.RESPONSE ? failure.response : VirtioScsi.S_OK,
+        return new Decision(failure != null && failure.kind == Kind.RESPONSE ? failure.response : VirtioScsiSpec.VIRTIO_SCSI_S_OK,
                 failure != null && failure.kind == Kind.SENSE ? failure.sense : null,
                 delay != null ? delay.delay : Duration.ZERO);
     }

@@ -1,12 +1,13 @@
 package io.jvirtio.backend.scsi;
 
 import io.jvirtio.backend.device.DeviceRequest;
+import io.jvirtio.spec.scsi.ScsiSpec;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Collection;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -20,13 +21,6 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class ScsiTask {
     private static final Logger LOG = LoggerFactory.getLogger(ScsiTask.class);
-    static final int STATUS_GOOD = 0x00;
-    static final int STATUS_CHECK_CONDITION = 0x02;
-    static final int STATUS_BUSY = 0x08;
-
-    static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     enum State { RUNNING, WAITING, DONE, CANCELLED }
 
@@ -57,8 +51,8 @@ final class ScsiTask {
     private volatile boolean dropped;
 
     // outcome
-    private int response = VirtioScsi.S_OK;
-    private int status = STATUS_GOOD;
+    private int response = VirtioScsiSpec.VIRTIO_SCSI_S_OK;
+    private int status = ScsiSpec.STATUS_GOOD;
     private SenseCode sense;
     private long transferredIn;
     private long consumedOut;
@@ -69,16 +63,16 @@ final class ScsiTask {
         this.cdbSize = cdbSize;
         this.senseSize = senseSize;
         this.writable = writable;
-        MemorySegment hdr = MemorySegment.ofArray(new byte[VirtioScsi.REQ_HEADER_FIXED]);
+        MemorySegment hdr = MemorySegment.ofArray(new byte[VirtioScsiSpec.REQ_HEADER_FIXED]);
         readable.read(0, hdr);
-        byte[] lunBytes = hdr.asSlice(0, 8).toArray(ValueLayout.JAVA_BYTE);
+        byte[] lunBytes = hdr.asSlice(VirtioScsiSpec.REQ_LUN, 8).toArray(ValueLayout.JAVA_BYTE);
         this.address = LunAddress.parse(lunBytes);
-        this.id = hdr.get(LE64, 8);
-        this.taskAttr = hdr.get(ValueLayout.JAVA_BYTE, 16) & 0xFF;
+        this.id = hdr.get(VirtioScsiSpec.LE_LONG, VirtioScsiSpec.REQ_ID);
+        this.taskAttr = hdr.get(ValueLayout.JAVA_BYTE, VirtioScsiSpec.REQ_TASK_ATTR) & 0xFF;
         this.cdb = new byte[32];
-        readable.read(VirtioScsi.REQ_HEADER_FIXED, MemorySegment.ofArray(cdb).asSlice(0, Math.min(cdbSize, 32)));
-        this.out = readable.from(VirtioScsi.REQ_HEADER_FIXED + (long) cdbSize);
-        this.in = writable.from(VirtioScsi.RESP_HEADER_FIXED + (long) senseSize);
+        readable.read(VirtioScsiSpec.REQ_HEADER_FIXED, MemorySegment.ofArray(cdb).asSlice(0, Math.min(cdbSize, 32)));
+        this.out = readable.from(VirtioScsiSpec.REQ_HEADER_FIXED + (long) cdbSize);
+        this.in = writable.from(VirtioScsiSpec.RESP_HEADER_FIXED + (long) senseSize);
     }
 
     /** Enters the model's set of commands in flight. */
@@ -177,7 +171,7 @@ final class ScsiTask {
     /** Ends the command with a virtio response other than OK: nothing transferred. */
     void fail(int virtioResponse) {
         response = virtioResponse;
-        status = STATUS_GOOD;
+        status = ScsiSpec.STATUS_GOOD;
         sense = null;
         transferredIn = 0;
         consumedOut = 0;
@@ -185,8 +179,8 @@ final class ScsiTask {
 
     /** Ends the command with CHECK CONDITION and {@code sense}: nothing transferred. */
     void checkCondition(SenseCode sense) {
-        response = VirtioScsi.S_OK;
-        status = STATUS_CHECK_CONDITION;
+        response = VirtioScsiSpec.VIRTIO_SCSI_S_OK;
+        status = ScsiSpec.STATUS_CHECK_CONDITION;
         this.sense = sense;
         transferredIn = 0;
         consumedOut = 0;
@@ -194,8 +188,8 @@ final class ScsiTask {
 
     /** Ends the command with GOOD status and sense data (REQUEST SENSE style data is sent separately). */
     void good() {
-        response = VirtioScsi.S_OK;
-        status = STATUS_GOOD;
+        response = VirtioScsiSpec.VIRTIO_SCSI_S_OK;
+        status = ScsiSpec.STATUS_GOOD;
         sense = null;
     }
 
@@ -213,7 +207,7 @@ final class ScsiTask {
      */
     boolean expectIn(long bytes) {
         if (bytes > 0 && (out.length() > 0 || in.length() < bytes)) {
-            fail(VirtioScsi.S_OVERRUN);
+            fail(VirtioScsiSpec.VIRTIO_SCSI_S_OVERRUN);
             return false;
         }
         return true;
@@ -222,7 +216,7 @@ final class ScsiTask {
     /** The data-out counterpart of {@link #expectIn}. */
     boolean expectOut(long bytes) {
         if (bytes > 0 && (in.length() > 0 || out.length() < bytes)) {
-            fail(VirtioScsi.S_OVERRUN);
+            fail(VirtioScsiSpec.VIRTIO_SCSI_S_OVERRUN);
             return false;
         }
         return true;
@@ -259,7 +253,7 @@ final class ScsiTask {
                     used = 0;
                 }
                 if (LOG.isTraceEnabled()) {
-                    LOG.trace("{}: response {} status 0x{}{}, {} bytes in, used {}", this, VirtioScsi.responseName(response),
+                    LOG.trace("{}: response {} status 0x{}{}, {} bytes in, used {}", this, VirtioScsiSpec.responseName(response),
                             Integer.toHexString(status), sense == null ? "" : " " + sense, transferredIn, used);
                 }
                 request.complete(used);
@@ -279,17 +273,17 @@ final class ScsiTask {
         } else {
             residual = out.length() - consumedOut;
         }
-        byte[] hdr = new byte[VirtioScsi.RESP_HEADER_FIXED + senseSize];
+        byte[] hdr = new byte[VirtioScsiSpec.RESP_HEADER_FIXED + senseSize];
         MemorySegment h = MemorySegment.ofArray(hdr);
-        h.set(LE32, 0, senseLen);
-        h.set(LE32, 4, (int) Math.min(residual, 0xFFFF_FFFFL));
-        h.set(LE16, 8, (short) 0);
+        h.set(VirtioScsiSpec.LE_INT, 0, senseLen);
+        h.set(VirtioScsiSpec.LE_INT, 4, (int) Math.min(residual, 0xFFFF_FFFFL));
+        h.set(VirtioScsiSpec.LE_SHORT, 8, (short) 0);
         h.set(ValueLayout.JAVA_BYTE, 10, (byte) status);
         h.set(ValueLayout.JAVA_BYTE, 11, (byte) response);
         if (senseLen > 0) {
             MemorySegment s = MemorySegment.ofArray(new byte[SenseCode.FIXED_LENGTH]);
             sense.writeFixed(s, 0);
-            MemorySegment.copy(s, 0, h, VirtioScsi.RESP_HEADER_FIXED, senseLen);
+            MemorySegment.copy(s, 0, h, VirtioScsiSpec.RESP_HEADER_FIXED, senseLen);
         }
         writable.write(0, h);
         return (int) (hdr.length + transferredIn);
@@ -301,10 +295,10 @@ final class ScsiTask {
      */
     static void failEarly(DeviceRequest request, Iov writable, int senseSize, int response) {
         int len;
-        if (writable.length() >= VirtioScsi.RESP_HEADER_FIXED + (long) senseSize) {
-            len = VirtioScsi.RESP_HEADER_FIXED + senseSize;
-        } else if (writable.length() >= VirtioScsi.RESP_HEADER_FIXED) {
-            len = VirtioScsi.RESP_HEADER_FIXED;
+        if (writable.length() >= VirtioScsiSpec.RESP_HEADER_FIXED + (long) senseSize) {
+            len = VirtioScsiSpec.RESP_HEADER_FIXED + senseSize;
+        } else if (writable.length() >= VirtioScsiSpec.RESP_HEADER_FIXED) {
+            len = VirtioScsiSpec.RESP_HEADER_FIXED;
         } else {
             request.complete(0);
             return;

@@ -3,6 +3,8 @@ package io.jvirtio.backend.scsi;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import static io.jvirtio.spec.scsi.ScsiSpec.*;
+
 /**
  * A sense key with its additional sense code and qualifier, encoded as fixed-format sense data
  * (SPC-4 4.5.3: response code 0x70, current error).
@@ -15,14 +17,6 @@ public record SenseCode(int key, int asc, int ascq) {
     /** Length of the fixed-format sense data this device writes. */
     public static final int FIXED_LENGTH = 18;
 
-    public static final int KEY_NO_SENSE = 0x0;
-    public static final int KEY_NOT_READY = 0x2;
-    public static final int KEY_MEDIUM_ERROR = 0x3;
-    public static final int KEY_HARDWARE_ERROR = 0x4;
-    public static final int KEY_ILLEGAL_REQUEST = 0x5;
-    public static final int KEY_UNIT_ATTENTION = 0x6;
-    public static final int KEY_DATA_PROTECT = 0x7;
-    public static final int KEY_ABORTED_COMMAND = 0xB;
 
     public static final SenseCode NO_SENSE = new SenseCode(KEY_NO_SENSE, 0x00, 0x00);
     public static final SenseCode INVALID_OPCODE = new SenseCode(KEY_ILLEGAL_REQUEST, 0x20, 0x00);

@@ -1,10 +1,11 @@
 package io.jvirtio.backend.scsi;
 
-import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.backend.device.DeviceRequest;
 import io.jvirtio.backend.device.VirtioDeviceModel;
 import io.jvirtio.backend.fault.FaultAwareModel;
 import io.jvirtio.backend.fault.InjectedError;
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -97,7 +98,7 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
             l.attach(target, lun, config.name() + "-t" + target + "-l" + lun);
             t.put(lun, l);
             LOG.info("{}: added {}", name(), l);
-            lunChanged(t, lun, VirtioScsi.EVT_RESET_RESCAN);
+            lunChanged(t, lun, VirtioScsiSpec.VIRTIO_SCSI_EVT_RESET_RESCAN);
         }
         return l;
     }
@@ -121,7 +122,7 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
             }
             l.detach();
             LOG.info("{}: removed {}", name(), l);
-            lunChanged(t, lun, VirtioScsi.EVT_RESET_REMOVED);
+            lunChanged(t, lun, VirtioScsiSpec.VIRTIO_SCSI_EVT_RESET_REMOVED);
         }
         ScsiLun gone = l;
         for (ScsiTask task : inflight(x -> x.lun == gone)) {
@@ -143,7 +144,7 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
 
     private void lunChanged(ScsiTarget t, int lun, int reason) {
         if (hotplugActive) {
-            events.send(VirtioScsi.T_TRANSPORT_RESET, LunAddress.encode(t.id(), lun), reason);
+            events.send(VirtioScsiSpec.VIRTIO_SCSI_T_TRANSPORT_RESET, LunAddress.encode(t.id(), lun), reason);
         }
         if (faults.unitAttentionOnLunChange()) {
             for (ScsiLun other : t.luns().values()) {
@@ -169,7 +170,7 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
         synchronized (topologyLock) {
             requireLun(target, lun).raiseUnitAttention(change);
             if (paramChangeActive) {
-                events.send(VirtioScsi.T_PARAM_CHANGE, LunAddress.encode(target, lun), change.asc() | change.ascq() << 8);
+                events.send(VirtioScsiSpec.VIRTIO_SCSI_T_PARAM_CHANGE, LunAddress.encode(target, lun), change.asc() | change.ascq() << 8);
             }
         }
     }
@@ -237,10 +238,10 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
                 | VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC)
                 | VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_EVENT_IDX);
         if (config.hotplug()) {
-            f |= VirtioFeatures.bit(VirtioScsi.F_HOTPLUG);
+            f |= VirtioFeatures.bit(VirtioScsiSpec.VIRTIO_SCSI_F_HOTPLUG);
         }
         if (config.paramChange()) {
-            f |= VirtioFeatures.bit(VirtioScsi.F_CHANGE);
+            f |= VirtioFeatures.bit(VirtioScsiSpec.VIRTIO_SCSI_F_CHANGE);
         }
         return f;
     }
@@ -248,8 +249,8 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     @Override
     public void featuresNegotiated(long features) {
         negotiated = features & deviceFeatures();
-        hotplugActive = VirtioFeatures.has(negotiated, VirtioScsi.F_HOTPLUG);
-        paramChangeActive = VirtioFeatures.has(negotiated, VirtioScsi.F_CHANGE);
+        hotplugActive = VirtioFeatures.has(negotiated, VirtioScsiSpec.VIRTIO_SCSI_F_HOTPLUG);
+        paramChangeActive = VirtioFeatures.has(negotiated, VirtioScsiSpec.VIRTIO_SCSI_F_CHANGE);
         LOG.debug("{}: features 0x{} (hot-plug events {})", name(), Long.toHexString(negotiated), hotplugActive ? "on" : "off");
     }
 
@@ -260,12 +261,12 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
 
     @Override
     public int numQueues() {
-        return VirtioScsi.REQUESTQ_BASE + config.requestQueues();
+        return VirtioScsiSpec.REQUESTQ_BASE + config.requestQueues();
     }
 
     @Override
     public int configSize() {
-        return ScsiConfigSpace.SIZE;
+        return VirtioScsiSpec.CFG_SIZE;
     }
 
     @Override
@@ -282,9 +283,9 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     public void handle(DeviceRequest request) {
         try {
             int q = request.queueIndex();
-            if (q == VirtioScsi.CONTROLQ) {
+            if (q == VirtioScsiSpec.CONTROLQ) {
                 control.handle(request);
-            } else if (q == VirtioScsi.EVENTQ) {
+            } else if (q == VirtioScsiSpec.EVENTQ) {
                 events.post(request);
             } else if (q < numQueues()) {
                 command(request);
@@ -306,8 +307,8 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
         }
         t.decision = faults.decide(t.address, t.opcode());
         t.register();
-        if (t.out.length() > 0 && t.in.length() > 0 && !VirtioFeatures.has(negotiated, VirtioScsi.F_INOUT)) {
-            t.fail(VirtioScsi.S_FAILURE);                    // bidirectional without VIRTIO_SCSI_F_INOUT
+        if (t.out.length() > 0 && t.in.length() > 0 && !VirtioFeatures.has(negotiated, VirtioScsiSpec.VIRTIO_SCSI_F_INOUT)) {
+            t.fail(VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE);                    // bidirectional without VIRTIO_SCSI_F_INOUT
             t.complete();
         } else if (t.decision.delayed()) {
             hold(t);
@@ -327,12 +328,12 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
         int cdbSize = configSpace.cdbSize();
         Iov rd = Iov.of(r.readableCount(), r::readable);
         Iov wr = Iov.of(r.writableCount(), r::writable);
-        if (rd.length() < VirtioScsi.REQ_HEADER_FIXED + (long) cdbSize
-                || wr.length() < VirtioScsi.RESP_HEADER_FIXED + (long) senseSize) {
+        if (rd.length() < VirtioScsiSpec.REQ_HEADER_FIXED + (long) cdbSize
+                || wr.length() < VirtioScsiSpec.RESP_HEADER_FIXED + (long) senseSize) {
             LOG.warn("{}: command on queue {} with {} readable / {} writable bytes (header {} / response {})", name(),
-                    r.queueIndex(), rd.length(), wr.length(), VirtioScsi.REQ_HEADER_FIXED + cdbSize,
-                    VirtioScsi.RESP_HEADER_FIXED + senseSize);
-            ScsiTask.failEarly(r, wr, senseSize, VirtioScsi.S_FAILURE);
+                    r.queueIndex(), rd.length(), wr.length(), VirtioScsiSpec.REQ_HEADER_FIXED + cdbSize,
+                    VirtioScsiSpec.RESP_HEADER_FIXED + senseSize);
+            ScsiTask.failEarly(r, wr, senseSize, VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE);
             return null;
         }
         ScsiTask t = new ScsiTask(r, rd, wr, cdbSize, senseSize, inflight);
@@ -349,7 +350,7 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     @Override
     public boolean failRequest(DeviceRequest request, InjectedError error) {
         int q = request.queueIndex();
-        if (q < VirtioScsi.REQUESTQ_BASE || q >= numQueues()) {
+        if (q < VirtioScsiSpec.REQUESTQ_BASE || q >= numQueues()) {
             return false;
         }
         try {
@@ -410,7 +411,7 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     private void execute(ScsiTask t) {
         ScsiTarget target = target(t.address.target());
         if (target == null || !target.exists()) {
-            t.fail(VirtioScsi.S_BAD_TARGET);
+            t.fail(VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET);
             return;
         }
         ScsiLun lun = t.lun;
@@ -477,10 +478,10 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
      */
     @Override
     public void queueStopped(int queueIndex) {
-        if (queueIndex == VirtioScsi.EVENTQ) {
+        if (queueIndex == VirtioScsiSpec.EVENTQ) {
             int n = events.forgetBuffers().size();
             LOG.debug("{}: eventq stopped, {} buffers forgotten", name(), n);
-        } else if (queueIndex == VirtioScsi.CONTROLQ) {
+        } else if (queueIndex == VirtioScsiSpec.CONTROLQ) {
             control.dropPending();
         }
         dropTasks(t -> t.queueIndex() == queueIndex);

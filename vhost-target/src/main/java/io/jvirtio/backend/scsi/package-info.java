@@ -9,7 +9,7 @@
  * ... serve it (VhostUserTarget.builder().model(scsi)...), or --scsi ram:64M,targets=2,luns=2,bs=512/4096 ...
  * scsi.addLun(1, 0, lun);                 // hot-add: TRANSPORT_RESET / RESCAN on the event queue
  * scsi.removeLun(0, 1);                   // hot-remove: REMOVED; returns once nothing runs on it
- * scsi.faults().respondNext(CommandFilter.lun(0, 0), 2, VirtioScsi.S_BUSY);
+ * scsi.faults().respondNext(CommandFilter.lun(0, 0), 2, VirtioScsiSpec.VIRTIO_SCSI_S_BUSY);
  * scsi.faults().failNext(1, SenseCode.UNRECOVERED_READ_ERROR);
  * scsi.faults().delayNext(CommandFilter.any(), 1, Duration.ofSeconds(5));   // a TMF can end it early
  * scsi.faults().requireStartUnit(0, 0);   // NOT READY until START STOP UNIT

@@ -14,8 +14,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
-import static io.jvirtio.backend.blk.VirtioBlk.*;
-import static io.jvirtio.backend.testing.BlkPatterns.*;
+import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
+import static io.jvirtio.core.testing.BlkPatterns.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The virtio-blk device model alone: status bytes, lengths and data for every request type and corner. */

@@ -1,23 +1,23 @@
 package io.jvirtio.backend.ring;
 
+import io.jvirtio.backend.VhostUserTarget;
+import io.jvirtio.backend.blk.BlkModelOptions;
+import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.backend.testing.BlkReq;
+import io.jvirtio.backend.testing.DriverRing.Buf;
+import io.jvirtio.backend.testing.DriverRing;
+import io.jvirtio.backend.testing.FrontEndMemory;
+import io.jvirtio.backend.testing.Handshake;
+import io.jvirtio.backend.testing.ScriptedFrontEnd;
+import io.jvirtio.core.mem.MemoryRegion;
 import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.blk.VirtioBlkSpec;
 import io.jvirtio.spec.vhostuser.VhostUserRequest;
 import io.jvirtio.spec.vhostuser.VhostUserSingleMemoryRegion;
 import io.jvirtio.spec.vhostuser.VhostUserVringFile;
 import io.jvirtio.spec.vhostuser.VhostUserVringState;
-import io.jvirtio.core.mem.MemoryRegion;
 import io.jvirtio.sys.LinuxConstants;
 import io.jvirtio.sys.Native;
-import io.jvirtio.backend.VhostUserTarget;
-import io.jvirtio.backend.blk.BlkModelOptions;
-import io.jvirtio.backend.blk.VirtioBlk;
-import io.jvirtio.backend.store.RamBlockStore;
-import io.jvirtio.backend.testing.BlkReq;
-import io.jvirtio.backend.testing.DriverRing;
-import io.jvirtio.backend.testing.DriverRing.Buf;
-import io.jvirtio.backend.testing.FrontEndMemory;
-import io.jvirtio.backend.testing.Handshake;
-import io.jvirtio.backend.testing.ScriptedFrontEnd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -32,7 +32,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 import static io.jvirtio.spec.ring.SplitRingLayout.*;
-import static io.jvirtio.backend.testing.BlkPatterns.*;
+import static io.jvirtio.core.testing.BlkPatterns.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -109,21 +109,21 @@ class RingTest {
     void writeThenReadDirectAndIndirect() throws Exception {
         open();
         for (boolean indirect : new boolean[] {false, true}) {
-            BlkReq w = req(VirtioBlk.VIRTIO_BLK_T_OUT, 16, 8192);
+            BlkReq w = req(VirtioBlkSpec.VIRTIO_BLK_T_OUT, 16, 8192);
             fill(w.data, indirect ? 2 : 1);
             int head = ring.submit(indirect, w.bufs());
             DriverRing.Used u = ring.awaitUsed();
             assertEquals(head, u.id());
             assertEquals(1, u.len(), "OUT writes only the status byte");
-            assertEquals(VirtioBlk.VIRTIO_BLK_S_OK, w.status());
+            assertEquals(VirtioBlkSpec.VIRTIO_BLK_S_OK, w.status());
             assertSameBytes(bytes(w.data), store.contents().asSlice(16 * 512, 8192).toArray(ValueLayout.JAVA_BYTE), "store");
 
-            BlkReq r = req(VirtioBlk.VIRTIO_BLK_T_IN, 16, 8192);
+            BlkReq r = req(VirtioBlkSpec.VIRTIO_BLK_T_IN, 16, 8192);
             head = ring.submit(indirect, r.bufs());
             u = ring.awaitUsed();
             assertEquals(head, u.id());
             assertEquals(8192 + 1, u.len(), "IN writes data and status");
-            assertEquals(VirtioBlk.VIRTIO_BLK_S_OK, r.status());
+            assertEquals(VirtioBlkSpec.VIRTIO_BLK_S_OK, r.status());
             assertSameBytes(bytes(w.data), bytes(r.data), "read back");
         }
     }
@@ -133,7 +133,7 @@ class RingTest {
         open();
         // OUT: header and data in one buffer, split oddly in two
         MemorySegment out = mem.domain().allocate(16 + 4096, 16);
-        BlkReq template = req(VirtioBlk.VIRTIO_BLK_T_OUT, 64, 0);
+        BlkReq template = req(VirtioBlkSpec.VIRTIO_BLK_T_OUT, 64, 0);
         MemorySegment.copy(template.header, 0, out, 0, 16);
         fill(out.asSlice(16, 4096), 99);
         MemorySegment status = mem.domain().allocate(1, 1);
@@ -142,7 +142,7 @@ class RingTest {
         assertEquals(0, status.get(ValueLayout.JAVA_BYTE, 0));
         assertSameBytes(bytes(out.asSlice(16, 4096)), store.contents().asSlice(64 * 512, 4096).toArray(ValueLayout.JAVA_BYTE), "store");
         // IN: data and status in one writable buffer
-        BlkReq in = req(VirtioBlk.VIRTIO_BLK_T_IN, 64, 0);
+        BlkReq in = req(VirtioBlkSpec.VIRTIO_BLK_T_IN, 64, 0);
         MemorySegment dataAndStatus = mem.domain().allocate(4096 + 1, 16);
         ring.submit(false, Buf.out(in.header), Buf.in(dataAndStatus));
         assertEquals(4097, ring.awaitUsed().len());
@@ -153,15 +153,15 @@ class RingTest {
     @Test
     void statusBytesForErrors() throws Exception {
         open();
-        BlkReq past = req(VirtioBlk.VIRTIO_BLK_T_IN, DISK / 512 - 1, 1024);
+        BlkReq past = req(VirtioBlkSpec.VIRTIO_BLK_T_IN, DISK / 512 - 1, 1024);
         ring.submit(false, past.bufs());
         ring.awaitUsed();
-        assertEquals(VirtioBlk.VIRTIO_BLK_S_IOERR, past.status(), "read past the end");
+        assertEquals(VirtioBlkSpec.VIRTIO_BLK_S_IOERR, past.status(), "read past the end");
         BlkReq unknown = req(42, 0, 0);
         ring.submit(false, unknown.bufs());
         ring.awaitUsed();
-        assertEquals(VirtioBlk.VIRTIO_BLK_S_UNSUPP, unknown.status(), "unknown type");
-        BlkReq tooMany = req(VirtioBlk.VIRTIO_BLK_T_IN, 0, 0);
+        assertEquals(VirtioBlkSpec.VIRTIO_BLK_S_UNSUPP, unknown.status(), "unknown type");
+        BlkReq tooMany = req(VirtioBlkSpec.VIRTIO_BLK_T_IN, 0, 0);
         Buf[] bufs = new Buf[2 + 9];
         bufs[0] = Buf.out(tooMany.header);
         for (int i = 0; i < 9; i++) {
@@ -170,31 +170,31 @@ class RingTest {
         bufs[10] = Buf.in(tooMany.status);
         ring.submit(true, bufs);
         ring.awaitUsed();
-        assertEquals(VirtioBlk.VIRTIO_BLK_S_IOERR, tooMany.status(), "9 data segments with seg_max 8");
-        BlkReq discardUnmapFlag = req(VirtioBlk.VIRTIO_BLK_T_DISCARD, 0, 16);
-        discardUnmapFlag.dwz(0, 0, 8, VirtioBlk.VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+        assertEquals(VirtioBlkSpec.VIRTIO_BLK_S_IOERR, tooMany.status(), "9 data segments with seg_max 8");
+        BlkReq discardUnmapFlag = req(VirtioBlkSpec.VIRTIO_BLK_T_DISCARD, 0, 16);
+        discardUnmapFlag.dwz(0, 0, 8, VirtioBlkSpec.VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
         ring.submit(false, Buf.out(discardUnmapFlag.header), Buf.out(discardUnmapFlag.data), Buf.in(discardUnmapFlag.status));
         ring.awaitUsed();
-        assertEquals(VirtioBlk.VIRTIO_BLK_S_UNSUPP, discardUnmapFlag.status(), "discard with the UNMAP flag");
+        assertEquals(VirtioBlkSpec.VIRTIO_BLK_S_UNSUPP, discardUnmapFlag.status(), "discard with the UNMAP flag");
     }
 
     @Test
     void eventIdxSignalsOnlyWhenUsedEventIsCrossed() throws Exception {
         open();
         // the first completion after a start may always signal (the device does not know what was signalled before)
-        ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         ring.awaitUsed();
         Thread.sleep(20);
         ring.setUsedEvent(ring.usedIdx() + 100); // "do not interrupt me for a while"
         ring.takeCalls();
         for (int i = 0; i < 3; i++) {
-            ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+            ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
             ring.awaitUsed();
         }
         assertEquals(0, ring.takeCalls(), "no interrupt before used_event is reached");
         assertEquals(ring.availIdx(), ring.availEvent(), "the device asks to be kicked for the next chain");
         ring.setUsedEvent(ring.usedIdx()); // interrupt me for the next one
-        ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         ring.awaitUsed();
         long deadline = System.nanoTime() + 2_000_000_000L;
         long calls = 0;
@@ -209,11 +209,11 @@ class RingTest {
         open(~VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_EVENT_IDX), 64);
         ring.takeCalls();
         ring.setAvailFlags(VRING_AVAIL_F_NO_INTERRUPT);
-        ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         ring.awaitUsed();
         assertEquals(0, ring.takeCalls(), "VRING_AVAIL_F_NO_INTERRUPT honoured");
         ring.setAvailFlags(0);
-        ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         ring.awaitUsed();
         long deadline = System.nanoTime() + 2_000_000_000L;
         long calls = 0;
@@ -228,7 +228,7 @@ class RingTest {
     void getVringBaseStopsTheRingAndARestartContinues() throws Exception {
         open();
         for (int i = 0; i < 5; i++) {
-            ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+            ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
             ring.awaitUsed();
         }
         ScriptedFrontEnd.Reply r = fe.call(VhostUserRequest.GET_VRING_BASE, new VhostUserVringState(0, 0));
@@ -236,7 +236,7 @@ class RingTest {
         assertEquals(0, s.index());
         assertEquals(5, s.num(), "the next avail index to pop");
         // stopped: a chain made available now is not processed
-        int head = ring.add(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        int head = ring.add(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         ring.publish(head);
         ring.kick();
         assertNull(ring.pollUsed(Duration.ofMillis(200)), "a stopped ring is not processed");
@@ -252,7 +252,7 @@ class RingTest {
         mem.share(fe);
         ring = new DriverRing(mem.domain(), 0, 64);
         ring.start(fe, 0, false);
-        ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         assertNull(ring.pollUsed(Duration.ofMillis(200)), "disabled: not processed");
         fe.command(VhostUserRequest.SET_VRING_ENABLE, new VhostUserVringState(0, 1));
         ring.awaitUsed();
@@ -269,7 +269,7 @@ class RingTest {
         fe.command(VhostUserRequest.SET_VRING_ADDR, ring.addr());
         fe.command(VhostUserRequest.SET_VRING_KICK, new VhostUserVringFile(0, true));
         fe.command(VhostUserRequest.SET_VRING_ENABLE, new VhostUserVringState(0, 1));
-        int head = ring.add(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        int head = ring.add(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         ring.publish(head); // no kick: the device polls
         assertEquals(head, ring.awaitUsed().id());
     }
@@ -278,7 +278,7 @@ class RingTest {
     void stalledQueuePopsNothingUntilResumed() throws Exception {
         open();
         target.faults().stallQueue(0);
-        int head = ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        int head = ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         assertNull(ring.pollUsed(Duration.ofMillis(200)));
         target.faults().resumeQueue(0);
         assertEquals(head, ring.awaitUsed().id());
@@ -298,13 +298,13 @@ class RingTest {
         fe.command(VhostUserRequest.ADD_MEM_REG, new VhostUserSingleMemoryRegion(FrontEndMemory.wire(extra)), extra.fd());
         MemorySegment data = MemorySegment.ofAddress(extra.address()).reinterpret(extra.length()).asSlice(1 << 20, 4096);
         fill(data, 1234);
-        BlkReq w = req(VirtioBlk.VIRTIO_BLK_T_OUT, 128, 0);
+        BlkReq w = req(VirtioBlkSpec.VIRTIO_BLK_T_OUT, 128, 0);
         ring.submit(false, Buf.out(w.header), Buf.out(data), Buf.in(w.status));
         ring.awaitUsed();
         assertEquals(0, w.status());
         assertSameBytes(bytes(data), store.contents().asSlice(128 * 512, 4096).toArray(ValueLayout.JAVA_BYTE), "write from the added region");
         fe.command(VhostUserRequest.REM_MEM_REG, new VhostUserSingleMemoryRegion(FrontEndMemory.wire(extra)));
-        ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         ring.awaitUsed();
         // a buffer in the removed region is now outside the table
         ring.submit(false, Buf.out(w.header), Buf.out(data), Buf.in(w.status));
@@ -315,25 +315,25 @@ class RingTest {
     void memoryTableResentWhileARequestIsInFlight() throws Exception {
         open();
         target.faults().delayCompletions(Duration.ofMillis(200));
-        BlkReq r = req(VirtioBlk.VIRTIO_BLK_T_IN, 0, 4096);
+        BlkReq r = req(VirtioBlkSpec.VIRTIO_BLK_T_IN, 0, 4096);
         int head = ring.submit(false, r.bufs());
         Thread.sleep(50);
         mem.share(fe); // a new table (new mappings of the same memory) while the device holds the request
         DriverRing.Used u = ring.awaitUsed();
         assertEquals(head, u.id());
-        assertEquals(VirtioBlk.VIRTIO_BLK_S_OK, r.status());
+        assertEquals(VirtioBlkSpec.VIRTIO_BLK_S_OK, r.status());
         target.faults().delayCompletions(Duration.ZERO);
-        ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         ring.awaitUsed();
     }
 
     @Test
     void resetDeviceForgetsTheRingsAndTheDeviceCanBeSetUpAgain() throws Exception {
         open();
-        ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         ring.awaitUsed();
         fe.command(VhostUserRequest.RESET_DEVICE, null);
-        int head = ring.add(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        int head = ring.add(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         ring.publish(head);
         ring.kick();
         assertNull(ring.pollUsed(Duration.ofMillis(150)), "reset: the ring is stopped");
@@ -347,7 +347,7 @@ class RingTest {
     void statusZeroStopsTheRings() throws Exception {
         open();
         fe.command(VhostUserRequest.SET_STATUS, new io.jvirtio.spec.vhostuser.VhostUserU64(0));
-        ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         assertNull(ring.pollUsed(Duration.ofMillis(150)));
         VhostUserVringState s = VhostUserVringState.decode(fe.call(VhostUserRequest.GET_VRING_BASE, new VhostUserVringState(0, 0)).buf());
         assertEquals(0, s.num(), "nothing was popped after the stop");
@@ -364,7 +364,7 @@ class RingTest {
             mem.share(pfe);
             pr.start(pfe, 0, true);
             for (int i = 0; i < 5; i++) {
-                int head = pr.add(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+                int head = pr.add(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
                 pr.publish(head); // never kicked
                 assertEquals(head, pr.awaitUsed().id());
             }
@@ -412,7 +412,7 @@ class RingTest {
     @Test
     void readableAfterWritable() throws Exception {
         open();
-        BlkReq r = req(VirtioBlk.VIRTIO_BLK_T_IN, 0, 512);
+        BlkReq r = req(VirtioBlkSpec.VIRTIO_BLK_T_IN, 0, 512);
         ring.submit(false, Buf.in(r.status), Buf.out(r.header));
         expectDriverError("is device-readable after a device-writable one");
     }
@@ -420,7 +420,7 @@ class RingTest {
     @Test
     void indirectWithoutTheFeature() throws Exception {
         open(~VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC), 64);
-        ring.submit(true, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        ring.submit(true, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         expectDriverError("VIRTIO_RING_F_INDIRECT_DESC was not negotiated");
     }
 
@@ -438,7 +438,7 @@ class RingTest {
     void headMadeAvailableAgainWhileInFlight() throws Exception {
         open();
         target.faults().delayCompletions(Duration.ofSeconds(2));
-        int head = ring.submit(false, req(VirtioBlk.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
+        int head = ring.submit(false, req(VirtioBlkSpec.VIRTIO_BLK_T_FLUSH, 0, 0).bufs());
         Thread.sleep(50);
         ring.publish(head);
         ring.kick();

@@ -1,5 +1,6 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -35,13 +36,13 @@ class ControlQueueTest extends ScsiTestBase {
         assertGood(other);
         assertFalse(a.request().completed());
         assertEquals(2, model.inflightCount());
-        FakeRequest tmf = ini.tmf(VirtioScsi.T_TMF_LOGICAL_UNIT_RESET, 0, 0, 0);
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(tmf));
+        FakeRequest tmf = ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 0, 0, 0);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(tmf));
         assertEquals(1, tmf.awaitUsed());
         TestInitiator.Response ra = a.await();
         TestInitiator.Response rb = b.await();
-        assertResponse(VirtioScsi.S_RESET, ra);
-        assertResponse(VirtioScsi.S_RESET, rb);
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_RESET, ra);
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_RESET, rb);
         assertEquals(512, ra.residual());
         assertTrue(ra.request().sequence() < tmf.sequence() && rb.request().sequence() < tmf.sequence(),
                 "commands completed before the TMF");
@@ -56,14 +57,14 @@ class ControlQueueTest extends ScsiTestBase {
         CompletableFuture<TestInitiator.Submitted> running = CompletableFuture.supplyAsync(
                 () -> ini.cmd(2, 0, Cdb.rw10(true, 0, 1)).in(512).submit());
         assertTrue(blocking.entered.await(5, TimeUnit.SECONDS));
-        FakeRequest tmf = ini.tmf(VirtioScsi.T_TMF_LOGICAL_UNIT_RESET, 2, 0, 0);
+        FakeRequest tmf = ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 2, 0, 0);
         Thread.sleep(50);
         assertFalse(tmf.completed(), "the TMF waits for the running command");
         assertEquals(1, model.pendingTmfCount());
         blocking.release.countDown();
         TestInitiator.Response r = running.get(5, TimeUnit.SECONDS).await();
         assertGood(r);
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(tmf));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(tmf));
         assertTrue(r.request().sequence() < tmf.sequence());
         model.removeLun(2, 0);
         blocking.close();
@@ -74,8 +75,8 @@ class ControlQueueTest extends ScsiTestBase {
         model.faults().delayNext(CommandFilter.any(), 2, Duration.ofMillis(300));
         TestInitiator.Submitted mine = ini.cmd(0, 0, Cdb.testUnitReady()).submit();
         TestInitiator.Submitted other = ini.cmd(0, 1, Cdb.testUnitReady()).submit();
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_LOGICAL_UNIT_RESET, 0, 0, 0)));
-        assertResponse(VirtioScsi.S_RESET, mine.await());
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 0, 0, 0)));
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_RESET, mine.await());
         assertGood(other.await());
         assertTrue(other.request().completingThread().contains("delay"), "completed later by the delay thread");
     }
@@ -85,9 +86,9 @@ class ControlQueueTest extends ScsiTestBase {
         model.faults().delayNext(CommandFilter.lun(0, 0), 2, Duration.ofMillis(500));
         TestInitiator.Submitted first = ini.cmd(0, 0, Cdb.testUnitReady()).id(1001).submit();
         TestInitiator.Submitted second = ini.cmd(0, 0, Cdb.testUnitReady()).id(1002).submit();
-        FakeRequest tmf = ini.tmf(VirtioScsi.T_TMF_ABORT_TASK, 0, 0, 1002);
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(tmf));
-        assertResponse(VirtioScsi.S_ABORTED, second.await());
+        FakeRequest tmf = ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_ABORT_TASK, 0, 0, 1002);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(tmf));
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_ABORTED, second.await());
         assertTrue(second.request().sequence() < tmf.sequence());
         assertGood(first.await());
         assertTrue(first.request().sequence() > tmf.sequence(), "the other one ran after its delay");
@@ -95,7 +96,7 @@ class ControlQueueTest extends ScsiTestBase {
 
     @Test
     void abortOfAnUnknownTaskCompletes() {
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_ABORT_TASK, 0, 0, 42)));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_ABORT_TASK, 0, 0, 42)));
     }
 
     @Test
@@ -103,10 +104,10 @@ class ControlQueueTest extends ScsiTestBase {
         model.faults().delayNext(CommandFilter.lun(0, 1), 2, LONG);
         TestInitiator.Submitted a = ini.cmd(0, 1, Cdb.testUnitReady()).submit();
         TestInitiator.Submitted b = ini.cmd(0, 1, Cdb.testUnitReady()).submit();
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_ABORT_TASK_SET, 0, 1, 0)));
-        assertResponse(VirtioScsi.S_ABORTED, a.await());
-        assertResponse(VirtioScsi.S_ABORTED, b.await());
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_CLEAR_TASK_SET, 0, 1, 0)));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 0, 1, 0)));
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_ABORTED, a.await());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_ABORTED, b.await());
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET, 0, 1, 0)));
     }
 
     @Test
@@ -115,56 +116,56 @@ class ControlQueueTest extends ScsiTestBase {
         TestInitiator.Submitted l0 = ini.cmd(0, 0, Cdb.testUnitReady()).submit();
         TestInitiator.Submitted l1 = ini.cmd(0, 1, Cdb.testUnitReady()).submit();
         TestInitiator.Submitted t1 = ini.cmd(1, 0, Cdb.testUnitReady()).submit();
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_I_T_NEXUS_RESET, 0, 9, 0)));
-        assertResponse(VirtioScsi.S_RESET, l0.await());
-        assertResponse(VirtioScsi.S_RESET, l1.await());
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, 0, 9, 0)));
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_RESET, l0.await());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_RESET, l1.await());
         assertFalse(t1.request().completed(), "target 1 untouched");
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_I_T_NEXUS_RESET, 1, 0, 0)));
-        assertResponse(VirtioScsi.S_RESET, t1.await());
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, 1, 0, 0)));
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_RESET, t1.await());
     }
 
     @Test
     void queryTask() {
         model.faults().delayNext(CommandFilter.lun(0, 0), 1, LONG);
         TestInitiator.Submitted held = ini.cmd(0, 0, Cdb.testUnitReady()).id(77).submit();
-        assertEquals(VirtioScsi.S_FUNCTION_SUCCEEDED, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_QUERY_TASK, 0, 0, 77)));
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_QUERY_TASK, 0, 0, 78)));
-        assertEquals(VirtioScsi.S_FUNCTION_SUCCEEDED, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_QUERY_TASK_SET, 0, 0, 0)));
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_QUERY_TASK_SET, 0, 1, 0)));
-        ini.tmf(VirtioScsi.T_TMF_ABORT_TASK, 0, 0, 77).awaitUsed();
-        assertResponse(VirtioScsi.S_ABORTED, held.await());
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_SUCCEEDED, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_QUERY_TASK, 0, 0, 77)));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_QUERY_TASK, 0, 0, 78)));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_SUCCEEDED, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_QUERY_TASK_SET, 0, 0, 0)));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_QUERY_TASK_SET, 0, 1, 0)));
+        ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_ABORT_TASK, 0, 0, 77).awaitUsed();
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_ABORTED, held.await());
     }
 
     @Test
     void tmfAddressing() {
-        assertEquals(VirtioScsi.S_BAD_TARGET, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_LOGICAL_UNIT_RESET, 5, 0, 0)));
-        assertEquals(VirtioScsi.S_INCORRECT_LUN, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_LOGICAL_UNIT_RESET, 0, 7, 0)));
-        assertEquals(VirtioScsi.S_FUNCTION_REJECTED, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_CLEAR_ACA, 0, 0, 0)));
-        assertEquals(VirtioScsi.S_FUNCTION_REJECTED, TestInitiator.tmfResponse(ini.tmf(99, 0, 0, 0)));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 5, 0, 0)));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_INCORRECT_LUN, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 0, 7, 0)));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_REJECTED, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_CLEAR_ACA, 0, 0, 0)));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_REJECTED, TestInitiator.tmfResponse(ini.tmf(99, 0, 0, 0)));
     }
 
     @Test
     void forcedTmfResponse() {
-        model.faults().respondNextTmf(1, VirtioScsi.S_BUSY);
-        assertEquals(VirtioScsi.S_BUSY, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_LOGICAL_UNIT_RESET, 0, 0, 0)));
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsi.T_TMF_LOGICAL_UNIT_RESET, 0, 0, 0)));
+        model.faults().respondNextTmf(1, VirtioScsiSpec.VIRTIO_SCSI_S_BUSY);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_BUSY, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 0, 0, 0)));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, TestInitiator.tmfResponse(ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 0, 0, 0)));
     }
 
     @Test
     void asynchronousNotificationQueryReportsNoEvent() {
-        for (int type : new int[] {VirtioScsi.T_AN_QUERY, VirtioScsi.T_AN_SUBSCRIBE}) {
+        for (int type : new int[] {VirtioScsiSpec.VIRTIO_SCSI_T_AN_QUERY, VirtioScsiSpec.VIRTIO_SCSI_T_AN_SUBSCRIBE}) {
             ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
             b.putInt(type).put(LunAddress.encode(0, 0)).putInt(0x7E);
             FakeRequest r = new FakeRequest(0, List.of(ini.segment(b.array())), List.of(ini.arena.allocate(5)));
             model.handle(r);
             assertEquals(5, r.awaitUsed());
-            assertArrayEquals(new byte[] {0, 0, 0, 0, VirtioScsi.S_OK}, r.writableBytesArray());
+            assertArrayEquals(new byte[] {0, 0, 0, 0, VirtioScsiSpec.VIRTIO_SCSI_S_OK}, r.writableBytesArray());
         }
         ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(VirtioScsi.T_AN_QUERY).put(LunAddress.encode(6, 0)).putInt(0x7E);
+        b.putInt(VirtioScsiSpec.VIRTIO_SCSI_T_AN_QUERY).put(LunAddress.encode(6, 0)).putInt(0x7E);
         FakeRequest r = new FakeRequest(0, List.of(ini.segment(b.array())), List.of(ini.arena.allocate(5)));
         model.handle(r);
-        assertEquals(VirtioScsi.S_BAD_TARGET, r.writableBytesArray()[4]);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, r.writableBytesArray()[4]);
     }
 
     @Test
@@ -173,13 +174,13 @@ class ControlQueueTest extends ScsiTestBase {
                 List.of(ini.arena.allocate(1)));
         model.handle(shortTmf);
         assertEquals(1, shortTmf.awaitUsed());
-        assertEquals(VirtioScsi.S_FAILURE, shortTmf.writableBytesArray()[0]);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE, shortTmf.writableBytesArray()[0]);
         FakeRequest noType = new FakeRequest(0, List.of(ini.segment(new byte[] {0, 0})), List.of(ini.arena.allocate(1)));
         model.handle(noType);
-        assertEquals(VirtioScsi.S_FAILURE, noType.writableBytesArray()[0]);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE, noType.writableBytesArray()[0]);
         FakeRequest unknown = new FakeRequest(0, List.of(ini.segment(new byte[] {9, 0, 0, 0})), List.of(ini.arena.allocate(1)));
         model.handle(unknown);
-        assertEquals(VirtioScsi.S_FAILURE, unknown.writableBytesArray()[0]);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE, unknown.writableBytesArray()[0]);
         ByteBuffer tmf = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putInt(0).putInt(5).put(LunAddress.encode(0, 0));
         FakeRequest noResponse = new FakeRequest(0, List.of(ini.segment(tmf.array())), List.of());
         model.handle(noResponse);
@@ -197,8 +198,8 @@ class ControlQueueTest extends ScsiTestBase {
         CompletableFuture<TestInitiator.Submitted> running = CompletableFuture.supplyAsync(
                 () -> ini.cmd(2, 0, Cdb.rw10(true, 0, 1)).in(512).submit());
         assertTrue(blocking.entered.await(5, TimeUnit.SECONDS));
-        FakeRequest tmf = ini.tmf(VirtioScsi.T_TMF_LOGICAL_UNIT_RESET, 2, 0, 0);
-        model.queueStopped(VirtioScsi.CONTROLQ);
+        FakeRequest tmf = ini.tmf(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 2, 0, 0);
+        model.queueStopped(VirtioScsiSpec.CONTROLQ);
         blocking.release.countDown();
         running.get(5, TimeUnit.SECONDS).await();
         Thread.sleep(50);

@@ -1,5 +1,6 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -34,8 +35,8 @@ class EventQueueTest extends ScsiTestBase {
         assertFalse(buf.completed());
         addLun(0, 300, 1 << 20, 4096);
         assertEquals(16, buf.awaitUsed());
-        assertArrayEquals(event(VirtioScsi.T_TRANSPORT_RESET, new byte[] {1, 0, 0x41, 0x2C, 0, 0, 0, 0},
-                VirtioScsi.EVT_RESET_RESCAN), buf.writableBytesArray());
+        assertArrayEquals(event(VirtioScsiSpec.VIRTIO_SCSI_T_TRANSPORT_RESET, new byte[] {1, 0, 0x41, 0x2C, 0, 0, 0, 0},
+                VirtioScsiSpec.VIRTIO_SCSI_EVT_RESET_RESCAN), buf.writableBytesArray());
         assertEquals(0, model.postedEventBuffers());
         assertGood(ini.cmd(0, 300, Cdb.testUnitReady()).run());
     }
@@ -44,15 +45,15 @@ class EventQueueTest extends ScsiTestBase {
     void hotRemoveSendsRemovedAndTheLunIsGone() {
         FakeRequest added = ini.postEventBuffer(16);
         addLun(2, 5, 1 << 20, 512);
-        assertEquals(VirtioScsi.EVT_RESET_RESCAN, added.writableBytesArray()[12]);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_EVT_RESET_RESCAN, added.writableBytesArray()[12]);
         FakeRequest buf = ini.postEventBuffer(32);
         ScsiLun removed = model.removeLun(2, 5);
         assertFalse(removed.attached());
         assertEquals(16, buf.awaitUsed());
         byte[] w = buf.writableBytesArray();
-        assertArrayEquals(event(VirtioScsi.T_TRANSPORT_RESET, new byte[] {1, 2, 0, 5, 0, 0, 0, 0},
-                VirtioScsi.EVT_RESET_REMOVED), java.util.Arrays.copyOf(w, 16));
-        assertResponse(VirtioScsi.S_BAD_TARGET, ini.cmd(2, 5, Cdb.testUnitReady()).run());
+        assertArrayEquals(event(VirtioScsiSpec.VIRTIO_SCSI_T_TRANSPORT_RESET, new byte[] {1, 2, 0, 5, 0, 0, 0, 0},
+                VirtioScsiSpec.VIRTIO_SCSI_EVT_RESET_REMOVED), java.util.Arrays.copyOf(w, 16));
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, ini.cmd(2, 5, Cdb.testUnitReady()).run());
         assertThrows(java.util.NoSuchElementException.class, () -> model.removeLun(2, 5));
     }
 
@@ -63,8 +64,8 @@ class EventQueueTest extends ScsiTestBase {
         FakeRequest c = ini.postEventBuffer(16);
         addLun(0, 1, 1 << 20, 512);
         model.removeLun(0, 1);
-        assertEquals(VirtioScsi.EVT_RESET_RESCAN, a.writableBytesArray()[12]);
-        assertEquals(VirtioScsi.EVT_RESET_REMOVED, b.writableBytesArray()[12]);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_EVT_RESET_RESCAN, a.writableBytesArray()[12]);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_EVT_RESET_REMOVED, b.writableBytesArray()[12]);
         assertTrue(a.sequence() < b.sequence());
         assertFalse(c.completed());
     }
@@ -75,7 +76,7 @@ class EventQueueTest extends ScsiTestBase {
         assertTrue(model.eventsMissed());
         FakeRequest buf = ini.postEventBuffer(16);
         assertEquals(16, buf.awaitUsed());
-        assertArrayEquals(event(VirtioScsi.T_NO_EVENT | VirtioScsi.T_EVENTS_MISSED, new byte[] {1, 0, 0, 0, 0, 0, 0, 0}, 0),
+        assertArrayEquals(event(VirtioScsiSpec.VIRTIO_SCSI_T_NO_EVENT | VirtioScsiSpec.VIRTIO_SCSI_T_EVENTS_MISSED, new byte[] {1, 0, 0, 0, 0, 0, 0, 0}, 0),
                 buf.writableBytesArray());
         assertFalse(model.eventsMissed());
         FakeRequest next = ini.postEventBuffer(16);
@@ -86,13 +87,13 @@ class EventQueueTest extends ScsiTestBase {
     void missedFlagRidesOnTheNextEventWhenOneIsPending() {
         addLun(3, 0, 1 << 20, 512);                               // lost
         FakeRequest buf = ini.postEventBuffer(16);                // reports the loss at once
-        assertEquals(VirtioScsi.T_EVENTS_MISSED, ByteBuffer.wrap(buf.writableBytesArray()).order(ByteOrder.LITTLE_ENDIAN).getInt(0));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_T_EVENTS_MISSED, ByteBuffer.wrap(buf.writableBytesArray()).order(ByteOrder.LITTLE_ENDIAN).getInt(0));
         assertEquals(3, buf.writableBytesArray()[5], "names the target of the lost event");
     }
 
     @Test
     void noEventsWithoutNegotiatedHotplug() {
-        model.featuresNegotiated(model.deviceFeatures() & ~(1L << VirtioScsi.F_HOTPLUG));
+        model.featuresNegotiated(model.deviceFeatures() & ~(1L << VirtioScsiSpec.VIRTIO_SCSI_F_HOTPLUG));
         FakeRequest buf = ini.postEventBuffer(16);
         addLun(0, 1, 1 << 20, 512);
         model.removeLun(0, 1);
@@ -114,7 +115,7 @@ class EventQueueTest extends ScsiTestBase {
     @Test
     void stoppedEventQueueForgetsItsBuffers() {
         FakeRequest buf = ini.postEventBuffer(16);
-        model.queueStopped(VirtioScsi.EVENTQ);
+        model.queueStopped(VirtioScsiSpec.EVENTQ);
         assertEquals(0, model.postedEventBuffers());
         addLun(0, 1, 1 << 20, 512);
         assertFalse(buf.completed(), "a forgotten buffer is never used");
@@ -129,10 +130,10 @@ class EventQueueTest extends ScsiTestBase {
         FakeRequest buf = ini.postEventBuffer(16);
         model.reportParameterChange(0, 0, SenseCode.CAPACITY_CHANGED);
         assertEquals(16, buf.awaitUsed());
-        assertArrayEquals(event(VirtioScsi.T_PARAM_CHANGE, new byte[] {1, 0, 0, 0, 0, 0, 0, 0}, 0x092A),
+        assertArrayEquals(event(VirtioScsiSpec.VIRTIO_SCSI_T_PARAM_CHANGE, new byte[] {1, 0, 0, 0, 0, 0, 0, 0}, 0x092A),
                 buf.writableBytesArray(), "reason: ASC in bits 0..7, ASCQ in bits 8..15");
         assertCheckCondition(SenseCode.CAPACITY_CHANGED, ini.cmd(0, 0, Cdb.testUnitReady()).run());
-        model.featuresNegotiated(model.deviceFeatures() & ~(1L << VirtioScsi.F_CHANGE));
+        model.featuresNegotiated(model.deviceFeatures() & ~(1L << VirtioScsiSpec.VIRTIO_SCSI_F_CHANGE));
         FakeRequest quiet = ini.postEventBuffer(16);
         model.reportParameterChange(0, 0, SenseCode.CAPACITY_CHANGED);
         assertFalse(quiet.completed(), "no PARAM_CHANGE event without VIRTIO_SCSI_F_CHANGE");
@@ -170,7 +171,7 @@ class EventQueueTest extends ScsiTestBase {
         model.removeLun(0, 1);
         assertCheckCondition(SenseCode.LUN_NOT_SUPPORTED, onLun.await());
         model.removeLun(4, 0);
-        assertResponse(VirtioScsi.S_BAD_TARGET, onTarget.await());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, onTarget.await());
         assertEquals(0, model.inflightCount());
     }
 

@@ -1,5 +1,6 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -59,7 +60,7 @@ class InquiryTest extends ScsiTestBase {
     @Test
     void allocationLengthBeyondTheBufferIsAnOverrun() {
         TestInitiator.Response r = ini.cmd(0, 0, Cdb.inquiry(false, 0, 96)).in(36).run();
-        assertResponse(VirtioScsi.S_OVERRUN, r);
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_OVERRUN, r);
         assertEquals(36, r.residual());
     }
 

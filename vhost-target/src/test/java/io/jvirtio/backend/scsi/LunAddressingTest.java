@@ -1,5 +1,6 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -77,11 +78,11 @@ class LunAddressingTest extends ScsiTestBase {
     @Test
     void missingTargetIsBadTarget() {
         TestInitiator.Response r = ini.cmd(7, 0, Cdb.inquiry(false, 0, 96)).in(96).run();
-        assertResponse(VirtioScsi.S_BAD_TARGET, r);
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, r);
         assertEquals(96, r.residual());
         assertEquals(12 + 96, r.used());
-        assertResponse(VirtioScsi.S_BAD_TARGET, ini.cmd(0, 0, Cdb.testUnitReady()).lunBytes(2, 0, 0, 0).run());
-        assertResponse(VirtioScsi.S_BAD_TARGET, ini.cmd(0, 0, Cdb.testUnitReady()).lunBytes(0xC1, 1, 0, 0).run());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, ini.cmd(0, 0, Cdb.testUnitReady()).lunBytes(2, 0, 0, 0).run());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, ini.cmd(0, 0, Cdb.testUnitReady()).lunBytes(0xC1, 1, 0, 0).run());
     }
 
     @Test

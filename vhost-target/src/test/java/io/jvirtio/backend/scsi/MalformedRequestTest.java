@@ -1,5 +1,6 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -20,16 +21,16 @@ class MalformedRequestTest extends ScsiTestBase {
     void headerShorterThanTheCdbSizeFails() {
         TestInitiator.Response r = ini.cmd(0, 0, Cdb.testUnitReady()).headerLength(19 + 16).run();
         assertEquals(12 + 96, r.used());
-        assertEquals(VirtioScsi.S_FAILURE, r.response());
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE, r.response());
         TestInitiator.Response empty = ini.cmd(0, 0, Cdb.testUnitReady()).headerLength(0).run();
-        assertEquals(VirtioScsi.S_FAILURE, empty.response());
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE, empty.response());
     }
 
     @Test
     void responseBufferTooSmall() {
         TestInitiator.Response noSense = ini.cmd(0, 0, Cdb.testUnitReady()).responseLength(12).run();
         assertEquals(12, noSense.used(), "only the fixed response header is written");
-        assertEquals(VirtioScsi.S_FAILURE, noSense.response());
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE, noSense.response());
         TestInitiator.Response none = ini.cmd(0, 0, Cdb.testUnitReady()).responseLength(11).run();
         assertEquals(0, none.used(), "no room for a response at all");
         FakeRequest nothing = new FakeRequest(2, List.of(), List.of());
@@ -40,7 +41,7 @@ class MalformedRequestTest extends ScsiTestBase {
     @Test
     void bidirectionalWithoutInoutFails() {
         TestInitiator.Response r = ini.cmd(0, 0, Cdb.rw10(false, 0, 1)).out(new byte[512]).in(512).run();
-        assertResponse(VirtioScsi.S_FAILURE, r);
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE, r);
         assertEquals(512, r.residual());
     }
 

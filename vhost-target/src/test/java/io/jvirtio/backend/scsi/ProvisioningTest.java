@@ -1,6 +1,7 @@
 package io.jvirtio.backend.scsi;
 
 import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -64,7 +65,7 @@ class ProvisioningTest extends ScsiTestBase {
         assertCheckCondition(SenseCode.INVALID_FIELD_IN_CDB,
                 ini.cmd(0, 0, anchor).out(Cdb.unmapParams(new long[] {0, 1})).run());
         byte[] params = Cdb.unmapParams(new long[] {0, 1});
-        assertResponse(VirtioScsi.S_OVERRUN, ini.cmd(0, 0, Cdb.unmap(params.length + 16)).out(params).run());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_OVERRUN, ini.cmd(0, 0, Cdb.unmap(params.length + 16)).out(params).run());
     }
 
     @Test
@@ -120,6 +121,6 @@ class ProvisioningTest extends ScsiTestBase {
         assertCheckCondition(SenseCode.INVALID_FIELD_IN_CDB, ini.cmd(0, 0, Cdb.writeSame16(0x10, 0, 1)).out(new byte[512]).run());
         assertCheckCondition(SenseCode.INVALID_FIELD_IN_CDB, ini.cmd(0, 0, Cdb.writeSame16(0x20, 0, 1)).out(new byte[512]).run());
         assertCheckCondition(SenseCode.LBA_OUT_OF_RANGE, ini.cmd(0, 0, Cdb.writeSame16(0, 2040, 9)).out(new byte[512]).run());
-        assertResponse(VirtioScsi.S_OVERRUN, ini.cmd(0, 0, Cdb.writeSame16(0, 0, 1)).out(new byte[100]).run());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_OVERRUN, ini.cmd(0, 0, Cdb.writeSame16(0, 0, 1)).out(new byte[100]).run());
     }
 }

@@ -1,6 +1,7 @@
 package io.jvirtio.backend.scsi;
 
 import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -128,11 +129,11 @@ class ReadWriteTest extends ScsiTestBase {
     @Test
     void bufferSmallerThanTheTransferIsAnOverrun() {
         TestInitiator.Response r = ini.cmd(0, 0, Cdb.rw10(true, 0, 4)).in(1024).run();
-        assertResponse(VirtioScsi.S_OVERRUN, r);
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_OVERRUN, r);
         assertEquals(1024, r.residual());
-        assertResponse(VirtioScsi.S_OVERRUN, ini.cmd(0, 0, Cdb.rw10(false, 0, 4)).out(new byte[1024]).run());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_OVERRUN, ini.cmd(0, 0, Cdb.rw10(false, 0, 4)).out(new byte[1024]).run());
         // a read with data-out buffers only
-        assertResponse(VirtioScsi.S_OVERRUN, ini.cmd(0, 0, Cdb.rw10(true, 0, 1)).out(new byte[512]).run());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_OVERRUN, ini.cmd(0, 0, Cdb.rw10(true, 0, 1)).out(new byte[512]).run());
     }
 
     @Test

@@ -1,6 +1,8 @@
 package io.jvirtio.backend.scsi;
 
 import io.jvirtio.backend.fault.InjectedError;
+import io.jvirtio.spec.scsi.ScsiSpec;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -23,7 +25,7 @@ class ScsiFaultInjectionTest extends ScsiTestBase {
 
     @Test
     void failNextWithSenseThenRecover() {
-        SenseCode hw = new SenseCode(SenseCode.KEY_HARDWARE_ERROR, 0x44, 0x00);
+        SenseCode hw = new SenseCode(ScsiSpec.KEY_HARDWARE_ERROR, 0x44, 0x00);
         model.faults().failNext(2, hw);
         assertCheckCondition(hw, ini.cmd(0, 0, Cdb.rw10(true, 0, 1)).in(512).run());
         TestInitiator.Response second = ini.cmd(0, 1, Cdb.testUnitReady()).run();
@@ -34,30 +36,30 @@ class ScsiFaultInjectionTest extends ScsiTestBase {
 
     @Test
     void failNextWithVirtioResponses() {
-        for (int code : new int[] {VirtioScsi.S_BAD_TARGET, VirtioScsi.S_BUSY, VirtioScsi.S_TRANSPORT_FAILURE,
-                VirtioScsi.S_TARGET_FAILURE, VirtioScsi.S_NEXUS_FAILURE, VirtioScsi.S_FAILURE, VirtioScsi.S_INCORRECT_LUN}) {
+        for (int code : new int[] {VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, VirtioScsiSpec.VIRTIO_SCSI_S_BUSY, VirtioScsiSpec.VIRTIO_SCSI_S_TRANSPORT_FAILURE,
+                VirtioScsiSpec.VIRTIO_SCSI_S_TARGET_FAILURE, VirtioScsiSpec.VIRTIO_SCSI_S_NEXUS_FAILURE, VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE, VirtioScsiSpec.VIRTIO_SCSI_S_INCORRECT_LUN}) {
             model.faults().respondNext(1, code);
             TestInitiator.Response r = ini.cmd(0, 0, Cdb.rw10(true, 0, 1)).in(512).run();
             assertResponse(code, r);
             assertEquals(512, r.residual());
         }
         assertGood(ini.cmd(0, 0, Cdb.rw10(true, 0, 1)).in(512).run());
-        assertThrows(IllegalArgumentException.class, () -> model.faults().respondNext(1, VirtioScsi.S_OK));
+        assertThrows(IllegalArgumentException.class, () -> model.faults().respondNext(1, VirtioScsiSpec.VIRTIO_SCSI_S_OK));
     }
 
     @Test
     void filtersByLunAndOpcode() {
-        model.faults().respondNext(CommandFilter.lun(0, 1).withOpcode(ScsiOpcodes.WRITE_10), 1, VirtioScsi.S_BUSY);
+        model.faults().respondNext(CommandFilter.lun(0, 1).withOpcode(ScsiSpec.WRITE_10), 1, VirtioScsiSpec.VIRTIO_SCSI_S_BUSY);
         assertGood(ini.cmd(0, 0, Cdb.rw10(false, 0, 1)).out(new byte[512]).run());
         assertGood(ini.cmd(0, 1, Cdb.rw10(true, 0, 1)).in(512).run());
-        assertResponse(VirtioScsi.S_BUSY, ini.cmd(0, 1, Cdb.rw10(false, 0, 1)).out(new byte[512]).run());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_BUSY, ini.cmd(0, 1, Cdb.rw10(false, 0, 1)).out(new byte[512]).run());
         assertGood(ini.cmd(0, 1, Cdb.rw10(false, 0, 1)).out(new byte[512]).run());
-        model.faults().failNext(CommandFilter.opcode(ScsiOpcodes.INQUIRY), 1, SenseCode.INVALID_FIELD_IN_CDB);
+        model.faults().failNext(CommandFilter.opcode(ScsiSpec.INQUIRY), 1, SenseCode.INVALID_FIELD_IN_CDB);
         assertGood(ini.cmd(0, 0, Cdb.testUnitReady()).run());
         assertCheckCondition(SenseCode.INVALID_FIELD_IN_CDB, ini.cmd(0, 0, Cdb.inquiry(false, 0, 36)).in(36).run());
-        model.faults().respondNext(CommandFilter.target(3), 1, VirtioScsi.S_TRANSPORT_FAILURE);
-        assertResponse(VirtioScsi.S_BAD_TARGET, ini.cmd(2, 0, Cdb.testUnitReady()).run());
-        assertResponse(VirtioScsi.S_TRANSPORT_FAILURE, ini.cmd(3, 0, Cdb.testUnitReady()).run());
+        model.faults().respondNext(CommandFilter.target(3), 1, VirtioScsiSpec.VIRTIO_SCSI_S_TRANSPORT_FAILURE);
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, ini.cmd(2, 0, Cdb.testUnitReady()).run());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_TRANSPORT_FAILURE, ini.cmd(3, 0, Cdb.testUnitReady()).run());
     }
 
     @Test
@@ -78,10 +80,10 @@ class ScsiFaultInjectionTest extends ScsiTestBase {
     @Test
     void delayedFailure() {
         model.faults().delayNext(CommandFilter.any(), 1, Duration.ofMillis(50));
-        model.faults().respondNext(1, VirtioScsi.S_BUSY);
+        model.faults().respondNext(1, VirtioScsiSpec.VIRTIO_SCSI_S_BUSY);
         TestInitiator.Submitted s = ini.cmd(0, 0, Cdb.testUnitReady()).submit();
         assertFalse(s.request().completed());
-        assertResponse(VirtioScsi.S_BUSY, s.await());
+        assertResponse(VirtioScsiSpec.VIRTIO_SCSI_S_BUSY, s.await());
     }
 
     @Test
@@ -147,9 +149,9 @@ class ScsiFaultInjectionTest extends ScsiTestBase {
         TestInitiator.Submitted sensed = ini.cmd(0, 0, Cdb.testUnitReady()).build();
         assertTrue(model.failRequest(sensed.request(), InjectedError.sense(2, 0x04, 0x01)));
         assertCheckCondition(new SenseCode(2, 0x04, 0x01), sensed.await());
-        FakeRequest tmf = new FakeRequest(VirtioScsi.CONTROLQ, java.util.List.of(), java.util.List.of());
+        FakeRequest tmf = new FakeRequest(VirtioScsiSpec.CONTROLQ, java.util.List.of(), java.util.List.of());
         assertFalse(model.failRequest(tmf, InjectedError.ioError()), "control queue requests cannot fail this way");
-        assertFalse(model.failRequest(new FakeRequest(VirtioScsi.EVENTQ, java.util.List.of(), java.util.List.of()),
+        assertFalse(model.failRequest(new FakeRequest(VirtioScsiSpec.EVENTQ, java.util.List.of(), java.util.List.of()),
                 InjectedError.ioError()));
         assertFalse(tmf.completed());
         assertEquals(0, model.inflightCount());

@@ -1,15 +1,16 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.backend.VhostUserTarget;
+import io.jvirtio.backend.store.RamBlockStore;
 import io.jvirtio.core.VirtioDevice;
-import io.jvirtio.spec.VirtioException;
-import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.ring.UsedSink;
 import io.jvirtio.core.vhostuser.VhostUserFrontend;
-import io.jvirtio.backend.VhostUserTarget;
-import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.spec.VirtioException;
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -53,10 +54,10 @@ class ScsiOverVhostUserTest {
         target = VhostUserTarget.builder().name("e2e").socket(dir.resolve("scsi.sock")).model(model).start();
         memory = MemoryDomain.create("e2e-front", 4 << 20, HugePagePolicy.NEVER);
         device = new VirtioDevice("e2e-front", VhostUserFrontend.connect(target.socketPath(), memory), memory);
-        long negotiated = device.negotiate(VirtioFeatures.bit(VirtioScsi.F_HOTPLUG)
+        long negotiated = device.negotiate(VirtioFeatures.bit(VirtioScsiSpec.VIRTIO_SCSI_F_HOTPLUG)
                 | VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_EVENT_IDX)
                 | VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC));
-        assertTrue(VirtioFeatures.has(negotiated, VirtioScsi.F_HOTPLUG));
+        assertTrue(VirtioFeatures.has(negotiated, VirtioScsiSpec.VIRTIO_SCSI_F_HOTPLUG));
         device.start(4, 2, 64, 16);
     }
 
@@ -175,16 +176,16 @@ class ScsiOverVhostUserTest {
         assertEquals(0x21, r[24]);
         MemorySegment bad = buffer(new byte[0], 108);
         roundTrip(2, new MemorySegment[] {request(5, 0, Cdb.testUnitReady())}, new MemorySegment[] {bad});
-        assertEquals(VirtioScsi.S_BAD_TARGET, bad.get(ValueLayout.JAVA_BYTE, 11));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_BAD_TARGET, bad.get(ValueLayout.JAVA_BYTE, 11));
     }
 
     @Test
     void tmfAndHotplugEventThroughTheRings() throws Exception {
         ByteBuffer tmf = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN)
-                .putInt(VirtioScsi.T_TMF).putInt(VirtioScsi.T_TMF_LOGICAL_UNIT_RESET).put(LunAddress.encode(0, 1)).putLong(0);
+                .putInt(VirtioScsiSpec.VIRTIO_SCSI_T_TMF).putInt(VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET).put(LunAddress.encode(0, 1)).putLong(0);
         MemorySegment tmfResp = buffer(new byte[] {(byte) 0xEE}, 1);
         assertEquals(1, roundTrip(0, new MemorySegment[] {buffer(tmf.array(), 24)}, new MemorySegment[] {tmfResp}));
-        assertEquals(VirtioScsi.S_FUNCTION_COMPLETE, tmfResp.get(ValueLayout.JAVA_BYTE, 0));
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, tmfResp.get(ValueLayout.JAVA_BYTE, 0));
 
         SplitVirtqueue eventq = device.acquireQueue(1);
         MemorySegment ev = buffer(new byte[0], 16);
@@ -219,9 +220,9 @@ class ScsiOverVhostUserTest {
                 }
                 assertEquals(16, len[0]);
                 ByteBuffer e = ByteBuffer.wrap(ev.toArray(ValueLayout.JAVA_BYTE)).order(ByteOrder.LITTLE_ENDIAN);
-                assertEquals(VirtioScsi.T_TRANSPORT_RESET, e.getInt(0));
+                assertEquals(VirtioScsiSpec.VIRTIO_SCSI_T_TRANSPORT_RESET, e.getInt(0));
                 assertArrayEquals(new byte[] {1, 3, 0, 2, 0, 0, 0, 0}, Arrays.copyOfRange(ev.toArray(ValueLayout.JAVA_BYTE), 4, 12));
-                assertEquals(VirtioScsi.EVT_RESET_RESCAN, e.getInt(12));
+                assertEquals(VirtioScsiSpec.VIRTIO_SCSI_EVT_RESET_RESCAN, e.getInt(12));
             } finally {
                 model.removeLun(3, 2);
                 extra.close();

@@ -1,6 +1,7 @@
 package io.jvirtio.backend.scsi;
 
 import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import org.junit.jupiter.api.AfterEach;
 
 import java.util.ArrayList;
@@ -58,14 +59,14 @@ abstract class ScsiTestBase {
     }
 
     static void assertGood(TestInitiator.Response r) {
-        assertEquals(VirtioScsi.S_OK, r.response(), () -> "response of " + r);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_OK, r.response(), () -> "response of " + r);
         assertEquals(0, r.status(), () -> "status of " + r);
         assertEquals(0, r.senseLen(), () -> "sense_len of " + r);
     }
 
     /** CHECK CONDITION with fixed-format sense {@code expected}, byte for byte in the header fields. */
     static void assertCheckCondition(SenseCode expected, TestInitiator.Response r) {
-        assertEquals(VirtioScsi.S_OK, r.response(), () -> "response of " + r);
+        assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_OK, r.response(), () -> "response of " + r);
         assertEquals(2, r.status(), () -> "status of " + r);
         assertEquals(18, r.senseLen(), () -> "sense_len of " + r);
         assertEquals(0x70, r.sense()[0] & 0xFF, "fixed format, current");
@@ -74,7 +75,7 @@ abstract class ScsiTestBase {
     }
 
     static void assertResponse(int expected, TestInitiator.Response r) {
-        assertEquals(VirtioScsi.responseName(expected), VirtioScsi.responseName(r.response()), () -> "response of " + r);
+        assertEquals(VirtioScsiSpec.responseName(expected), VirtioScsiSpec.responseName(r.response()), () -> "response of " + r);
         assertEquals(0, r.status(), () -> "status of " + r);
         assertEquals(0, r.senseLen(), () -> "sense_len of " + r);
     }

@@ -1,5 +1,6 @@
 package io.jvirtio.backend.scsi;
 
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -20,8 +21,8 @@ final class TestInitiator implements AutoCloseable {
 
     final VirtioScsiModel model;
     final Arena arena = Arena.ofShared();
-    int cdbSize = VirtioScsi.DEFAULT_CDB_SIZE;
-    int senseSize = VirtioScsi.DEFAULT_SENSE_SIZE;
+    int cdbSize = VirtioScsiSpec.DEFAULT_CDB_SIZE;
+    int senseSize = VirtioScsiSpec.DEFAULT_SENSE_SIZE;
 
     TestInitiator(VirtioScsiModel model) {
         this.model = model;
@@ -37,7 +38,7 @@ final class TestInitiator implements AutoCloseable {
         final byte[] cdb;
         byte[] out = new byte[0];
         int inLen;
-        int queue = VirtioScsi.REQUESTQ_BASE;
+        int queue = VirtioScsiSpec.REQUESTQ_BASE;
         long id = IDS.getAndIncrement();
         boolean split;
         boolean contiguous;
@@ -110,15 +111,15 @@ final class TestInitiator implements AutoCloseable {
 
         /** Builds the request without handing it to the model. */
         Submitted build() {
-            int hl = headerLen >= 0 ? headerLen : VirtioScsi.REQ_HEADER_FIXED + cdbSize;
+            int hl = headerLen >= 0 ? headerLen : VirtioScsiSpec.REQ_HEADER_FIXED + cdbSize;
             byte[] header = new byte[Math.max(hl, 0)];
-            byte[] full = new byte[VirtioScsi.REQ_HEADER_FIXED + Math.max(cdbSize, cdb.length)];
+            byte[] full = new byte[VirtioScsiSpec.REQ_HEADER_FIXED + Math.max(cdbSize, cdb.length)];
             ByteBuffer b = ByteBuffer.wrap(full).order(ByteOrder.LITTLE_ENDIAN);
             b.put(0, lunBytes);
             b.putLong(8, id);
-            System.arraycopy(cdb, 0, full, VirtioScsi.REQ_HEADER_FIXED, cdb.length);
+            System.arraycopy(cdb, 0, full, VirtioScsiSpec.REQ_HEADER_FIXED, cdb.length);
             System.arraycopy(full, 0, header, 0, Math.min(header.length, full.length));
-            int rl = respLen >= 0 ? respLen : VirtioScsi.RESP_HEADER_FIXED + senseSize;
+            int rl = respLen >= 0 ? respLen : VirtioScsiSpec.RESP_HEADER_FIXED + senseSize;
             List<MemorySegment> readable = new ArrayList<>();
             List<MemorySegment> writable = new ArrayList<>();
             if (contiguous) {
@@ -173,7 +174,7 @@ final class TestInitiator implements AutoCloseable {
                     byte[] sense, byte[] dataIn, FakeRequest request) {
         static Response decode(FakeRequest r, int used, int respLen, int senseSize) {
             byte[] w = r.writableBytesArray();
-            if (used < VirtioScsi.RESP_HEADER_FIXED) {
+            if (used < VirtioScsiSpec.RESP_HEADER_FIXED) {
                 return new Response(used, -1, -1, -1, -1, -1, new byte[0], new byte[0], r);
             }
             ByteBuffer b = ByteBuffer.wrap(w).order(ByteOrder.LITTLE_ENDIAN);
@@ -182,14 +183,14 @@ final class TestInitiator implements AutoCloseable {
             int sq = b.getShort(8) & 0xFFFF;
             int status = w[10] & 0xFF;
             int response = w[11] & 0xFF;
-            int senseArea = Math.max(0, Math.min(senseSize, respLen - VirtioScsi.RESP_HEADER_FIXED));
-            byte[] sense = Arrays.copyOfRange(w, VirtioScsi.RESP_HEADER_FIXED, VirtioScsi.RESP_HEADER_FIXED + senseArea);
+            int senseArea = Math.max(0, Math.min(senseSize, respLen - VirtioScsiSpec.RESP_HEADER_FIXED));
+            byte[] sense = Arrays.copyOfRange(w, VirtioScsiSpec.RESP_HEADER_FIXED, VirtioScsiSpec.RESP_HEADER_FIXED + senseArea);
             byte[] dataIn = Arrays.copyOfRange(w, respLen, w.length);
             return new Response(used, senseLen, resid, sq, status, response, sense, dataIn, r);
         }
 
         boolean good() {
-            return response == VirtioScsi.S_OK && status == 0;
+            return response == VirtioScsiSpec.VIRTIO_SCSI_S_OK && status == 0;
         }
 
         int senseKey() {
@@ -210,7 +211,7 @@ final class TestInitiator implements AutoCloseable {
 
         @Override
         public String toString() {
-            return "Response[used=" + used + ", response=" + VirtioScsi.responseName(response) + ", status=" + status
+            return "Response[used=" + used + ", response=" + VirtioScsiSpec.responseName(response) + ", status=" + status
                     + (status == 2 ? ", " + senseData() : "") + ", resid=" + residual + "]";
         }
     }
@@ -219,9 +220,9 @@ final class TestInitiator implements AutoCloseable {
 
     /** Sends a TMF and returns its request (completed or not). */
     FakeRequest tmf(int subtype, int target, int lun, long id) {
-        ByteBuffer b = ByteBuffer.allocate(VirtioScsi.TMF_REQ_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(VirtioScsi.T_TMF).putInt(subtype).put(LunAddress.encode(target, lun)).putLong(id);
-        FakeRequest r = new FakeRequest(VirtioScsi.CONTROLQ, List.of(segment(b.array())), List.of(arena.allocate(1)));
+        ByteBuffer b = ByteBuffer.allocate(VirtioScsiSpec.TMF_REQ_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(VirtioScsiSpec.VIRTIO_SCSI_T_TMF).putInt(subtype).put(LunAddress.encode(target, lun)).putLong(id);
+        FakeRequest r = new FakeRequest(VirtioScsiSpec.CONTROLQ, List.of(segment(b.array())), List.of(arena.allocate(1)));
         model.handle(r);
         return r;
     }
@@ -233,7 +234,7 @@ final class TestInitiator implements AutoCloseable {
 
     /** Posts an event buffer of {@code size} bytes on the event queue. */
     FakeRequest postEventBuffer(int size) {
-        FakeRequest r = new FakeRequest(VirtioScsi.EVENTQ, List.of(), List.of(arena.allocate(size)));
+        FakeRequest r = new FakeRequest(VirtioScsiSpec.EVENTQ, List.of(), List.of(arena.allocate(size)));
         model.handle(r);
         return r;
     }

@@ -1,8 +1,8 @@
 package io.jvirtio.backend.testing;
 
-import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.backend.blk.VirtioBlk;
 import io.jvirtio.backend.testing.DriverRing.Buf;
+import io.jvirtio.core.mem.MemoryDomain;
+import io.jvirtio.spec.blk.VirtioBlkSpec;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -18,10 +18,10 @@ public final class BlkReq {
     public final MemorySegment status;
 
     private BlkReq(MemoryDomain d, int type, long sector, int dataBytes) {
-        header = d.allocate(VirtioBlk.REQ_HEADER_SIZE, 16);
-        header.set(LE_INT, VirtioBlk.REQ_TYPE, type);
-        header.set(LE_INT, VirtioBlk.REQ_IOPRIO, 0);
-        header.set(LE_LONG, VirtioBlk.REQ_SECTOR, sector);
+        header = d.allocate(VirtioBlkSpec.REQ_HEADER_SIZE, 16);
+        header.set(LE_INT, VirtioBlkSpec.REQ_TYPE, type);
+        header.set(LE_INT, VirtioBlkSpec.REQ_RESERVED, 0);
+        header.set(LE_LONG, VirtioBlkSpec.REQ_SECTOR, sector);
         data = dataBytes > 0 ? d.allocate(dataBytes, 512) : null;
         status = d.allocate(1, 1);
         status.set(ValueLayout.JAVA_BYTE, 0, (byte) 0xff);
@@ -33,8 +33,8 @@ public final class BlkReq {
 
     /** @return the buffers in the usual framing: header, data (readable for OUT, writable otherwise), status */
     public Buf[] bufs() {
-        int type = header.get(LE_INT, VirtioBlk.REQ_TYPE);
-        boolean dataIn = type == VirtioBlk.VIRTIO_BLK_T_IN || type == VirtioBlk.VIRTIO_BLK_T_GET_ID;
+        int type = header.get(LE_INT, VirtioBlkSpec.REQ_TYPE);
+        boolean dataIn = type == VirtioBlkSpec.VIRTIO_BLK_T_IN || type == VirtioBlkSpec.VIRTIO_BLK_T_GET_ID;
         if (data == null) {
             return new Buf[] {Buf.out(header), Buf.in(status)};
         }
@@ -47,9 +47,9 @@ public final class BlkReq {
 
     /** Writes one discard / write-zeroes segment into {@code data} at index {@code i}. */
     public void dwz(int i, long sector, int numSectors, int flags) {
-        long at = (long) i * VirtioBlk.DWZ_SIZE;
-        data.set(LE_LONG, at + VirtioBlk.DWZ_SECTOR, sector);
-        data.set(LE_INT, at + VirtioBlk.DWZ_NUM_SECTORS, numSectors);
-        data.set(LE_INT, at + VirtioBlk.DWZ_FLAGS, flags);
+        long at = (long) i * VirtioBlkSpec.DWZ_SIZE;
+        data.set(LE_LONG, at + VirtioBlkSpec.DWZ_SECTOR, sector);
+        data.set(LE_INT, at + VirtioBlkSpec.DWZ_NUM_SECTORS, numSectors);
+        data.set(LE_INT, at + VirtioBlkSpec.DWZ_FLAGS, flags);
     }
 }

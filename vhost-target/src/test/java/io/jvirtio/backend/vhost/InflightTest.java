@@ -1,11 +1,7 @@
 package io.jvirtio.backend.vhost;
 
-import io.jvirtio.sys.LinuxConstants;
-import io.jvirtio.sys.Native;
-import io.jvirtio.spec.vhostuser.VhostUserRequest;
 import io.jvirtio.backend.VhostUserTarget;
 import io.jvirtio.backend.blk.BlkModelOptions;
-import io.jvirtio.backend.blk.VirtioBlk;
 import io.jvirtio.backend.fault.ReplyFault;
 import io.jvirtio.backend.ring.InflightQueue;
 import io.jvirtio.backend.store.RamBlockStore;
@@ -14,6 +10,10 @@ import io.jvirtio.backend.testing.DriverRing;
 import io.jvirtio.backend.testing.FrontEndMemory;
 import io.jvirtio.backend.testing.Handshake;
 import io.jvirtio.backend.testing.ScriptedFrontEnd;
+import io.jvirtio.spec.blk.VirtioBlkSpec;
+import io.jvirtio.spec.vhostuser.VhostUserRequest;
+import io.jvirtio.sys.LinuxConstants;
+import io.jvirtio.sys.Native;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,7 +22,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
 
-import static io.jvirtio.backend.testing.BlkPatterns.*;
+import static io.jvirtio.core.testing.BlkPatterns.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -67,7 +67,7 @@ class InflightTest {
              FrontEndMemory mem = new FrontEndMemory("infl-fe", 4 << 20)) {
             DriverRing ring = new DriverRing(mem.domain(), 0, QSIZE);
             int area;
-            BlkReq w = BlkReq.of(mem.domain(), VirtioBlk.VIRTIO_BLK_T_OUT, 32, 4096);
+            BlkReq w = BlkReq.of(mem.domain(), VirtioBlkSpec.VIRTIO_BLK_T_OUT, 32, 4096);
             fill(w.data, 7);
             int head;
             try (ScriptedFrontEnd fe = ScriptedFrontEnd.connect(t.socketPath())) {
@@ -98,7 +98,7 @@ class InflightTest {
                 ring.start(fe, 0, true);
                 DriverRing.Used u = ring.awaitUsed();
                 assertEquals(head, u.id(), "the in-flight head is resubmitted and completed");
-                assertEquals(VirtioBlk.VIRTIO_BLK_S_OK, w.status());
+                assertEquals(VirtioBlkSpec.VIRTIO_BLK_S_OK, w.status());
                 assertSameBytes(bytes(w.data), bytes(store.contents().asSlice(32 * 512, 4096)), "the resubmitted write landed");
                 MemorySegment log = map(area, 2 * InflightQueue.bytesPerQueue(QSIZE));
                 assertEquals(0, log.get(ValueLayout.JAVA_BYTE, InflightQueue.HEADER_SIZE + (long) head * InflightQueue.DESC_STATE_SIZE));

@@ -1,21 +1,21 @@
 package io.jvirtio.backend.vhost;
 
+import io.jvirtio.backend.TargetOptions;
+import io.jvirtio.backend.VhostUserTarget;
+import io.jvirtio.backend.blk.BlkModelOptions;
+import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.backend.testing.FrontEndMemory;
+import io.jvirtio.backend.testing.Handshake;
+import io.jvirtio.backend.testing.ScriptedFrontEnd;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.spec.VirtioStatus;
+import io.jvirtio.spec.blk.VirtioBlkSpec;
 import io.jvirtio.spec.vhostuser.VhostUserConfig;
 import io.jvirtio.spec.vhostuser.VhostUserHeader;
 import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
 import io.jvirtio.spec.vhostuser.VhostUserRequest;
 import io.jvirtio.spec.vhostuser.VhostUserU64;
 import io.jvirtio.spec.vhostuser.VhostUserVringState;
-import io.jvirtio.backend.TargetOptions;
-import io.jvirtio.backend.VhostUserTarget;
-import io.jvirtio.backend.blk.BlkModelOptions;
-import io.jvirtio.backend.blk.VirtioBlk;
-import io.jvirtio.backend.store.RamBlockStore;
-import io.jvirtio.backend.testing.FrontEndMemory;
-import io.jvirtio.backend.testing.Handshake;
-import io.jvirtio.backend.testing.ScriptedFrontEnd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -62,12 +62,12 @@ class ProtocolHappyPathTest {
         try (ScriptedFrontEnd fe = ScriptedFrontEnd.connect(target.socketPath())) {
             long f = fe.callU64(VhostUserRequest.GET_FEATURES);
             for (int b : new int[] {VirtioFeatures.VIRTIO_F_VERSION_1, VirtioFeatures.VHOST_USER_F_PROTOCOL_FEATURES,
-                VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC, VirtioFeatures.VIRTIO_RING_F_EVENT_IDX, VirtioBlk.VIRTIO_BLK_F_BLK_SIZE,
-                VirtioBlk.VIRTIO_BLK_F_FLUSH, VirtioBlk.VIRTIO_BLK_F_MQ, VirtioBlk.VIRTIO_BLK_F_SEG_MAX, VirtioBlk.VIRTIO_BLK_F_DISCARD,
-                VirtioBlk.VIRTIO_BLK_F_WRITE_ZEROES}) {
+                VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC, VirtioFeatures.VIRTIO_RING_F_EVENT_IDX, VirtioBlkSpec.VIRTIO_BLK_F_BLK_SIZE,
+                VirtioBlkSpec.VIRTIO_BLK_F_FLUSH, VirtioBlkSpec.VIRTIO_BLK_F_MQ, VirtioBlkSpec.VIRTIO_BLK_F_SEG_MAX, VirtioBlkSpec.VIRTIO_BLK_F_DISCARD,
+                VirtioBlkSpec.VIRTIO_BLK_F_WRITE_ZEROES}) {
                 assertTrue(VirtioFeatures.has(f, b), "feature bit " + b + " in 0x" + Long.toHexString(f));
             }
-            assertFalse(VirtioFeatures.has(f, VirtioBlk.VIRTIO_BLK_F_RO));
+            assertFalse(VirtioFeatures.has(f, VirtioBlkSpec.VIRTIO_BLK_F_RO));
             assertEquals(TargetOptions.SUPPORTED_PROTOCOL_FEATURES, fe.callU64(VhostUserRequest.GET_PROTOCOL_FEATURES));
         }
     }
@@ -79,16 +79,16 @@ class ProtocolHappyPathTest {
             assertEquals(2, fe.callU64(VhostUserRequest.GET_QUEUE_NUM));
             assertEquals(TargetOptions.DEFAULT_MAX_MEM_SLOTS, fe.callU64(VhostUserRequest.GET_MAX_MEM_SLOTS));
 
-            ScriptedFrontEnd.Reply cfg = fe.call(VhostUserRequest.GET_CONFIG, VhostUserConfig.request(0, VirtioBlk.CONFIG_SIZE));
+            ScriptedFrontEnd.Reply cfg = fe.call(VhostUserRequest.GET_CONFIG, VhostUserConfig.request(0, VirtioBlkSpec.CFG_SIZE));
             VhostUserConfig c = VhostUserConfig.decode(cfg.buf());
             ByteBuffer b = ByteBuffer.wrap(c.payload()).order(ByteOrder.LITTLE_ENDIAN);
-            assertEquals((8 << 20) / 512, b.getLong(VirtioBlk.CFG_CAPACITY));
-            assertEquals(126, b.getInt(VirtioBlk.CFG_SEG_MAX));
-            assertEquals(4096, b.getInt(VirtioBlk.CFG_BLK_SIZE));
-            assertEquals(2, b.getShort(VirtioBlk.CFG_NUM_QUEUES));
-            assertEquals(BlkModelOptions.DEFAULT_MAX_DWZ_SECTORS, b.getInt(VirtioBlk.CFG_MAX_DISCARD_SECTORS));
-            assertEquals(8, b.getInt(VirtioBlk.CFG_DISCARD_SECTOR_ALIGNMENT), "discard alignment in sectors = 4096/512");
-            assertEquals(1, b.get(VirtioBlk.CFG_WRITE_ZEROES_MAY_UNMAP));
+            assertEquals((8 << 20) / 512, b.getLong(VirtioBlkSpec.CFG_CAPACITY));
+            assertEquals(126, b.getInt(VirtioBlkSpec.CFG_SEG_MAX));
+            assertEquals(4096, b.getInt(VirtioBlkSpec.CFG_BLK_SIZE));
+            assertEquals(2, b.getShort(VirtioBlkSpec.CFG_NUM_QUEUES));
+            assertEquals(BlkModelOptions.DEFAULT_MAX_DWZ_SECTORS, b.getInt(VirtioBlkSpec.CFG_MAX_DISCARD_SECTORS));
+            assertEquals(8, b.getInt(VirtioBlkSpec.CFG_DISCARD_SECTOR_ALIGNMENT), "discard alignment in sectors = 4096/512");
+            assertEquals(1, b.get(VirtioBlkSpec.CFG_WRITE_ZEROES_MAY_UNMAP));
 
             // a slice: offset honoured
             VhostUserConfig slice = VhostUserConfig.decode(fe.call(VhostUserRequest.GET_CONFIG, VhostUserConfig.request(20, 4)).buf());
@@ -96,7 +96,7 @@ class ProtocolHappyPathTest {
             assertEquals(4096, ByteBuffer.wrap(slice.payload()).order(ByteOrder.LITTLE_ENDIAN).getInt());
 
             // larger than the config space: the spec's refusal (empty payload), the connection stays
-            ScriptedFrontEnd.Reply refused = fe.call(VhostUserRequest.GET_CONFIG, VhostUserConfig.request(0, VirtioBlk.CONFIG_SIZE + 1));
+            ScriptedFrontEnd.Reply refused = fe.call(VhostUserRequest.GET_CONFIG, VhostUserConfig.request(0, VirtioBlkSpec.CFG_SIZE + 1));
             assertEquals(0, refused.payload().length);
 
             fe.command(VhostUserRequest.SET_STATUS, new VhostUserU64(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER | VirtioStatus.FEATURES_OK));
@@ -109,13 +109,13 @@ class ProtocolHappyPathTest {
     void setConfigBeyondTheSpaceIsRefusedWithANackAndTheConnectionStays() throws Exception {
         try (ScriptedFrontEnd fe = ScriptedFrontEnd.connect(target.socketPath())) {
             Handshake.open(fe);
-            fe.send(VhostUserRequest.SET_CONFIG, new VhostUserConfig(VirtioBlk.CONFIG_SIZE - 2, VhostUserConfig.FLAG_WRITABLE, new byte[4]));
+            fe.send(VhostUserRequest.SET_CONFIG, new VhostUserConfig(VirtioBlkSpec.CFG_SIZE - 2, VhostUserConfig.FLAG_WRITABLE, new byte[4]));
             // no NEED_REPLY: nothing comes back; then with NEED_REPLY: a nack
             fe.sendRaw(VhostUserRequest.SET_CONFIG.code(), VhostUserHeader.VERSION | VhostUserHeader.FLAG_NEED_REPLY,
-                    ScriptedFrontEnd.encode(new VhostUserConfig(VirtioBlk.CONFIG_SIZE - 2, VhostUserConfig.FLAG_WRITABLE, new byte[4])));
+                    ScriptedFrontEnd.encode(new VhostUserConfig(VirtioBlkSpec.CFG_SIZE - 2, VhostUserConfig.FLAG_WRITABLE, new byte[4])));
             assertEquals(1, fe.read().u64(), "REPLY_ACK failure");
             // a write inside the space (to a read-only field) is acknowledged and ignored
-            fe.command(VhostUserRequest.SET_CONFIG, new VhostUserConfig(VirtioBlk.CFG_WRITEBACK, VhostUserConfig.FLAG_WRITABLE, new byte[] {1}));
+            fe.command(VhostUserRequest.SET_CONFIG, new VhostUserConfig(VirtioBlkSpec.CFG_WRITEBACK, VhostUserConfig.FLAG_WRITABLE, new byte[] {1}));
             assertEquals(2, fe.callU64(VhostUserRequest.GET_QUEUE_NUM));
         }
     }

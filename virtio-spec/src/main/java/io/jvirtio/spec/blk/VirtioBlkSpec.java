@@ -26,25 +26,31 @@ public final class VirtioBlkSpec {
     public static final int CFG_CAPACITY = 0;                  // le64, in 512-byte sectors
     public static final int CFG_SIZE_MAX = 8;                  // le32
     public static final int CFG_SEG_MAX = 12;                  // le32
+    public static final int CFG_GEOMETRY_CYLINDERS = 16;       // le16
+    public static final int CFG_GEOMETRY_HEADS = 18;           // u8
+    public static final int CFG_GEOMETRY_SECTORS = 19;         // u8
     public static final int CFG_BLK_SIZE = 20;                 // le32
     public static final int CFG_PHYSICAL_BLOCK_EXP = 24;       // u8
     public static final int CFG_ALIGNMENT_OFFSET = 25;         // u8
     public static final int CFG_MIN_IO_SIZE = 26;              // le16, in blocks
     public static final int CFG_OPT_IO_SIZE = 28;              // le32, in blocks
     public static final int CFG_WRITEBACK = 32;                // u8
+    public static final int CFG_UNUSED0 = 33;                  // u8
     public static final int CFG_NUM_QUEUES = 34;               // le16
     public static final int CFG_MAX_DISCARD_SECTORS = 36;      // le32
     public static final int CFG_MAX_DISCARD_SEG = 40;          // le32
     public static final int CFG_DISCARD_SECTOR_ALIGNMENT = 44; // le32
     public static final int CFG_MAX_WRITE_ZEROES_SECTORS = 48; // le32
     public static final int CFG_MAX_WRITE_ZEROES_SEG = 52;     // le32
-    public static final int CFG_WRITE_ZEROES_MAY_UNMAP = 56;   // u8
+    public static final int CFG_WRITE_ZEROES_MAY_UNMAP = 56;   // u8, then unused1[3]
     /**
-     * Bytes of config read: through {@code write_zeroes_may_unmap} and its padding. Targets reject
-     * GET_CONFIG beyond their own struct size (qemu-storage-daemon 7.2 does), and every field jvirtio
-     * uses ends here.
+     * Bytes of {@code struct virtio_blk_config} as both sides of jvirtio know it: through
+     * {@code write_zeroes_may_unmap} and its padding. The driver reads this much and the Java device
+     * exposes this much. Targets reject GET_CONFIG beyond their own struct size (qemu-storage-daemon
+     * 7.2's struct ends here too); the secure-erase and zoned fields that follow in virtio 1.2 belong
+     * to features neither side offers or uses.
      */
-    public static final int CFG_READ_SIZE = 60;
+    public static final int CFG_SIZE = 60;
 
     // 5.2.6 Request types
     public static final int VIRTIO_BLK_T_IN = 0;
@@ -54,7 +60,7 @@ public final class VirtioBlkSpec {
     public static final int VIRTIO_BLK_T_DISCARD = 11;
     public static final int VIRTIO_BLK_T_WRITE_ZEROES = 13;
 
-    // struct virtio_blk_req header: le32 type, le32 reserved, le64 sector
+    // struct virtio_blk_req header: le32 type, le32 reserved (Linux: ioprio), le64 sector
     public static final int REQ_TYPE = 0;
     public static final int REQ_RESERVED = 4;
     public static final int REQ_SECTOR = 8;
@@ -73,7 +79,7 @@ public final class VirtioBlkSpec {
     public static final int VIRTIO_BLK_S_IOERR = 1;
     public static final int VIRTIO_BLK_S_UNSUPP = 2;
 
-    /** {@code VIRTIO_BLK_ID_BYTES}: the serial returned by GET_ID. */
+    /** {@code VIRTIO_BLK_ID_BYTES}: the serial returned by GET_ID, not NUL-terminated when exactly this long. */
     public static final int VIRTIO_BLK_ID_BYTES = 20;
     /** virtio-blk addresses in 512-byte sectors whatever the block size. */
     public static final int SECTOR_SIZE = 512;
@@ -106,7 +112,7 @@ public final class VirtioBlkSpec {
             case VIRTIO_BLK_T_GET_ID -> "VIRTIO_BLK_T_GET_ID";
             case VIRTIO_BLK_T_DISCARD -> "VIRTIO_BLK_T_DISCARD";
             case VIRTIO_BLK_T_WRITE_ZEROES -> "VIRTIO_BLK_T_WRITE_ZEROES";
-            default -> "type " + type;
+            default -> "type " + Integer.toUnsignedString(type);
         };
     }
 }

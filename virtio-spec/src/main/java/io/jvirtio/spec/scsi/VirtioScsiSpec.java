@@ -86,6 +86,14 @@ public final class VirtioScsiSpec {
     public static final int TMF_ID = 16;
     public static final int TMF_REQ_SIZE = 24;
     public static final int TMF_RESP_SIZE = 1;
+    // struct virtio_scsi_ctrl_an: type le32, lun[8], event_requested le32 | event_actual le32, response u8
+    public static final int AN_TYPE = 0;
+    public static final int AN_LUN = 4;
+    public static final int AN_EVENT_REQUESTED = 12;
+    public static final int AN_REQ_SIZE = 16;
+    public static final int AN_EVENT_ACTUAL = 0;
+    public static final int AN_RESPONSE = 4;
+    public static final int AN_RESP_SIZE = 5;
 
     // 5.6.6.3 event queue: struct virtio_scsi_event: event le32, lun[8], reason le32
     public static final int EVENT_EVENT = 0;

@@ -1,9 +1,9 @@
-package io.jvirtio.backend.suite;
+package io.jvirtio.conformance;
 
 import io.jvirtio.backend.VhostUserTarget;
 import io.jvirtio.backend.blk.BlkModelOptions;
 import io.jvirtio.backend.store.FileBlockStore;
-import io.jvirtio.backend.testing.BlkPatterns;
+import io.jvirtio.core.testing.BlkPatterns;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Path;

@@ -498,7 +498,7 @@ public final class LinuxGuest {
     private static byte[] resource(String name) throws IOException {
         try (InputStream in = LinuxGuest.class.getResourceAsStream(name)) {
             if (in == null) {
-                throw new IOException("resource io/jvirtio/testkit/guest/" + name + " missing from the testkit jar");
+                throw new IOException("resource io/jvirtio/testkit/guest/" + name + " missing from the testkit-guest jar");
             }
             ByteArrayOutputStream b = new ByteArrayOutputStream();
             in.transferTo(b);

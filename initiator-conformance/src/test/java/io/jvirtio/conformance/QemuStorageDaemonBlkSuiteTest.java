@@ -1,7 +1,9 @@
-package io.jvirtio.backend.suite;
+package io.jvirtio.conformance;
 
+import io.jvirtio.blk.VirtioBlkOptions;
+import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.testing.RequiresQemuStorageDaemon;
-import io.jvirtio.backend.testing.BlkPatterns;
+import io.jvirtio.core.testing.BlkPatterns;
 import io.jvirtio.testkit.QemuStorageDaemon;
 
 import java.io.RandomAccessFile;
@@ -15,6 +17,21 @@ import java.util.concurrent.atomic.AtomicInteger;
 @RequiresQemuStorageDaemon
 class QemuStorageDaemonBlkSuiteTest extends AbstractBlkInitiatorSuite {
     private static final AtomicInteger COUNT = new AtomicInteger();
+
+    /**
+     * The daemon's vhost-user-blk export answers GET_ID with this fixed serial, whatever the
+     * export's node name.
+     */
+    private static final String QSD_SERIAL = "vhost_user_blk";
+
+    /**
+     * Hugepage-backed front-end memory when the machine has some, as the default options give a
+     * user: the daemon maps the hugetlbfs fds (the Java file-store run covers plain memfd).
+     */
+    @Override
+    protected VirtioBlkOptions initiatorOptions(int queues) {
+        return super.initiatorOptions(queues).withHugePages(HugePagePolicy.AUTO);
+    }
 
     @Override
     protected StartedTarget startTarget(Disk disk, Path dir) throws Exception {
@@ -38,7 +55,7 @@ class QemuStorageDaemonBlkSuiteTest extends AbstractBlkInitiatorSuite {
 
             @Override
             public String serial() {
-                return null; // the daemon answers its own id
+                return QSD_SERIAL;
             }
 
             @Override

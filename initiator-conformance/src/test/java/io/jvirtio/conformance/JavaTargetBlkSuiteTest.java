@@ -1,4 +1,4 @@
-package io.jvirtio.backend.suite;
+package io.jvirtio.conformance;
 
 import io.jvirtio.blk.VirtioBlkOptions;
 import io.jvirtio.core.mem.HugePagePolicy;

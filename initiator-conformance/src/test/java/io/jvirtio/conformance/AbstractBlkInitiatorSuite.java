@@ -1,4 +1,4 @@
-package io.jvirtio.backend.suite;
+package io.jvirtio.conformance;
 
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.IoType;
@@ -23,7 +23,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
-import static io.jvirtio.backend.testing.BlkPatterns.*;
+import static io.jvirtio.core.testing.BlkPatterns.*;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -32,8 +32,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * subclass says how to start one ({@link #startTarget}). Data is checked twice: read back through
  * the device, and in the target's storage as the target's own process sees it.
  *
- * <p>The Java target runs it in {@code JavaTargetBlkSuiteTest}; {@code QemuStorageDaemonBlkSuiteTest}
- * runs the same cases against qemu-storage-daemon, so both peers pass the same suite.
+ * <p>The Java target runs it in {@code JavaTargetBlkSuiteTest} (RAM) and {@code JavaTargetFileBlkSuiteTest}
+ * (image file); {@code QemuStorageDaemonBlkSuiteTest} runs the same cases against qemu-storage-daemon,
+ * so every peer passes the same suite. A case for one target only does not belong here.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 public abstract class AbstractBlkInitiatorSuite {
@@ -121,20 +122,25 @@ public abstract class AbstractBlkInitiatorSuite {
     void configMatchesTheDisk() {
         assertEquals(512, blk.blockSize());
         assertEquals(DISK_BYTES / 512, blk.blockCount());
+        assertEquals(DISK_BYTES, blk.config().capacityBytes());
         assertEquals(QUEUES, blk.config().numQueues());
+        assertEquals(QUEUES, blk.maxChannels());
         assertFalse(blk.readOnly());
-        for (IoType t : new IoType[] {IoType.READ, IoType.WRITE, IoType.FLUSH, IoType.UNMAP, IoType.WRITE_ZEROES}) {
+        for (IoType t : new IoType[] {IoType.READ, IoType.WRITE, IoType.FLUSH}) {
             assertTrue(blk.supports(t), t + " supported");
         }
+        assertTrue(blk.supports(IoType.UNMAP), "the target offers VIRTIO_BLK_F_DISCARD");
+        assertTrue(blk.supports(IoType.WRITE_ZEROES), "the target offers VIRTIO_BLK_F_WRITE_ZEROES");
+        assertEquals("user", blk.driverSpecificInfo().get("virtio") instanceof java.util.Map<?, ?> m ? m.get("type") : null);
     }
 
     @Test
     void patternsAtManyOffsetsAndSizesReadBackAndLandInTheStore() throws Exception {
         try (VirtioBlkChannel ch = blk.openChannel()) {
             SyncIo io = new SyncIo(ch);
-            int[] sizes = {512, 1024, 4096, 8192, 65536, 131072, 1 << 20};
+            int[] sizes = {512, 1024, 4096, 8192, 65536, 131072, 512 * 1024, 1 << 20};
             SplittableRandom r = new SplittableRandom(42);
-            for (int round = 0; round < 2; round++) {
+            for (int round = 0; round < 3; round++) {
                 for (int size : sizes) {
                     long offset = r.nextLong((DISK_BYTES - size) / 512) * 512;
                     MemorySegment w = blk.allocateBuffer(size, 4096);
@@ -231,8 +237,8 @@ public abstract class AbstractBlkInitiatorSuite {
 
     @Test
     void severalQueuesFromSeveralThreads() throws Exception {
-        long region = 2L << 20;
-        long base = 24L << 20;
+        long region = 4L << 20;
+        long base = 16L << 20;
         ExecutorService pool = Executors.newFixedThreadPool(QUEUES);
         try {
             List<Future<?>> futures = new ArrayList<>();
@@ -336,6 +342,39 @@ public abstract class AbstractBlkInitiatorSuite {
     }
 
     @Test
+    void writeZeroesAndDiscardLeaveZerosInTheStore() throws Exception {
+        int len = 1 << 20;
+        long off = 44L << 20;
+        MemorySegment w = blk.allocateBuffer(len, 4096);
+        try (VirtioBlkChannel ch = blk.openChannel()) {
+            SyncIo io = new SyncIo(ch);
+            fill(w, 7);
+            io.write(w, off);
+            io.flush();
+            assertFalse(allZero(target.storedBytes(off, len)));
+            io.writeZeroes(off + 4096, 256 * 1024);
+            io.flush();
+            byte[] stored = target.storedBytes(off, len);
+            assertTrue(allZero(java.util.Arrays.copyOfRange(stored, 4096, 4096 + 256 * 1024)), "write-zeroes range is zero in the store");
+            assertSameBytes(java.util.Arrays.copyOfRange(bytes(w), 0, 4096), java.util.Arrays.copyOfRange(stored, 0, 4096),
+                    "bytes before the write-zeroes range");
+            assertSameBytes(java.util.Arrays.copyOfRange(bytes(w), 4096 + 256 * 1024, len),
+                    java.util.Arrays.copyOfRange(stored, 4096 + 256 * 1024, len), "bytes after the write-zeroes range");
+
+            io.unmap(off + 512 * 1024, 512 * 1024);
+            io.flush();
+            MemorySegment rd = blk.allocateBuffer(512 * 1024, 4096);
+            rd.fill((byte) 0xA5); // so zeros can only come from the device
+            io.read(rd, off + 512 * 1024);
+            assertTrue(allZero(bytes(rd)), "discarded range reads back as zeros through the device");
+            assertTrue(allZero(target.storedBytes(off + 512 * 1024, 512 * 1024)), "discarded range is zero in the store");
+            blk.freeBuffer(rd);
+        } finally {
+            blk.freeBuffer(w);
+        }
+    }
+
+    @Test
     void largeDiscardIsSplitIntoSegments() throws Exception {
         long offset = 0;
         int len = 48 << 20; // larger than one discard segment of 32 MiB in the Java target
@@ -381,6 +420,23 @@ public abstract class AbstractBlkInitiatorSuite {
             MemorySegment rd = blk.allocateBuffer(4096, 4096);
             assertThrows(BdevIoException.class, () -> io.read(rd, DISK_BYTES - 512));
             blk.freeBuffer(rd);
+        }
+    }
+
+    @Test
+    void badArgumentsAreRefusedBeforeReachingTheDevice() {
+        MemorySegment buf = blk.allocateBuffer(4096, 4096);
+        try (VirtioBlkChannel ch = blk.openChannel()) {
+            BdevIoException past = assertThrows(BdevIoException.class, () -> ch.read(buf, DISK_BYTES, (c, e) -> { }, null));
+            assertTrue(past.getMessage().contains("capacity"), past.getMessage());
+            BdevIoException mis = assertThrows(BdevIoException.class, () -> ch.read(buf, 100, (c, e) -> { }, null));
+            assertTrue(mis.getMessage().contains("offset 100"), mis.getMessage());
+            MemorySegment heap = MemorySegment.ofArray(new byte[4096]);
+            BdevIoException foreign = assertThrows(BdevIoException.class, () -> ch.write(heap, 0, (c, e) -> { }, null));
+            assertTrue(foreign.getMessage().contains("memory domain"), foreign.getMessage());
+            assertEquals(0, ch.inFlight());
+        } finally {
+            blk.freeBuffer(buf);
         }
     }
 
