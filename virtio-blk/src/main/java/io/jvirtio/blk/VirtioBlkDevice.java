@@ -4,6 +4,8 @@ import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoType;
+import io.jvirtio.bdev.driver.BdevLimits;
+import io.jvirtio.bdev.driver.IoValidator;
 import io.jvirtio.core.DeviceException;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.core.VirtioDevice;
@@ -19,6 +21,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,6 +60,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     private final VirtioBlkConfig config;
     private final VirtioBlkOptions options;
     private final Set<IoType> ioTypes;
+    private final IoValidator validator;
     /** as started: SPDK reports them in dump_json_info, also after the queues are gone */
     private final int queueCount;
     private final int queueSize;
@@ -87,6 +91,24 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
             types.add(IoType.FLUSH);
         }
         this.ioTypes = Collections.unmodifiableSet(types);
+        this.validator = new IoValidator(limits());
+    }
+
+    /** The argument rules of this bdev: 512-byte iovecs (virtio-blk counts in sectors), features it lacks. */
+    private BdevLimits limits() {
+        Map<IoType, String> unsupported = new EnumMap<>(IoType.class);
+        if (!hasFlush()) {
+            unsupported.put(IoType.FLUSH, "flush is not supported (VIRTIO_BLK_F_FLUSH not offered; the device writes through)");
+        }
+        if (!hasDiscard()) {
+            unsupported.put(IoType.UNMAP, "unmap is not supported (VIRTIO_BLK_F_DISCARD not offered)");
+        }
+        if (!hasWriteZeroes()) {
+            unsupported.put(IoType.WRITE_ZEROES, "write_zeroes is not supported (VIRTIO_BLK_F_WRITE_ZEROES not offered)");
+        }
+        MemoryDomain memory = device.memory();
+        return new BdevLimits(name(), blockSize(), SECTOR_SIZE, memory::contains, "device", "the device",
+                "read-only (VIRTIO_BLK_F_RO)", unsupported);
     }
 
     /**
@@ -218,6 +240,11 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
 
     MemoryDomain memory() {
         return device.memory();
+    }
+
+    /** @return the argument checks every channel of this bdev runs */
+    IoValidator validator() {
+        return validator;
     }
 
     boolean isClosed() {
