@@ -1,9 +1,10 @@
 /** The block device API storage engines program against: {@code Bdev}, {@code IoChannel}, {@code IoCallback}. */
 module io.jvirtio.bdev {
     requires transitive io.jvirtio.spec; // BdevIoException is a VirtioException
+    requires org.slf4j;
 
     exports io.jvirtio.bdev;
-    // The drivers' shared package io.jvirtio.bdev.driver is being written on another branch; javac
-    // refuses an export of a package that does not exist yet, so the merge uncomments this line:
-    // exports io.jvirtio.bdev.driver to io.jvirtio.blk, io.jvirtio.scsi;
+    // The layer drivers build on (argument checks, scatter-gather, slots, the request queue life
+    // cycle): for the drivers only, never for engines.
+    exports io.jvirtio.bdev.driver to io.jvirtio.blk, io.jvirtio.scsi;
 }
