@@ -4,19 +4,14 @@ import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 
-import java.util.Objects;
-
 /**
  * {@code dev_type blk}: one {@link VirtioBlkDevice} per controller, its bdev named as the controller
  * (SPDK's {@code bdev_virtio_user_blk_dev_create}). vhost-user now; {@code trtype pci} is refused at
  * validation until the VFIO transport exists.
  */
-public final class BlkControllerType implements ControllerType {
+public final class BlkControllerType extends VhostUserControllerType<VirtioBlkOptions> {
     /** SPDK's dev_type for virtio-blk. */
     public static final String DEV_TYPE = "blk";
-
-    private final VirtioBlkOptions baseOptions;
-    private final VhostUserOptions vhostUserOptions;
 
     /** SPDK's defaults for what the params do not set: {@link VirtioBlkOptions#defaults()}, {@link VhostUserOptions#defaults()}. */
     public BlkControllerType() {
@@ -29,30 +24,14 @@ public final class BlkControllerType implements ControllerType {
      * @param vhostUserOptions timeouts and protocol features of the vhost-user connection
      */
     public BlkControllerType(VirtioBlkOptions baseOptions, VhostUserOptions vhostUserOptions) {
-        this.baseOptions = Objects.requireNonNull(baseOptions, "baseOptions");
-        this.vhostUserOptions = Objects.requireNonNull(vhostUserOptions, "vhostUserOptions");
-    }
-
-    @Override
-    public String devType() {
-        return DEV_TYPE;
-    }
-
-    @Override
-    public void validate(ControllerParams params) {
-        VhostUserAttachStep.refusePci(params, DEV_TYPE);
+        super(DEV_TYPE, baseOptions, vhostUserOptions);
     }
 
     @Override
     public Controller attach(ControllerParams params) {
         validate(params);
         VirtioBlkOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
-        return new BlkController(VhostUserAttachStep.attach(params, options.memoryBytes(), options.hugePages(), vhostUserOptions,
+        return new BlkController(attachOverSocket(params, options.memoryBytes(), options.hugePages(),
                 (ops, memory) -> VirtioBlkDevice.attach(params.name(), ops, memory, true, options)));
-    }
-
-    @Override
-    public String toString() {
-        return "BlkControllerType[" + baseOptions + "]";
     }
 }

@@ -4,8 +4,6 @@ import io.jvirtio.core.vhostuser.VhostUserOptions;
 import io.jvirtio.scsi.VirtioScsiController;
 import io.jvirtio.scsi.VirtioScsiOptions;
 
-import java.util.Objects;
-
 /**
  * {@code dev_type scsi}: one {@link VirtioScsiController} per controller, one bdev per LUN found by the
  * scan ({@code <name>t<T>}, {@code <name>t<T>l<L>}; SPDK's {@code bdev_virtio_user_scsi_dev_create}).
@@ -14,14 +12,11 @@ import java.util.Objects;
  * until the VFIO transport exists. The controller runs an event thread, so hot-plugged and removed LUNs
  * show up in its bdev list.
  */
-public final class ScsiControllerType implements ControllerType {
+public final class ScsiControllerType extends VhostUserControllerType<VirtioScsiOptions> {
     /** SPDK's dev_type for virtio-scsi. */
     public static final String DEV_TYPE = "scsi";
     /** {@link VirtioScsiOptions} needs at least this many descriptors per queue. */
     static final int MIN_VQ_SIZE = 4;
-
-    private final VirtioScsiOptions baseOptions;
-    private final VhostUserOptions vhostUserOptions;
 
     /** {@link VirtioScsiOptions#defaults()} with an event thread, {@link VhostUserOptions#defaults()}. */
     public ScsiControllerType() {
@@ -34,18 +29,12 @@ public final class ScsiControllerType implements ControllerType {
      * @param vhostUserOptions timeouts and protocol features of the vhost-user connection
      */
     public ScsiControllerType(VirtioScsiOptions baseOptions, VhostUserOptions vhostUserOptions) {
-        this.baseOptions = Objects.requireNonNull(baseOptions, "baseOptions");
-        this.vhostUserOptions = Objects.requireNonNull(vhostUserOptions, "vhostUserOptions");
-    }
-
-    @Override
-    public String devType() {
-        return DEV_TYPE;
+        super(DEV_TYPE, baseOptions, vhostUserOptions);
     }
 
     @Override
     public void validate(ControllerParams params) {
-        VhostUserAttachStep.refusePci(params, DEV_TYPE);
+        super.validate(params);
         if (params.vqSize() < MIN_VQ_SIZE) {
             throw new ConfigException(JsonPath.of("vq_size"), params.vqSize() + " is too small for dev_type scsi (at least "
                     + MIN_VQ_SIZE + " descriptors per queue)");
@@ -56,12 +45,7 @@ public final class ScsiControllerType implements ControllerType {
     public Controller attach(ControllerParams params) {
         validate(params);
         VirtioScsiOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
-        return new ScsiController(VhostUserAttachStep.attach(params, options.memoryBytes(), options.hugePages(), vhostUserOptions,
+        return new ScsiController(attachOverSocket(params, options.memoryBytes(), options.hugePages(),
                 (ops, memory) -> VirtioScsiController.attach(params.name(), ops, memory, true, options)));
-    }
-
-    @Override
-    public String toString() {
-        return "ScsiControllerType[" + baseOptions + "]";
     }
 }
