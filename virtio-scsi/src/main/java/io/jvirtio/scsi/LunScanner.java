@@ -3,6 +3,7 @@ package io.jvirtio.scsi;
 import io.jvirtio.spec.scsi.VirtioScsiSpec;
 import io.jvirtio.spec.scsi.ScsiSpec;
 
+import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.spec.VirtioException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,7 +27,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * START STOP UNIT when the LUN is not ready), VPD pages 0x00, 0xB0, 0xB2, MODE SENSE (6) for write
  * protection, READ CAPACITY (10) and (16). Each command waits at most the command timeout; UNIT
  * ATTENTION and BUSY are retried a bounded number of times. Not thread-safe: the controller runs one
- * scan at a time.
+ * scan at a time ({@link TargetScan}).
  */
 final class LunScanner implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LunScanner.class);
@@ -88,16 +89,19 @@ final class LunScanner implements AutoCloseable {
         }
     }
 
-    private final VirtioScsiController ctrl;
+    private final String name;
+    private final MemoryDomain memory;
     private final ScsiRequestQueue queue;
     private final long timeoutNanos;
     private MemorySegment payload;
 
-    LunScanner(VirtioScsiController ctrl, ScsiRequestQueue queue, long timeoutNanos) {
-        this.ctrl = ctrl;
+    /** @param name the controller's, for logs and errors */
+    LunScanner(String name, MemoryDomain memory, ScsiRequestQueue queue, long timeoutNanos) {
+        this.name = name;
+        this.memory = memory;
         this.queue = queue;
         this.timeoutNanos = timeoutNanos;
-        this.payload = ctrl.memory().allocate(PAYLOAD_BYTES, 4096);
+        this.payload = memory.allocate(PAYLOAD_BYTES, 4096);
     }
 
     // ---------------------------------------------------------------- REPORT LUNS
@@ -114,7 +118,7 @@ final class LunScanner implements AutoCloseable {
                 // REPORT LUNS not supported: LUN 0 only, as SPDK
                 TreeMap<Integer, Integer> only0 = new TreeMap<>();
                 only0.put(0, 0);
-                LOG.debug("{}: target {} refuses REPORT LUNS ({}); probing LUN 0 only", ctrl.name(), target, r.describe());
+                LOG.debug("{}: target {} refuses REPORT LUNS ({}); probing LUN 0 only", name, target, r.describe());
                 return new TargetLuns(TargetState.PRESENT, only0, null);
             }
             if (!r.good()) {
@@ -136,7 +140,7 @@ final class LunScanner implements AutoCloseable {
                 boolean singleLevel = payload.get(BE_SHORT, p + 2) == 0 && payload.get(BE_INT, p + 4) == 0;
                 if (lun < 0 || !singleLevel) {
                     LOG.warn("{}: target {} lists a LUN address {} that jvirtio does not address (not single-level"
-                                    + " peripheral or flat space); skipped", ctrl.name(), target,
+                                    + " peripheral or flat space); skipped", name, target,
                             String.format("%016X", payload.get(BE_LONG, p)));
                     continue;
                 }
@@ -147,8 +151,8 @@ final class LunScanner implements AutoCloseable {
     }
 
     private void grow(int bytes) {
-        MemorySegment bigger = ctrl.memory().allocate(bytes, 4096); // first: a failure must not leave payload freed
-        ctrl.memory().free(payload);
+        MemorySegment bigger = memory.allocate(bytes, 4096); // first: a failure must not leave payload freed
+        memory.free(payload);
         payload = bigger;
     }
 
@@ -188,7 +192,7 @@ final class LunScanner implements AutoCloseable {
             }
             if (attempt < RETRIES && r.checkCondition() && r.sense != null && r.sense.isNotReady() && r.sense.asc() == 0x04) {
                 if (!started) {
-                    LOG.info("{}: {} not ready ({}); sending START STOP UNIT (START)", ctrl.name(), where, r.sense.describe());
+                    LOG.info("{}: {} not ready ({}); sending START STOP UNIT (START)", name, where, r.sense.describe());
                     Result ssu = run(target, address, cdb(ScsiSpec.START_STOP_UNIT, 6, c -> c.set(JAVA_BYTE, 4, (byte) 0x01)), 0);
                     if (ssu.gone()) {
                         return absent(where + ": START STOP UNIT: " + ssu.describe());
@@ -217,7 +221,7 @@ final class LunScanner implements AutoCloseable {
                 b2Listed |= page == ScsiSpec.VPD_LOGICAL_BLOCK_PROVISIONING;
             }
         } else {
-            LOG.debug("{}: {}: no supported VPD pages ({})", ctrl.name(), where, r.describe());
+            LOG.debug("{}: {}: no supported VPD pages ({})", name, where, r.describe());
         }
         boolean hasLimits = false;
         long optGranularity = 0;
@@ -241,7 +245,7 @@ final class LunScanner implements AutoCloseable {
                 optUnmapGranularity = valid >= 32 ? u32(28) : 0;
                 maxWriteSame = valid >= 44 ? payload.get(BE_LONG, 36) : 0;
             } else {
-                LOG.debug("{}: {}: VPD 0xB0 failed ({})", ctrl.name(), where, r.describe());
+                LOG.debug("{}: {}: VPD 0xB0 failed ({})", name, where, r.describe());
             }
         }
         boolean hasProvisioning = false;
@@ -257,7 +261,7 @@ final class LunScanner implements AutoCloseable {
                 lbpws = (flags & 0x40) != 0;
                 lbprz = ((flags >> 2) & 0x07) == 0x01;   // LBPRZ 001b: unmapped blocks read zeros
             } else {
-                LOG.debug("{}: {}: VPD 0xB2 failed ({})", ctrl.name(), where, r.describe());
+                LOG.debug("{}: {}: VPD 0xB2 failed ({})", name, where, r.describe());
             }
         }
 
@@ -301,7 +305,7 @@ final class LunScanner implements AutoCloseable {
             } else if (needs16) {
                 return failed(where + ": READ CAPACITY (10) reports more than 2^32 blocks and READ CAPACITY (16) failed: " + r.describe());
             } else {
-                LOG.debug("{}: {}: READ CAPACITY (16) failed ({}); using READ CAPACITY (10)", ctrl.name(), where, r.describe());
+                LOG.debug("{}: {}: READ CAPACITY (16) failed ({}); using READ CAPACITY (10)", name, where, r.describe());
             }
         }
         if (blockSize < 512 || blockSize > 65536 || Long.bitCount(blockSize) != 1) {
@@ -353,7 +357,7 @@ final class LunScanner implements AutoCloseable {
         for (int attempt = 0; attempt <= RETRIES; attempt++) {
             r = execute(target, address, cdb, dataIn);
             if (r.checkCondition() && r.sense != null && r.sense.isUnitAttention()) {
-                LOG.debug("{}: target {} {}: unit attention {}; retrying", ctrl.name(), target, ScsiSpec.opcodeName(cdb.opcode),
+                LOG.debug("{}: target {} {}: unit attention {}; retrying", name, target, ScsiSpec.opcodeName(cdb.opcode),
                         r.sense.describe());
                 continue;
             }
@@ -388,7 +392,7 @@ final class LunScanner implements AutoCloseable {
             }
         } catch (VirtioException | IllegalStateException e) {
             queue.releaseInternal(cmd);
-            throw new ScanException(ctrl.name() + ": " + what + " could not be submitted: " + e.getMessage(), e);
+            throw new ScanException(name + ": " + what + " could not be submitted: " + e.getMessage(), e);
         }
         ScsiCmd.InternalResult res = cmd.internal;
         while (!res.done) {
@@ -397,8 +401,8 @@ final class LunScanner implements AutoCloseable {
                     // the device may still complete it, writing the payload: both go with the command
                     res.abandoned = true;
                     res.abandonedPayload = payload;
-                    payload = ctrl.memory().allocate(payload.byteSize(), 4096);
-                    throw new ScanException(ctrl.name() + ": " + what + " did not complete within "
+                    payload = memory.allocate(payload.byteSize(), 4096);
+                    throw new ScanException(name + ": " + what + " did not complete within "
                             + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
                 }
                 Thread.onSpinWait();
@@ -406,7 +410,7 @@ final class LunScanner implements AutoCloseable {
         }
         queue.releaseInternal(cmd);
         if (res.error != null) {
-            throw new ScanException(ctrl.name() + ": " + what + " failed: " + res.error.getMessage(), res.error);
+            throw new ScanException(name + ": " + what + " failed: " + res.error.getMessage(), res.error);
         }
         return new Result(res.response, res.status, res.sense, res.residual, res.usedLen);
     }
@@ -414,7 +418,7 @@ final class LunScanner implements AutoCloseable {
     private void poll(long deadline, String what) {
         if (queue.poll() == 0) {
             if (System.nanoTime() - deadline > 0) {
-                throw new ScanException(ctrl.name() + ": " + what + " within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
+                throw new ScanException(name + ": " + what + " within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
             }
             Thread.onSpinWait();
         }
@@ -445,7 +449,7 @@ final class LunScanner implements AutoCloseable {
 
     @Override
     public void close() {
-        ctrl.memory().free(payload);
+        memory.free(payload);
     }
 
     /** A scan command could not be run (timeout, broken queue). */
