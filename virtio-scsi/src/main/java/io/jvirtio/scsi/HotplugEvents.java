@@ -92,7 +92,7 @@ final class HotplugEvents {
      * listeners of drained removals. Caller holds the scan lock.
      *
      * @return the number of events taken
-     * @throws LunScanner.ScanException when a rescan cannot go on (the device or the scan queue is gone)
+     * @throws ScanException when a rescan cannot go on (the device or the scan queue is gone)
      */
     int poll() {
         control.tryPoll();

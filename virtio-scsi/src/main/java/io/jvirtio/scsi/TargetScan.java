@@ -110,7 +110,7 @@ final class TargetScan implements HotplugActions {
         LunScanner.TargetLuns tl;
         try {
             tl = s.reportLuns(target);
-        } catch (LunScanner.ScanException e) {
+        } catch (ScanException e) {
             scanFailed(e, target);
             return;
         }
@@ -140,7 +140,7 @@ final class TargetScan implements HotplugActions {
             LunScanner.Probe p;
             try {
                 p = s.probe(target, lun, e.getValue());
-            } catch (LunScanner.ScanException ex) {
+            } catch (ScanException ex) {
                 scanFailed(ex, target);
                 return;
             }
@@ -173,7 +173,7 @@ final class TargetScan implements HotplugActions {
     }
 
     /** One target's scan failed: the scan goes on with the next target unless the device or the scan queue is gone. */
-    private void scanFailed(LunScanner.ScanException e, int target) {
+    private void scanFailed(ScanException e, int target) {
         if (deviceClosed.getAsBoolean()) {
             throw e;
         }

@@ -412,7 +412,7 @@ public final class VirtioScsiController implements AutoCloseable {
         }
         try {
             return queues.isClosed() ? 0 : hotplug.poll();
-        } catch (LunScanner.ScanException e) {
+        } catch (ScanException e) {
             if (!deviceClosed) {
                 LOG.error("{}: rescan failed: {}", name(), e.getMessage());
             }
