@@ -33,6 +33,12 @@ import static io.jvirtio.spec.scsi.VirtioScsiSpec.VIRTIO_SCSI_T_TRANSPORT_RESET;
  */
 final class HotplugEvents {
     private static final Logger LOG = LoggerFactory.getLogger(HotplugEvents.class);
+    // SPC-4 additional sense codes of the unit attentions that mean the LUN set or a capacity changed
+    private static final int ASC_TARGET_OPERATING_CONDITIONS_HAVE_CHANGED = 0x3F;
+    private static final int ASCQ_INQUIRY_DATA_HAS_CHANGED = 0x03;
+    private static final int ASCQ_REPORTED_LUNS_DATA_HAS_CHANGED = 0x0E;
+    private static final int ASC_PARAMETERS_CHANGED = 0x2A;
+    private static final int ASCQ_CAPACITY_DATA_HAS_CHANGED = 0x09;
 
     /** The rescans one poll is to run. */
     private static final class DueRescans {
@@ -79,8 +85,9 @@ final class HotplugEvents {
     /** A command met a UNIT ATTENTION (it is retried); some ask for a rescan. */
     void unitAttention(int target, int lunAddress, ScsiSense sense) {
         LOG.debug("{}: target {} LUN address 0x{}: unit attention {}", name, target, Integer.toHexString(lunAddress), sense.describe());
-        if (sense.is(ScsiSpec.KEY_UNIT_ATTENTION, 0x3F, 0x0E) || sense.is(ScsiSpec.KEY_UNIT_ATTENTION, 0x2A, 0x09)
-                || sense.is(ScsiSpec.KEY_UNIT_ATTENTION, 0x3F, 0x03)) {
+        if (sense.is(ScsiSpec.KEY_UNIT_ATTENTION, ASC_TARGET_OPERATING_CONDITIONS_HAVE_CHANGED, ASCQ_REPORTED_LUNS_DATA_HAS_CHANGED)
+                || sense.is(ScsiSpec.KEY_UNIT_ATTENTION, ASC_PARAMETERS_CHANGED, ASCQ_CAPACITY_DATA_HAS_CHANGED)
+                || sense.is(ScsiSpec.KEY_UNIT_ATTENTION, ASC_TARGET_OPERATING_CONDITIONS_HAVE_CHANGED, ASCQ_INQUIRY_DATA_HAS_CHANGED)) {
             requestRescan(target);
         }
     }
