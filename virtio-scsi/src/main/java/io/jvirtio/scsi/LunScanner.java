@@ -114,47 +114,106 @@ final class LunScanner implements AutoCloseable {
 
     // ---------------------------------------------------------------- one LUN
 
+    /** What the probe of one LUN learnt so far: filled in command by command, then checked into a {@link ScsiLunInfo}. */
+    private static final class LunFacts {
+        final int target;
+        final int lun;
+        final int address;
+        final String where;
+        int version;
+        String vendor;
+        String product;
+        String revision;
+        boolean blockLimitsListed;
+        boolean provisioningListed;
+        boolean hasLimits;
+        long optGranularity;
+        long maxTransfer;
+        long optTransfer;
+        long maxUnmap;
+        long maxUnmapDesc;
+        long optUnmapGranularity;
+        long maxWriteSame;
+        boolean hasProvisioning;
+        boolean lbpu;
+        boolean lbpws;
+        boolean lbprz;
+        boolean writeProtected;
+        long lastLba;
+        long blockSize;
+        int exponent;
+        long lowestAligned;
+        boolean lbpme;
+
+        LunFacts(int target, int lun, int address) {
+            this.target = target;
+            this.lun = lun;
+            this.address = address;
+            this.where = "target " + target + " lun " + lun;
+        }
+    }
+
+    /** Probes one LUN: the commands in SPDK's order, each step stopping the probe when the LUN is absent or unusable. */
     Probe probe(int target, int lun, int address) {
-        String where = "target " + target + " lun " + lun;
-        // standard INQUIRY
-        Result r = commands.run(target, address, cdb(ScsiSpec.INQUIRY, 6, c -> c.set(BE_SHORT, 3, (short) 96)), 96);
+        LunFacts f = new LunFacts(target, lun, address);
+        Probe stop = inquiry(f);
+        if (stop == null) {
+            stop = startWhenNotReady(f);
+        }
+        if (stop != null) {
+            return stop;
+        }
+        supportedVpdPages(f);
+        blockLimits(f);
+        provisioning(f);
+        writeProtection(f);
+        stop = capacity(f);
+        return stop != null ? stop : checked(f);
+    }
+
+    /** Standard INQUIRY: a connected direct-access block device, its identification. */
+    private Probe inquiry(LunFacts f) {
+        Result r = run(f, cdb(ScsiSpec.INQUIRY, 6, c -> c.set(BE_SHORT, 3, (short) 96)), 96);
         if (r.gone()) {
-            return absent(where + ": INQUIRY: " + r.describe());
+            return absent(f.where + ": INQUIRY: " + r.describe());
         }
         if (!r.good()) {
-            return failed(where + ": INQUIRY failed: " + r.describe());
+            return failed(f.where + ": INQUIRY failed: " + r.describe());
         }
         int b0 = Byte.toUnsignedInt(payload().get(JAVA_BYTE, 0));
         int qualifier = b0 >> 5;
         int type = b0 & 0x1F;
         if (qualifier != ScsiSpec.QUALIFIER_CONNECTED || type != ScsiSpec.TYPE_DISK) {
             return absent(String.format("%s: peripheral qualifier %d, device type 0x%02X: not a connected direct-access block device",
-                    where, qualifier, type));
+                    f.where, qualifier, type));
         }
-        int version = Byte.toUnsignedInt(payload().get(JAVA_BYTE, 2));
-        String vendor = ascii(8, 8);
-        String product = ascii(16, 16);
-        String revision = ascii(32, 4);
+        f.version = Byte.toUnsignedInt(payload().get(JAVA_BYTE, 2));
+        f.vendor = ascii(8, 8);
+        f.product = ascii(16, 16);
+        f.revision = ascii(32, 4);
+        return null;
+    }
 
-        // TEST UNIT READY, START STOP UNIT when not ready
+    /** TEST UNIT READY, with START STOP UNIT (START) once when the LUN is not ready. */
+    private Probe startWhenNotReady(LunFacts f) {
         boolean started = false;
         for (int attempt = 0; ; attempt++) {
-            r = commands.run(target, address, cdb(ScsiSpec.TEST_UNIT_READY, 6, c -> { }), 0);
+            Result r = run(f, cdb(ScsiSpec.TEST_UNIT_READY, 6, c -> { }), 0);
             if (r.good()) {
-                break;
+                return null;
             }
             if (r.gone()) {
-                return absent(where + ": TEST UNIT READY: " + r.describe());
+                return absent(f.where + ": TEST UNIT READY: " + r.describe());
             }
             if (attempt < ScanCommandRunner.RETRIES && r.checkCondition() && r.sense() != null && r.sense().isNotReady() && r.sense().asc() == 0x04) {
                 if (!started) {
-                    LOG.info("{}: {} not ready ({}); sending START STOP UNIT (START)", name, where, r.sense().describe());
-                    Result ssu = commands.run(target, address, cdb(ScsiSpec.START_STOP_UNIT, 6, c -> c.set(JAVA_BYTE, 4, (byte) 0x01)), 0);
+                    LOG.info("{}: {} not ready ({}); sending START STOP UNIT (START)", name, f.where, r.sense().describe());
+                    Result ssu = run(f, cdb(ScsiSpec.START_STOP_UNIT, 6, c -> c.set(JAVA_BYTE, 4, (byte) 0x01)), 0);
                     if (ssu.gone()) {
-                        return absent(where + ": START STOP UNIT: " + ssu.describe());
+                        return absent(f.where + ": START STOP UNIT: " + ssu.describe());
                     }
                     if (!ssu.good()) {
-                        return failed(where + ": not ready and START STOP UNIT failed: " + ssu.describe());
+                        return failed(f.where + ": not ready and START STOP UNIT failed: " + ssu.describe());
                     }
                     started = true;
                 } else {
@@ -162,118 +221,128 @@ final class LunScanner implements AutoCloseable {
                 }
                 continue;
             }
-            return failed(where + ": TEST UNIT READY failed: " + r.describe());
+            return failed(f.where + ": TEST UNIT READY failed: " + r.describe());
         }
+    }
 
-        // VPD pages
-        boolean b0Listed = false;
-        boolean b2Listed = false;
-        r = commands.run(target, address, vpd(ScsiSpec.VPD_SUPPORTED_PAGES, 252), 252);
-        if (r.good()) {
-            int n = Math.max(0, Math.min(payload().get(BE_SHORT, 2) & 0xFFFF, 252 - 4 - r.residual()));
-            for (int i = 0; i < n; i++) {
-                int page = Byte.toUnsignedInt(payload().get(JAVA_BYTE, 4 + i));
-                b0Listed |= page == ScsiSpec.VPD_BLOCK_LIMITS;
-                b2Listed |= page == ScsiSpec.VPD_LOGICAL_BLOCK_PROVISIONING;
-            }
-        } else {
-            LOG.debug("{}: {}: no supported VPD pages ({})", name, where, r.describe());
+    /** VPD page 0x00: whether the block limits (0xB0) and provisioning (0xB2) pages are there to ask for. */
+    private void supportedVpdPages(LunFacts f) {
+        Result r = run(f, vpd(ScsiSpec.VPD_SUPPORTED_PAGES, 252), 252);
+        if (!r.good()) {
+            LOG.debug("{}: {}: no supported VPD pages ({})", name, f.where, r.describe());
+            return;
         }
-        boolean hasLimits = false;
-        long optGranularity = 0;
-        long maxTransfer = 0;
-        long optTransfer = 0;
-        long maxUnmap = 0;
-        long maxUnmapDesc = 0;
-        long optUnmapGranularity = 0;
-        long maxWriteSame = 0;
-        if (b0Listed) {
-            r = commands.run(target, address, vpd(ScsiSpec.VPD_BLOCK_LIMITS, 64), 64);
-            if (r.good()) {
-                int pageLen = payload().get(BE_SHORT, 2) & 0xFFFF;
-                int valid = Math.min(4 + pageLen, 64 - r.residual());
-                hasLimits = true;
-                optGranularity = valid >= 8 ? payload().get(BE_SHORT, 6) & 0xFFFF : 0;
-                maxTransfer = valid >= 12 ? u32(8) : 0;
-                optTransfer = valid >= 16 ? u32(12) : 0;
-                maxUnmap = valid >= 24 ? u32(20) : 0;
-                maxUnmapDesc = valid >= 28 ? u32(24) : 0;
-                optUnmapGranularity = valid >= 32 ? u32(28) : 0;
-                maxWriteSame = valid >= 44 ? payload().get(BE_LONG, 36) : 0;
-            } else {
-                LOG.debug("{}: {}: VPD 0xB0 failed ({})", name, where, r.describe());
-            }
+        int n = Math.max(0, Math.min(payload().get(BE_SHORT, 2) & 0xFFFF, 252 - 4 - r.residual()));
+        for (int i = 0; i < n; i++) {
+            int page = Byte.toUnsignedInt(payload().get(JAVA_BYTE, 4 + i));
+            f.blockLimitsListed |= page == ScsiSpec.VPD_BLOCK_LIMITS;
+            f.provisioningListed |= page == ScsiSpec.VPD_LOGICAL_BLOCK_PROVISIONING;
         }
-        boolean hasProvisioning = false;
-        boolean lbpu = false;
-        boolean lbpws = false;
-        boolean lbprz = false;
-        if (b2Listed) {
-            r = commands.run(target, address, vpd(ScsiSpec.VPD_LOGICAL_BLOCK_PROVISIONING, 64), 64);
-            if (r.good() && 64 - r.residual() >= 6) {
-                int flags = Byte.toUnsignedInt(payload().get(JAVA_BYTE, 5));
-                hasProvisioning = true;
-                lbpu = (flags & 0x80) != 0;
-                lbpws = (flags & 0x40) != 0;
-                lbprz = ((flags >> 2) & 0x07) == 0x01;   // LBPRZ 001b: unmapped blocks read zeros
-            } else {
-                LOG.debug("{}: {}: VPD 0xB2 failed ({})", name, where, r.describe());
-            }
-        }
+    }
 
-        // MODE SENSE (6), header only: write protection
-        boolean writeProtected = false;
-        r = commands.run(target, address, cdb(0x1A, 6, c -> {
+    /** VPD page 0xB0: transfer, unmap and write-same limits, as far as the device wrote them. */
+    private void blockLimits(LunFacts f) {
+        if (!f.blockLimitsListed) {
+            return;
+        }
+        Result r = run(f, vpd(ScsiSpec.VPD_BLOCK_LIMITS, 64), 64);
+        if (!r.good()) {
+            LOG.debug("{}: {}: VPD 0xB0 failed ({})", name, f.where, r.describe());
+            return;
+        }
+        int pageLen = payload().get(BE_SHORT, 2) & 0xFFFF;
+        int valid = Math.min(4 + pageLen, 64 - r.residual());
+        f.hasLimits = true;
+        f.optGranularity = valid >= 8 ? payload().get(BE_SHORT, 6) & 0xFFFF : 0;
+        f.maxTransfer = valid >= 12 ? u32(8) : 0;
+        f.optTransfer = valid >= 16 ? u32(12) : 0;
+        f.maxUnmap = valid >= 24 ? u32(20) : 0;
+        f.maxUnmapDesc = valid >= 28 ? u32(24) : 0;
+        f.optUnmapGranularity = valid >= 32 ? u32(28) : 0;
+        f.maxWriteSame = valid >= 44 ? payload().get(BE_LONG, 36) : 0;
+    }
+
+    /** VPD page 0xB2: UNMAP and WRITE SAME (16) with UNMAP offered, unmapped blocks reading zeros. */
+    private void provisioning(LunFacts f) {
+        if (!f.provisioningListed) {
+            return;
+        }
+        Result r = run(f, vpd(ScsiSpec.VPD_LOGICAL_BLOCK_PROVISIONING, 64), 64);
+        if (!r.good() || 64 - r.residual() < 6) {
+            LOG.debug("{}: {}: VPD 0xB2 failed ({})", name, f.where, r.describe());
+            return;
+        }
+        int flags = Byte.toUnsignedInt(payload().get(JAVA_BYTE, 5));
+        f.hasProvisioning = true;
+        f.lbpu = (flags & 0x80) != 0;
+        f.lbpws = (flags & 0x40) != 0;
+        f.lbprz = ((flags >> 2) & 0x07) == 0x01;   // LBPRZ 001b: unmapped blocks read zeros
+    }
+
+    /** MODE SENSE (6), header only: the WP bit. */
+    private void writeProtection(LunFacts f) {
+        Result r = run(f, cdb(0x1A, 6, c -> {
             c.set(JAVA_BYTE, 2, (byte) 0x3F);   // all pages: the header is what we read
             c.set(JAVA_BYTE, 4, (byte) 4);
         }), 4);
         if (r.good() && 4 - r.residual() >= 3) {
-            writeProtected = (payload().get(JAVA_BYTE, 2) & 0x80) != 0;
+            f.writeProtected = (payload().get(JAVA_BYTE, 2) & 0x80) != 0;
         }
+    }
 
-        // READ CAPACITY (10), then (16)
-        r = commands.run(target, address, cdb(ScsiSpec.READ_CAPACITY_10, 10, c -> { }), 8);
+    /** READ CAPACITY (10), then (16) when the LUN has more than 2^32 blocks or may say more there. */
+    private Probe capacity(LunFacts f) {
+        Result r = run(f, cdb(ScsiSpec.READ_CAPACITY_10, 10, c -> { }), 8);
         if (r.gone()) {
-            return absent(where + ": READ CAPACITY (10): " + r.describe());
+            return absent(f.where + ": READ CAPACITY (10): " + r.describe());
         }
         if (!r.good()) {
-            return failed(where + ": READ CAPACITY (10) failed: " + r.describe());
+            return failed(f.where + ": READ CAPACITY (10) failed: " + r.describe());
         }
-        long lastLba = u32(0);
-        long blockSize = u32(4);
-        int exponent = 0;
-        long lowestAligned = 0;
-        boolean lbpme = false;
-        boolean needs16 = lastLba == 0xFFFF_FFFFL;
-        if (needs16 || version >= 5 || b0Listed || b2Listed) {
-            r = commands.run(target, address, cdb(ScsiSpec.SERVICE_ACTION_IN_16, 16, c -> {
-                c.set(JAVA_BYTE, 1, (byte) ScsiSpec.SAI_READ_CAPACITY_16);
-                c.set(BE_INT, 10, 32);
-            }), 32);
-            if (r.good() && 32 - r.residual() >= 16) {
-                lastLba = payload().get(BE_LONG, 0);
-                blockSize = u32(8);
-                exponent = payload().get(JAVA_BYTE, 13) & 0x0F;
-                int b14 = Byte.toUnsignedInt(payload().get(JAVA_BYTE, 14));
-                lbpme = (b14 & 0x80) != 0;
-                lbprz |= (b14 & 0x40) != 0;
-                lowestAligned = ((b14 & 0x3F) << 8) | Byte.toUnsignedInt(payload().get(JAVA_BYTE, 15));
-            } else if (needs16) {
-                return failed(where + ": READ CAPACITY (10) reports more than 2^32 blocks and READ CAPACITY (16) failed: " + r.describe());
-            } else {
-                LOG.debug("{}: {}: READ CAPACITY (16) failed ({}); using READ CAPACITY (10)", name, where, r.describe());
-            }
+        f.lastLba = u32(0);
+        f.blockSize = u32(4);
+        boolean needs16 = f.lastLba == 0xFFFF_FFFFL;
+        if (!needs16 && f.version < 5 && !f.blockLimitsListed && !f.provisioningListed) {
+            return null;
         }
+        r = run(f, cdb(ScsiSpec.SERVICE_ACTION_IN_16, 16, c -> {
+            c.set(JAVA_BYTE, 1, (byte) ScsiSpec.SAI_READ_CAPACITY_16);
+            c.set(BE_INT, 10, 32);
+        }), 32);
+        if (r.good() && 32 - r.residual() >= 16) {
+            f.lastLba = payload().get(BE_LONG, 0);
+            f.blockSize = u32(8);
+            f.exponent = payload().get(JAVA_BYTE, 13) & 0x0F;
+            int b14 = Byte.toUnsignedInt(payload().get(JAVA_BYTE, 14));
+            f.lbpme = (b14 & 0x80) != 0;
+            f.lbprz |= (b14 & 0x40) != 0;
+            f.lowestAligned = ((b14 & 0x3F) << 8) | Byte.toUnsignedInt(payload().get(JAVA_BYTE, 15));
+        } else if (needs16) {
+            return failed(f.where + ": READ CAPACITY (10) reports more than 2^32 blocks and READ CAPACITY (16) failed: " + r.describe());
+        } else {
+            LOG.debug("{}: {}: READ CAPACITY (16) failed ({}); using READ CAPACITY (10)", name, f.where, r.describe());
+        }
+        return null;
+    }
+
+    /** @return the LUN, when its block size and capacity are usable */
+    private static Probe checked(LunFacts f) {
+        long blockSize = f.blockSize;
+        long lastLba = f.lastLba;
         if (blockSize < 512 || blockSize > 65536 || Long.bitCount(blockSize) != 1) {
-            return failed(where + ": block length " + blockSize + " is not a power of two from 512 to 65536");
+            return failed(f.where + ": block length " + blockSize + " is not a power of two from 512 to 65536");
         }
         if (lastLba < 0 || lastLba == -1L || lastLba >= Long.MAX_VALUE / blockSize) {
-            return failed(where + ": last LBA 0x" + Long.toHexString(lastLba) + " is not a usable capacity");
+            return failed(f.where + ": last LBA 0x" + Long.toHexString(lastLba) + " is not a usable capacity");
         }
-        ScsiLunInfo info = new ScsiLunInfo(target, lun, address, vendor, product, revision, version, (int) blockSize, lastLba + 1,
-                exponent, lowestAligned, hasLimits, optGranularity, maxTransfer, optTransfer, maxUnmap, maxUnmapDesc,
-                optUnmapGranularity, maxWriteSame, hasProvisioning, lbpu, lbpws, lbprz, lbpme);
-        return new Probe(info, writeProtected, false, null);
+        ScsiLunInfo info = new ScsiLunInfo(f.target, f.lun, f.address, f.vendor, f.product, f.revision, f.version, (int) blockSize,
+                lastLba + 1, f.exponent, f.lowestAligned, f.hasLimits, f.optGranularity, f.maxTransfer, f.optTransfer, f.maxUnmap,
+                f.maxUnmapDesc, f.optUnmapGranularity, f.maxWriteSame, f.hasProvisioning, f.lbpu, f.lbpws, f.lbprz, f.lbpme);
+        return new Probe(info, f.writeProtected, false, null);
+    }
+
+    private Result run(LunFacts f, ScanCommandRunner.Cdb cdb, int dataIn) {
+        return commands.run(f.target, f.address, cdb, dataIn);
     }
 
     private static Probe absent(String why) {
