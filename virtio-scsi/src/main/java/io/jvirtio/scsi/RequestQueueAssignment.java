@@ -197,7 +197,7 @@ final class RequestQueueAssignment {
                 p.owner = me;
                 p.refs = 1;
                 threadQueues.put(me, p);
-                LOG.info("{}: reusing {} ({} command(s) the device has not completed yet)", name, p.vq.name(), p.cmdsOutstanding());
+                LOG.info("{}: reusing {} ({} command(s) the device has not completed yet)", name, p.vq.name(), p.outstanding());
                 return p;
             }
         }
@@ -209,13 +209,13 @@ final class RequestQueueAssignment {
             return;
         }
         threadQueues.remove(q.owner, q);
-        if (q.cmdsOutstanding() > 0 && !deviceClosed.getAsBoolean() && !q.vq.isBroken()) {
+        if (q.outstanding() > 0 && !deviceClosed.getAsBoolean() && !q.vq.isBroken()) {
             // the device still owns commands of this ring and may complete into it: never hand it back to the
             // device layer (which would free the ring); park it for the next thread
             q.owner = null;
             parked.add(q);
             LOG.warn("{}: {} given up with {} command(s) the device has not completed; parked", name, q.vq.name(),
-                    q.cmdsOutstanding());
+                    q.outstanding());
             return;
         }
         q.freeMemory();

@@ -103,7 +103,8 @@ public final class VirtioScsiController implements AutoCloseable {
         SplitVirtqueue eventq = device.acquireQueue(EVENTQ);
         this.control = new ControlQueue(device.name(), ctrlq, device.memory());
         EventQueue events = new EventQueue(device.name(), eventq, device.memory(), config.eventBufferSize());
-        this.queues = new RequestQueueAssignment(device, (vq, owner) -> new ScsiRequestQueue(this, vq, owner), this::isDeviceClosed,
+        ControllerPort ioPath = new IoPath();
+        this.queues = new RequestQueueAssignment(device, (vq, owner) -> new ScsiRequestQueue(ioPath, vq, owner), this::isDeviceClosed,
                 dedicatedScan, options.requestQueues(), options.channelDepth(), ownsMemory);
         this.zeroBlock = device.memory().allocate(MAX_BLOCK_SIZE, 4096);
         this.scan = new TargetScan(device.name(), device.memory(), targetCount, options.commandTimeout().toNanos(), queues, disks,
@@ -297,44 +298,69 @@ public final class VirtioScsiController implements AutoCloseable {
         return out;
     }
 
-    // ---------------------------------------------------------------- for the disks, channels and request queues
-
-    ControlQueue control() {
-        return control;
-    }
+    // ---------------------------------------------------------------- for the disks and the I/O path
 
     boolean isDeviceClosed() {
         return deviceClosed;
-    }
-
-    int removalEpoch() {
-        return disks.removalEpoch();
-    }
-
-    /**
-     * @return the most descriptors one command may chain: never more than the queue size, and with
-     *         indirect descriptors no more than one indirect table (one ring slot per command)
-     */
-    int maxChainDescriptors(int size) {
-        return device.hasFeature(VIRTIO_RING_F_INDIRECT_DESC) ? Math.min(size, MAX_INDIRECT) : size;
     }
 
     VirtioScsiChannel openChannel(VirtioScsiDisk disk) {
         return queues.openChannel(disk);
     }
 
-    void channelClosed(VirtioScsiChannel ch) {
-        queues.channelClosed(ch);
-    }
+    /** The controller as its request queues and channels see it: all they may ask of it. */
+    private final class IoPath implements ControllerPort {
+        @Override
+        public String name() {
+            return VirtioScsiController.this.name();
+        }
 
-    /** The I/O path saw BAD_TARGET or a unit attention that asks for a rescan; done at the next {@link #pollEvents()}. */
-    void requestRescan(int target) {
-        hotplug.requestRescan(target);
-    }
+        @Override
+        public MemoryDomain memory() {
+            return device.memory();
+        }
 
-    /** A command met a UNIT ATTENTION (it is retried); some ask for a rescan. */
-    void unitAttention(int target, int lunAddress, ScsiSense sense) {
-        hotplug.unitAttention(target, lunAddress, sense);
+        @Override
+        public VirtioScsiConfig config() {
+            return config;
+        }
+
+        /** Never more than the queue size; with indirect descriptors, no more than one indirect table (one ring slot per command). */
+        @Override
+        public int maxChainDescriptors(int queueSize) {
+            return device.hasFeature(VIRTIO_RING_F_INDIRECT_DESC) ? Math.min(queueSize, MAX_INDIRECT) : queueSize;
+        }
+
+        @Override
+        public boolean isDeviceClosed() {
+            return deviceClosed;
+        }
+
+        @Override
+        public int removalEpoch() {
+            return disks.removalEpoch();
+        }
+
+        @Override
+        public ControlQueue control() {
+            return control;
+        }
+
+        /** Done at the next {@link VirtioScsiController#pollEvents()}. */
+        @Override
+        public void requestRescan(int target) {
+            hotplug.requestRescan(target);
+        }
+
+        @Override
+        public void unitAttention(int target, int lunAddress, ScsiSense sense) {
+            hotplug.unitAttention(target, lunAddress, sense);
+        }
+
+        @Override
+        public void channelClosed(VirtioScsiChannel channel) {
+            queues.channelClosed(channel);
+        }
     }
 
     // ---------------------------------------------------------------- scans and events
