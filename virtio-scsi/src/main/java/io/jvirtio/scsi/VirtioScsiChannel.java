@@ -1,10 +1,10 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.bdev.AbstractIoChannel;
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
-import io.jvirtio.bdev.IoChannel;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.bdev.driver.IoSlots;
 import io.jvirtio.bdev.driver.IoValidator;
@@ -30,7 +30,7 @@ import static io.jvirtio.spec.scsi.VirtioScsiSpec.VIRTIO_SCSI_T_TMF_LOGICAL_UNIT
  * this thread on this controller run from it, and it returns how many of them completed. Polling one
  * channel per controller and thread is enough.
  */
-public final class VirtioScsiChannel implements IoChannel {
+public final class VirtioScsiChannel extends AbstractIoChannel {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioScsiChannel.class);
     private static final long CLOSE_DRAIN_NANOS = 5_000_000_000L;
 
@@ -73,26 +73,7 @@ public final class VirtioScsiChannel implements IoChannel {
     // ---------------------------------------------------------------- submission
 
     @Override
-    public boolean read(MemorySegment buffer, long offset, IoCallback callback, Object context) {
-        return rw(IoType.READ, null, buffer, 1, offset, callback, context);
-    }
-
-    @Override
-    public boolean write(MemorySegment buffer, long offset, IoCallback callback, Object context) {
-        return rw(IoType.WRITE, null, buffer, 1, offset, callback, context);
-    }
-
-    @Override
-    public boolean readv(MemorySegment[] iovs, int iovcnt, long offset, IoCallback callback, Object context) {
-        return rw(IoType.READ, iovs, null, iovcnt, offset, callback, context);
-    }
-
-    @Override
-    public boolean writev(MemorySegment[] iovs, int iovcnt, long offset, IoCallback callback, Object context) {
-        return rw(IoType.WRITE, iovs, null, iovcnt, offset, callback, context);
-    }
-
-    private boolean rw(IoType op, MemorySegment[] iovs, MemorySegment single, int iovcnt, long offset, IoCallback callback,
+    protected boolean rw(IoType op, MemorySegment[] iovs, MemorySegment single, int iovcnt, long offset, IoCallback callback,
                        Object context) {
         String name = op.spdkName();
         checkUsable(name);
