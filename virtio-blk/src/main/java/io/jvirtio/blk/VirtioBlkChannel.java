@@ -1,10 +1,10 @@
 package io.jvirtio.blk;
 
+import io.jvirtio.bdev.AbstractIoChannel;
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
-import io.jvirtio.bdev.IoChannel;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.bdev.driver.IoSlots;
 import io.jvirtio.bdev.driver.IoValidator;
@@ -25,7 +25,7 @@ import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
  * <p>Caller I/Os that do not fit the ring right away wait in a FIFO and are resumed from
  * {@link #poll()}; once anything waits, later I/Os queue behind it so order is kept.
  */
-public final class VirtioBlkChannel implements IoChannel {
+public final class VirtioBlkChannel extends AbstractIoChannel {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioBlkChannel.class);
     private static final int POLL_BATCH = 64;
     private static final long CLOSE_DRAIN_NANOS = 5_000_000_000L;
@@ -63,26 +63,7 @@ public final class VirtioBlkChannel implements IoChannel {
     // ---------------------------------------------------------------- submission
 
     @Override
-    public boolean read(MemorySegment buffer, long offset, IoCallback callback, Object context) {
-        return rw(IoType.READ, null, buffer, 1, offset, callback, context);
-    }
-
-    @Override
-    public boolean write(MemorySegment buffer, long offset, IoCallback callback, Object context) {
-        return rw(IoType.WRITE, null, buffer, 1, offset, callback, context);
-    }
-
-    @Override
-    public boolean readv(MemorySegment[] iovs, int iovcnt, long offset, IoCallback callback, Object context) {
-        return rw(IoType.READ, iovs, null, iovcnt, offset, callback, context);
-    }
-
-    @Override
-    public boolean writev(MemorySegment[] iovs, int iovcnt, long offset, IoCallback callback, Object context) {
-        return rw(IoType.WRITE, iovs, null, iovcnt, offset, callback, context);
-    }
-
-    private boolean rw(IoType op, MemorySegment[] iovs, MemorySegment single, int iovcnt, long offset,
+    protected boolean rw(IoType op, MemorySegment[] iovs, MemorySegment single, int iovcnt, long offset,
                        IoCallback callback, Object context) {
         String name = op.spdkName();
         checkUsable(name);

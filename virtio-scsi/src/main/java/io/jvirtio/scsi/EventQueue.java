@@ -10,7 +10,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.List;
 
 import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
@@ -19,7 +18,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 /**
  * The event queue (queue 1): as SPDK, up to 16 buffers of {@code event_info_size} bytes are always
  * posted; each completed one is decoded and posted again before the event is acted upon. Driven
- * under the controller's scan lock only.
+ * by {@link HotplugEvents}, under the controller's scan lock only.
  */
 final class EventQueue implements UsedSink {
     private static final Logger LOG = LoggerFactory.getLogger(EventQueue.class);
@@ -141,11 +140,6 @@ final class EventQueue implements UsedSink {
             case 1 -> ((b0 & 0x3F) << 8) | b1;
             default -> -1;
         };
-    }
-
-    /** @return events decoded, for tests */
-    static List<Event> newSink() {
-        return new ArrayList<>();
     }
 
     SplitVirtqueue queue() {

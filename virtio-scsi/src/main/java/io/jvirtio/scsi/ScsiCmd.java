@@ -1,25 +1,24 @@
 package io.jvirtio.scsi;
 
-import io.jvirtio.spec.scsi.VirtioScsiSpec;
-
+import io.jvirtio.bdev.driver.DriverRequest;
 import io.jvirtio.spec.VirtioException;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 
 import java.lang.foreign.MemorySegment;
 
 /**
  * One virtio-scsi command on a request queue: its {@code virtio_scsi_req_cmd}, {@code
  * virtio_scsi_resp_cmd} and UNMAP parameter list live in device-visible memory, carved once per
- * queue and reused. The ring cookie. It remembers what it carries (data iovecs and cursor) so a
- * retry (UNIT ATTENTION, BUSY) resubmits it unchanged.
+ * queue and reused. The ring cookie. It remembers what it carries (data iovecs and where in them it
+ * starts) so a retry (UNIT ATTENTION, BUSY) resubmits it unchanged.
  */
-final class ScsiCmd {
+final class ScsiCmd extends DriverRequest<ScsiIo> {
     /** Written into the response byte before submission: a device that completes without writing it is caught. */
     static final byte RESPONSE_UNSET = (byte) 0xFF;
     /** UNMAP block descriptors one command carries at most (a contiguous range needs one per 2^32-1 blocks). */
     static final int UNMAP_DESCRIPTORS_PER_CMD = 8;
-    static final int UNMAP_PARAM_BYTES = 8 + 16 * UNMAP_DESCRIPTORS_PER_CMD;
+    static final int UNMAP_PARAM_BYTES = ScsiCdb.UNMAP_HEADER_BYTES + ScsiCdb.UNMAP_DESCRIPTOR_BYTES * UNMAP_DESCRIPTORS_PER_CMD;
 
-    final int slot;
     final long id;
     final MemorySegment req;
     final MemorySegment cdb;
@@ -30,12 +29,8 @@ final class ScsiCmd {
     /** a scan command's payload as a one-element iovec array */
     final MemorySegment[] single = new MemorySegment[1];
 
-    /** the caller I/O this command belongs to; null when free or internal */
-    ScsiIo io;
     /** set for a scan / control-path command; null for a caller I/O */
     InternalResult internal;
-    /** the caller I/O gave up on this command (its channel closed); it is freed when the device completes it */
-    boolean orphan;
 
     int opcode;
     int target;
@@ -47,7 +42,6 @@ final class ScsiCmd {
     int iovIndex;
     long iovOffset;
     long bytes;
-    int segs;
     boolean dataOut;
     // retries
     int unitAttentionRetries;
@@ -55,7 +49,7 @@ final class ScsiCmd {
     long retryAt;
 
     ScsiCmd(int slot, long id, MemorySegment memory, int reqBytes, int respOffset, int respBytes, int paramOffset) {
-        this.slot = slot;
+        super(slot);
         this.id = id;
         this.req = memory.asSlice(0, reqBytes);
         this.cdb = req.asSlice(VirtioScsiSpec.REQ_CDB, reqBytes - VirtioScsiSpec.REQ_CDB);
@@ -64,14 +58,13 @@ final class ScsiCmd {
         this.paramIov = new MemorySegment[] {params};
     }
 
-    void reset() {
-        io = null;
+    @Override
+    protected void clear() {
+        super.clear();
         internal = null;
-        orphan = false;
         iovs = null;
         single[0] = null;
         bytes = 0;
-        segs = 0;
         unitAttentionRetries = 0;
         busyRetries = 0;
         retryAt = 0;

@@ -1,6 +1,7 @@
 package io.jvirtio.scsi;
 
 import io.jvirtio.spec.scsi.ScsiSpec;
+import io.jvirtio.spec.scsi.VirtioScsiSpec;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -86,6 +87,20 @@ public record ScsiSense(int responseCode, int key, int asc, int ascq, long infor
             return new ScsiSense(code, key, asc, ascq, info, n);
         }
         return null;
+    }
+
+    /**
+     * Decodes the sense a device returned in a {@code virtio_scsi_resp_cmd}: as many bytes as its
+     * sense_len says (a u32, unsigned), never more than the {@code sense_size} negotiated.
+     *
+     * @param resp      the response, starting at its sense_len field
+     * @param senseSize the sense bytes the response holds ({@code virtio_scsi_config.sense_size})
+     * @return the sense, or null when there is none or it is not in a format SPC defines
+     */
+    static ScsiSense ofResponse(MemorySegment resp, int senseSize) {
+        int senseLen = resp.get(VirtioScsiSpec.LE_INT, VirtioScsiSpec.RESP_SENSE_LEN);
+        int n = (int) Math.min(Integer.toUnsignedLong(senseLen), senseSize);
+        return decode(resp, VirtioScsiSpec.RESP_SENSE, n);
     }
 
     /** Decodes sense bytes held in an array. */

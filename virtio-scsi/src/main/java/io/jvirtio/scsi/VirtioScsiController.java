@@ -1,15 +1,9 @@
 package io.jvirtio.scsi;
 
-import io.jvirtio.spec.scsi.ScsiSpec;
-
-import io.jvirtio.bdev.Bdev;
-import io.jvirtio.bdev.BdevIoException;
-import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.core.DeviceException;
 import io.jvirtio.core.TransportUnsupportedException;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.core.VirtioDevice;
-import io.jvirtio.spec.VirtioException;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
@@ -21,24 +15,13 @@ import org.slf4j.LoggerFactory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.Set;
-import java.util.TreeMap;
-import java.util.TreeSet;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Consumer;
 
 import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
 import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
@@ -84,44 +67,27 @@ public final class VirtioScsiController implements AutoCloseable {
     /** The largest logical block accepted: the zeroed block WRITE SAME sends is this large. */
     static final int MAX_BLOCK_SIZE = 65536;
 
+    /** How long close waits for the event thread beyond one scan command's timeout. */
+    private static final long EVENT_THREAD_STOP_MILLIS = 5_000;
+    /** How long close waits for a scan on another thread beyond one command's timeout. */
+    private static final long SCAN_STOP_MILLIS = 1_000;
+
     private final VirtioDevice device;
     private final boolean ownsMemory;
     private final VirtioScsiConfig config;
     private final VirtioScsiOptions options;
     private final int queueCount;
     private final int queueSize;
-    private final int firstIoQueue;
     private final int targetCount;
     private final ControlQueue control;
-    private final EventQueue events;
-    private final ScsiRequestQueue scanQueue;
     private final MemorySegment zeroBlock;
-
-    private final ConcurrentSkipListMap<Integer, VirtioScsiDisk> disks = new ConcurrentSkipListMap<>();
-    private final CopyOnWriteArrayList<BdevListener> listeners = new CopyOnWriteArrayList<>();
-    /** guards the event queue, scans, the disk map's changes, {@link #removing} and listener calls */
+    private final DiskRegistry disks;
+    private final RequestQueueAssignment queues;
+    private final TargetScan scan;
+    private final HotplugEvents hotplug;
+    /** guards the event queue, scans, the disk set's changes and listener calls */
     private final ReentrantLock scanLock = new ReentrantLock();
-    /** removed disks whose channels still hold I/O; guarded by scanLock */
-    private final List<VirtioScsiDisk> removing = new ArrayList<>();
-    /** targets the I/O path asked to rescan (BAD_TARGET, REPORTED LUNS DATA HAS CHANGED, CAPACITY DATA HAS CHANGED) */
-    private final Set<Integer> rescanRequests = ConcurrentHashMap.newKeySet();
-    private volatile boolean fullRescanRequested;
-    private volatile int removalEpoch;
-
-    /** request queues by the thread that uses them; guarded by this */
-    private final Map<Thread, ScsiRequestQueue> threadQueues = new HashMap<>();
-    /**
-     * queues given up while the device still held commands of theirs (a scan command that timed out, a
-     * closed channel's I/O): never handed back to the device, but reused by the next thread that finds
-     * no fresh queue (late completions of the old commands are then freed by its poll)
-     */
-    private final List<ScsiRequestQueue> parked = new ArrayList<>();
-    /** thread queues not yet given back: the memory stays mapped while any may still read its ring */
-    private int openQueues;
-    private boolean closed;
     private volatile boolean deviceClosed;
-    private boolean deferWarned;
-    private Thread eventThread;
 
     private VirtioScsiController(VirtioDevice device, boolean ownsMemory, VirtioScsiConfig config, VirtioScsiOptions options,
                                  boolean dedicatedScan) {
@@ -131,14 +97,23 @@ public final class VirtioScsiController implements AutoCloseable {
         this.options = options;
         this.queueCount = device.queueCount();
         this.queueSize = device.queue(0).size();
-        this.firstIoQueue = REQUESTQ_BASE + (dedicatedScan ? 1 : 0);
         this.targetCount = options.scanTargets() > 0 ? options.scanTargets() : config.targetCount();
+        this.disks = new DiskRegistry(device.name());
         SplitVirtqueue ctrlq = device.acquireQueue(CONTROLQ);
         SplitVirtqueue eventq = device.acquireQueue(EVENTQ);
         this.control = new ControlQueue(device.name(), ctrlq, device.memory());
-        this.events = new EventQueue(device.name(), eventq, device.memory(), config.eventBufferSize());
-        this.scanQueue = dedicatedScan ? new ScsiRequestQueue(this, device.acquireQueue(REQUESTQ_BASE), null) : null;
+        EventQueue events = new EventQueue(device.name(), eventq, device.memory(), config.eventBufferSize());
+        ControllerPort ioPath = new IoPath();
+        this.queues = new RequestQueueAssignment(device, (vq, owner) -> new ScsiRequestQueue(ioPath, vq, owner), this::isDeviceClosed,
+                dedicatedScan, options.requestQueues(), options.channelDepth(), ownsMemory);
         this.zeroBlock = device.memory().allocate(MAX_BLOCK_SIZE, 4096);
+        this.scan = new TargetScan(device.name(), device.memory(), targetCount, options.commandTimeout().toNanos(), queues, disks,
+                this::newDisk, this::isDeviceClosed);
+        this.hotplug = new HotplugEvents(device.name(), events, control, scan);
+    }
+
+    private VirtioScsiDisk newDisk(ScsiLunInfo info, boolean readOnly) {
+        return new VirtioScsiDisk(this, VirtioScsiDisk.bdevName(name(), info.target(), info.lun()), info, readOnly, zeroBlock);
     }
 
     // ---------------------------------------------------------------- attach
@@ -175,9 +150,9 @@ public final class VirtioScsiController implements AutoCloseable {
             boolean dedicated = options.dedicatedScanQueue() && known && available > options.requestQueues();
             device.start(FIXED_QUEUES + options.requestQueues() + (dedicated ? 1 : 0), FIXED_QUEUES, options.queueSize(), MAX_INDIRECT);
             ctrl = new VirtioScsiController(device, ownsMemory, config, options, dedicated);
-            ctrl.events.postAll();
+            ctrl.hotplug.postBuffers();
             ctrl.initialScan();
-            ctrl.startEventThread();
+            ctrl.hotplug.startThread(options.eventPollPeriod(), ctrl::pollEvents);
             LOG.info("{}: virtio-scsi attached over {}: {} LUN bdev(s) on targets 0..{}, {} request queue(s){} of {}, config {}, features 0x{}",
                     name, ops.transportType(), ctrl.disks.size(), ctrl.targetCount - 1, options.requestQueues(),
                     dedicated ? " + 1 scan queue" : "", ctrl.queueSize, config.fromDevice() ? "from the device" : "SPDK defaults",
@@ -279,7 +254,7 @@ public final class VirtioScsiController implements AutoCloseable {
 
     /** @return whether a request queue beyond the I/O queues is reserved for scans */
     public boolean hasDedicatedScanQueue() {
-        return scanQueue != null;
+        return queues.dedicatedScanQueue() != null;
     }
 
     /** @return the targets scanned: 0..targetCount-1 */
@@ -289,32 +264,27 @@ public final class VirtioScsiController implements AutoCloseable {
 
     /** @return the LUN bdevs, by target then LUN */
     public List<VirtioScsiDisk> bdevs() {
-        return List.copyOf(disks.values());
+        return disks.list();
     }
 
     /** @return the bdev of LUN {@code lun} of target {@code target} */
     public Optional<VirtioScsiDisk> disk(int target, int lun) {
-        return Optional.ofNullable(disks.get(key(target, lun)));
+        return Optional.ofNullable(disks.get(target, lun));
     }
 
     /** @return the bdev named {@code name} */
     public Optional<VirtioScsiDisk> bdev(String name) {
-        for (VirtioScsiDisk d : disks.values()) {
-            if (d.name().equals(name)) {
-                return Optional.of(d);
-            }
-        }
-        return Optional.empty();
+        return disks.byName(name);
     }
 
     /** Registers a listener for bdevs found or removed from now on. */
     public void addListener(BdevListener listener) {
-        listeners.add(listener);
+        disks.addListener(listener);
     }
 
     /** Unregisters a listener. */
     public void removeListener(BdevListener listener) {
-        listeners.remove(listener);
+        disks.removeListener(listener);
     }
 
     /** @return SPDK's {@code driver_specific} of every LUN bdev: {@code {"virtio": {"vq_count", "vq_size", "type", "socket"}}} */
@@ -328,293 +298,81 @@ public final class VirtioScsiController implements AutoCloseable {
         return out;
     }
 
-    private static int key(int target, int lun) {
-        return (target << 16) | lun;
-    }
-
-    ControlQueue control() {
-        return control;
-    }
+    // ---------------------------------------------------------------- for the disks and the I/O path
 
     boolean isDeviceClosed() {
         return deviceClosed;
     }
 
-    int removalEpoch() {
-        return removalEpoch;
+    VirtioScsiChannel openChannel(VirtioScsiDisk disk) {
+        return queues.openChannel(disk);
     }
 
-    /**
-     * @return the most descriptors one command may chain: never more than the queue size, and with
-     *         indirect descriptors no more than one indirect table (one ring slot per command)
-     */
-    int maxChainDescriptors(int size) {
-        return device.hasFeature(VIRTIO_RING_F_INDIRECT_DESC) ? Math.min(size, MAX_INDIRECT) : size;
-    }
+    /** The controller as its request queues and channels see it: all they may ask of it. */
+    private final class IoPath implements ControllerPort {
+        @Override
+        public String name() {
+            return VirtioScsiController.this.name();
+        }
 
-    // ---------------------------------------------------------------- channels and queues
+        @Override
+        public MemoryDomain memory() {
+            return device.memory();
+        }
 
-    synchronized VirtioScsiChannel openChannel(VirtioScsiDisk disk) {
-        if (closed) {
-            throw new BdevIoException(Reason.CLOSED, "bdev " + disk.name() + ": controller " + name() + " is closed");
+        @Override
+        public VirtioScsiConfig config() {
+            return config;
         }
-        if (disk.removed) {
-            throw disk.removedError("open channel", -1);
-        }
-        ScsiRequestQueue q = acquireThreadQueueLocked();
-        if (q == null) {
-            int broken = device.brokenQueues(firstIoQueue);
-            throw new BdevIoException(Reason.RESOURCES_EXHAUSTED, "bdev " + disk.name() + ": all " + options.requestQueues() + " request queues of controller "
-                    + name() + " are taken by other threads"
-                    + (broken > 0 ? " or out of service (" + broken + " broken by the device; see the log)" : "")
-                    + " (one queue per thread, shared by all its LUN channels; attach with more request queues, vq_count)");
-        }
-        int depth = options.channelDepth() > 0 ? options.channelDepth() : q.vq.size();
-        VirtioScsiChannel ch = new VirtioScsiChannel(disk, q, depth);
-        try {
-            disk.channelOpened(ch);
-        } catch (RuntimeException e) {
-            releaseThreadQueueLocked(q);
-            throw e;
-        }
-        q.addChannel(ch, depth);
-        return ch;
-    }
 
-    void channelClosed(VirtioScsiChannel ch) {
-        ch.disk.channelClosed(ch);
-        synchronized (this) {
-            ch.queue.removeChannel(ch);
-            releaseThreadQueueLocked(ch.queue);
+        /** Never more than the queue size; with indirect descriptors, no more than one indirect table (one ring slot per command). */
+        @Override
+        public int maxChainDescriptors(int queueSize) {
+            return device.hasFeature(VIRTIO_RING_F_INDIRECT_DESC) ? Math.min(queueSize, MAX_INDIRECT) : queueSize;
         }
-    }
 
-    /** @return the calling thread's request queue (taking a free one if it has none), or null when none is free */
-    private ScsiRequestQueue acquireThreadQueueLocked() {
-        Thread me = Thread.currentThread();
-        ScsiRequestQueue q = threadQueues.get(me);
-        if (q != null) {
-            q.refs++;
-            return q;
+        @Override
+        public boolean isDeviceClosed() {
+            return deviceClosed;
         }
-        SplitVirtqueue vq = device.findAndAcquireQueue(firstIoQueue);
-        if (vq == null) {
-            for (Iterator<ScsiRequestQueue> it = parked.iterator(); it.hasNext(); ) {
-                ScsiRequestQueue p = it.next();
-                if (!p.vq.isBroken()) {
-                    it.remove();
-                    p.owner = me;
-                    p.refs = 1;
-                    threadQueues.put(me, p);
-                    LOG.info("{}: reusing {} ({} command(s) the device has not completed yet)", name(), p.vq.name(), p.cmdsOutstanding());
-                    return p;
-                }
-            }
-            return null;
-        }
-        try {
-            q = new ScsiRequestQueue(this, vq, me);
-        } catch (RuntimeException e) {
-            device.releaseQueue(vq);
-            throw e;
-        }
-        q.refs = 1;
-        threadQueues.put(me, q);
-        openQueues++;
-        return q;
-    }
 
-    private void releaseThreadQueueLocked(ScsiRequestQueue q) {
-        if (--q.refs > 0) {
-            return;
+        @Override
+        public int removalEpoch() {
+            return disks.removalEpoch();
         }
-        threadQueues.remove(q.owner, q);
-        if (q.cmdsOutstanding() > 0 && !deviceClosed && !q.vq.isBroken()) {
-            // the device still owns commands of this ring and may complete into it: never hand it back to the
-            // device layer (which would free the ring); park it for the next thread
-            q.owner = null;
-            parked.add(q);
-            LOG.warn("{}: {} given up with {} command(s) the device has not completed; parked", name(), q.vq.name(),
-                    q.cmdsOutstanding());
-            return;
+
+        @Override
+        public ControlQueue control() {
+            return control;
         }
-        q.freeMemory();
-        device.releaseQueue(q.vq);
-        openQueues--;
-        if (closed && openQueues == 0 && ownsMemory) {
-            device.memory().close();
+
+        /** Done at the next {@link VirtioScsiController#pollEvents()}. */
+        @Override
+        public void requestRescan(int target) {
+            hotplug.requestRescan(target);
+        }
+
+        @Override
+        public void unitAttention(int target, int lunAddress, ScsiSense sense) {
+            hotplug.unitAttention(target, lunAddress, sense);
+        }
+
+        @Override
+        public void channelClosed(VirtioScsiChannel channel) {
+            queues.channelClosed(channel);
         }
     }
 
-    // ---------------------------------------------------------------- scan
+    // ---------------------------------------------------------------- scans and events
 
     private void initialScan() {
         scanLock.lock();
         try {
-            if (!withScanner(s -> {
-                for (int t = 0; t < targetCount; t++) {
-                    scanTarget(s, t, true);
-                }
-            })) {
+            if (!scan.initialScan()) {
                 throw new DeviceException(name() + ": no request queue free for the scan");
             }
         } finally {
             scanLock.unlock();
-        }
-    }
-
-    /**
-     * Runs {@code body} with a scanner on the scan queue, or on the calling thread's request queue.
-     *
-     * @return false when no queue was available (every request queue is held by another thread)
-     */
-    private boolean withScanner(Consumer<LunScanner> body) {
-        ScsiRequestQueue q = scanQueue;
-        boolean borrowed = false;
-        if (q == null) {
-            synchronized (this) {
-                if (closed) {
-                    return true;
-                }
-                q = acquireThreadQueueLocked();
-            }
-            if (q == null) {
-                return false;
-            }
-            borrowed = true;
-        }
-        try (LunScanner s = new LunScanner(this, q, options.commandTimeout().toNanos())) {
-            body.accept(s);
-        } finally {
-            if (borrowed) {
-                synchronized (this) {
-                    releaseThreadQueueLocked(q);
-                }
-            }
-        }
-        return true;
-    }
-
-    /** Scans one target: REPORT LUNS, then every LUN; adds, updates and removes bdevs. Caller holds scanLock. */
-    private void scanTarget(LunScanner s, int target, boolean initial) {
-        LunScanner.TargetLuns tl;
-        try {
-            tl = s.reportLuns(target);
-        } catch (LunScanner.ScanException e) {
-            scanFailed(e, target);
-            return;
-        }
-        TreeMap<Integer, VirtioScsiDisk> existing = new TreeMap<>();
-        for (VirtioScsiDisk d : disks.subMap(key(target, 0), key(target + 1, 0)).values()) {
-            existing.put(d.lun, d);
-        }
-        switch (tl.state()) {
-            case ABSENT -> {
-                for (VirtioScsiDisk d : existing.values()) {
-                    removeDisk(d, "target " + target + " no longer exists (" + tl.problem() + ")");
-                }
-                return;
-            }
-            case UNAVAILABLE -> {
-                LOG.warn("{}: target {} is present but unavailable: {}", name(), target, tl.problem());
-                return;
-            }
-            default -> {
-            }
-        }
-        LOG.debug("{}: target {} reports LUNs {}", name(), target, tl.luns().keySet());
-        for (VirtioScsiDisk d : existing.values()) {
-            if (!tl.luns().containsKey(d.lun)) {
-                removeDisk(d, "REPORT LUNS of target " + target + " no longer lists LUN " + d.lun);
-            }
-        }
-        for (Map.Entry<Integer, Integer> e : tl.luns().entrySet()) {
-            int lun = e.getKey();
-            LunScanner.Probe p;
-            try {
-                p = s.probe(target, lun, e.getValue());
-            } catch (LunScanner.ScanException ex) {
-                scanFailed(ex, target);
-                return;
-            }
-            VirtioScsiDisk d = existing.get(lun);
-            if (p.info() != null) {
-                ScsiLunInfo info = p.info();
-                if (d == null) {
-                    addDisk(info, p.readOnly(), initial);
-                } else if (d.blockSize != info.blockSize() || d.readOnly() != p.readOnly()) {
-                    removeDisk(d, "LUN changed its block size or write protection");
-                    addDisk(info, p.readOnly(), initial);
-                } else if (d.blockCount() != info.blockCount()) {
-                    LOG.info("{}: {} capacity changed from {} to {} blocks", name(), d.name(), d.blockCount(), info.blockCount());
-                    d.updateBlockCount(info.blockCount());
-                }
-            } else if (p.absent()) {
-                if (d != null) {
-                    removeDisk(d, p.problem());
-                } else {
-                    LOG.debug("{}: {}", name(), p.problem());
-                }
-            } else {
-                LOG.warn("{}: {}{}", name(), p.problem(), d != null ? "; keeping bdev " + d.name() : "; no bdev");
-            }
-        }
-    }
-
-    private void scanFailed(LunScanner.ScanException e, int target) {
-        if (deviceClosed) {
-            throw e;
-        }
-        LOG.warn("{}: scan of target {} failed: {}", name(), target, e.getMessage());
-        ScsiRequestQueue q = scanQueue;
-        if (q != null && q.vq.isBroken()) {
-            throw e;
-        }
-    }
-
-    private void addDisk(ScsiLunInfo info, boolean readOnly, boolean initial) {
-        String bdevName = VirtioScsiDisk.bdevName(name(), info.target(), info.lun());
-        VirtioScsiDisk d = new VirtioScsiDisk(this, bdevName, info, readOnly, zeroBlock);
-        disks.put(key(info.target(), info.lun()), d);
-        LOG.info("{}: {}: target {} lun {}, {} x {} B ({} {} {}){}{}{}", name(), bdevName, info.target(), info.lun(),
-                info.blockCount(), info.blockSize(), info.vendor(), info.product(), info.revision(),
-                readOnly ? ", write-protected" : "", d.unmapSupported ? ", unmap" : "", d.writeSameSupported ? ", write same" : "");
-        if (!initial) {
-            for (BdevListener l : listeners) {
-                try {
-                    l.bdevAdded(d);
-                } catch (RuntimeException ex) {
-                    LOG.error("{}: listener {} threw on bdevAdded({})", name(), l, bdevName, ex);
-                }
-            }
-        }
-    }
-
-    /** Starts removing a disk: I/O refused from now on; listeners hear of it once its channels drained. */
-    private void removeDisk(VirtioScsiDisk d, String reason) {
-        if (!disks.remove(key(d.target, d.lun), d)) {
-            return;
-        }
-        d.markRemoved(reason);
-        removing.add(d);
-        removalEpoch++;
-        LOG.info("{}: removing {}: {}", name(), d.name(), reason);
-    }
-
-    private void fireDrainedRemovals() {
-        for (Iterator<VirtioScsiDisk> it = removing.iterator(); it.hasNext(); ) {
-            VirtioScsiDisk d = it.next();
-            if (d.removalComplete()) {
-                it.remove();
-                LOG.info("{}: {} removed", name(), d.name());
-                for (BdevListener l : listeners) {
-                    try {
-                        l.bdevRemoved(d);
-                    } catch (RuntimeException ex) {
-                        LOG.error("{}: listener {} threw on bdevRemoved({})", name(), l, d.name(), ex);
-                    }
-                }
-            }
         }
     }
 
@@ -628,15 +386,11 @@ public final class VirtioScsiController implements AutoCloseable {
         scanLock.lock();
         try {
             ensureOpen();
-            if (!withScanner(s -> {
-                for (int t = 0; t < targetCount; t++) {
-                    scanTarget(s, t, false);
-                }
-            })) {
+            if (!scan.rescanAll()) {
                 throw new DeviceException(name() + ": no request queue free for the rescan (all are held by I/O threads;"
                         + " attach with a spare request queue for a dedicated scan queue)");
             }
-            fireDrainedRemovals();
+            disks.announceDrainedRemovals();
         } finally {
             scanLock.unlock();
         }
@@ -650,38 +404,20 @@ public final class VirtioScsiController implements AutoCloseable {
         scanLock.lock();
         try {
             ensureOpen();
-            if (!withScanner(s -> scanTarget(s, target, false))) {
+            if (!scan.rescan(List.of(target))) {
                 throw new DeviceException(name() + ": no request queue free for the rescan of target " + target);
             }
-            fireDrainedRemovals();
+            disks.announceDrainedRemovals();
         } finally {
             scanLock.unlock();
         }
     }
 
     private void ensureOpen() {
-        if (closed) {
+        if (queues.isClosed()) {
             throw new DeviceException(name() + ": controller is closed");
         }
     }
-
-    /** The I/O path saw BAD_TARGET or a unit attention that asks for a rescan; done at the next {@link #pollEvents()}. */
-    void requestRescan(int target) {
-        if (target >= 0 && target < targetCount) {
-            rescanRequests.add(target);
-        }
-    }
-
-    /** A command met a UNIT ATTENTION (it is retried); some ask for a rescan. */
-    void unitAttention(int target, int lunAddress, ScsiSense sense) {
-        LOG.debug("{}: target {} LUN address 0x{}: unit attention {}", name(), target, Integer.toHexString(lunAddress), sense.describe());
-        if (sense.is(ScsiSpec.KEY_UNIT_ATTENTION, 0x3F, 0x0E) || sense.is(ScsiSpec.KEY_UNIT_ATTENTION, 0x2A, 0x09)
-                || sense.is(ScsiSpec.KEY_UNIT_ATTENTION, 0x3F, 0x03)) {
-            requestRescan(target);
-        }
-    }
-
-    // ---------------------------------------------------------------- events
 
     /**
      * Takes what the event queue and the control queue completed and acts on it: TRANSPORT_RESET with
@@ -694,80 +430,12 @@ public final class VirtioScsiController implements AutoCloseable {
      * @return the number of events taken
      */
     public int pollEvents() {
-        if (closed || !scanLock.tryLock()) {
+        if (queues.isClosed() || !scanLock.tryLock()) {
             return 0;
         }
         try {
-            if (closed) {
-                return 0;
-            }
-            control.tryPoll();
-            List<EventQueue.Event> evs = new ArrayList<>();
-            int n = events.poll(evs);
-            boolean full = fullRescanRequested;
-            fullRescanRequested = false;
-            TreeSet<Integer> targets = new TreeSet<>();
-            for (Iterator<Integer> it = rescanRequests.iterator(); it.hasNext(); ) {
-                targets.add(it.next());
-                it.remove();
-            }
-            for (EventQueue.Event e : evs) {
-                LOG.info("{}: event {}", name(), e);
-                if (e.missed()) {
-                    full = true;
-                }
-                switch (e.event()) {
-                    case VIRTIO_SCSI_T_NO_EVENT -> {
-                    }
-                    case VIRTIO_SCSI_T_TRANSPORT_RESET -> {
-                        if (e.reason() == VIRTIO_SCSI_EVT_RESET_REMOVED && e.lun() >= 0) {
-                            VirtioScsiDisk d = disks.get(key(e.target(), e.lun()));
-                            if (d != null) {
-                                removeDisk(d, "hot-unplug event (VIRTIO_SCSI_EVT_RESET_REMOVED)");
-                            }
-                        } else {
-                            requestTarget(targets, e.target());
-                        }
-                    }
-                    case VIRTIO_SCSI_T_PARAM_CHANGE -> {
-                        int asc = e.reason() & 0xFF;
-                        int ascq = (e.reason() >>> 8) & 0xFF;
-                        String what = ScsiSense.ascName(asc, ascq);
-                        LOG.info("{}: target {} lun {}: parameters changed: ASC/ASCQ 0x{}/0x{} {}", name(), e.target(), e.lun(),
-                                Integer.toHexString(asc), Integer.toHexString(ascq), what == null ? "" : what);
-                        requestTarget(targets, e.target());
-                    }
-                    default -> LOG.debug("{}: event {} ignored", name(), e);
-                }
-            }
-            if (full || !targets.isEmpty()) {
-                boolean all = full;
-                boolean ran = withScanner(s -> {
-                    if (all) {
-                        for (int t = 0; t < targetCount; t++) {
-                            scanTarget(s, t, false);
-                        }
-                    } else {
-                        for (int t : targets) {
-                            scanTarget(s, t, false);
-                        }
-                    }
-                });
-                if (!ran) {
-                    if (all) {
-                        fullRescanRequested = true;
-                    }
-                    rescanRequests.addAll(targets);
-                    if (!deferWarned) {
-                        deferWarned = true;
-                        LOG.warn("{}: a rescan waits: every request queue is held by an I/O thread (the scan runs on the polling"
-                                + " thread's queue; attach with a spare request queue for a dedicated scan queue)", name());
-                    }
-                }
-            }
-            fireDrainedRemovals();
-            return n;
-        } catch (LunScanner.ScanException e) {
+            return queues.isClosed() ? 0 : hotplug.poll();
+        } catch (ScanException e) {
             if (!deviceClosed) {
                 LOG.error("{}: rescan failed: {}", name(), e.getMessage());
             }
@@ -777,39 +445,14 @@ public final class VirtioScsiController implements AutoCloseable {
         }
     }
 
-    private void requestTarget(Set<Integer> targets, int target) {
-        if (target < targetCount) {
-            targets.add(target);
-        } else {
-            LOG.warn("{}: event for target {} outside the scanned targets 0..{}; ignored", name(), target, targetCount - 1);
-        }
-    }
-
     /** @return bdevs removed whose channels still hold I/O (listeners not called yet) */
     public int pendingRemovals() {
         scanLock.lock();
         try {
-            return removing.size();
+            return disks.pendingRemovals();
         } finally {
             scanLock.unlock();
         }
-    }
-
-    private void startEventThread() {
-        if (options.eventPollPeriod().isZero()) {
-            return;
-        }
-        long periodNanos = options.eventPollPeriod().toNanos();
-        eventThread = Thread.ofPlatform().daemon().name("jvirtio-scsi-" + name() + "-events").start(() -> {
-            while (!closed) {
-                try {
-                    pollEvents();
-                } catch (RuntimeException e) {
-                    LOG.error("{}: event poll failed", name(), e);
-                }
-                LockSupport.parkNanos(periodNanos);
-            }
-        });
     }
 
     // ---------------------------------------------------------------- close
@@ -821,66 +464,54 @@ public final class VirtioScsiController implements AutoCloseable {
      */
     @Override
     public void close() {
-        Thread t;
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            t = eventThread;
+        if (!queues.markClosed()) {
+            return;
         }
-        if (t != null && t != Thread.currentThread()) {
-            LockSupport.unpark(t);
-            try {
-                t.join(TimeUnit.SECONDS.toMillis(5) + options.commandTimeout().toMillis());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        hotplug.stopThread(EVENT_THREAD_STOP_MILLIS + options.commandTimeout().toMillis());
+        resetDevice();
+        boolean locked = awaitScan();
         try {
-            device.close();
-        } finally {
-            deviceClosed = true;
-            for (VirtioScsiDisk d : disks.values()) {
-                d.markRemoved("controller " + name() + " closed");
-            }
-            removalEpoch++;
-        }
-        // a scan in another thread fails at its next poll now; wait for it to let go of the scan queue
-        boolean locked = false;
-        try {
-            locked = scanLock.tryLock(options.commandTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        try {
-            synchronized (this) {
-                control.release(device);
-                events.free();
-                device.releaseQueue(events.queue());
-                if (scanQueue != null) {
-                    scanQueue.freeMemory();
-                    device.releaseQueue(scanQueue.vq);
-                }
-                for (ScsiRequestQueue q : parked) {
-                    q.freeMemory();
-                    device.releaseQueue(q.vq);
-                    openQueues--;
-                }
-                parked.clear();
-                if (!ownsMemory) {
-                    device.memory().free(zeroBlock);
-                }
-                if (ownsMemory && openQueues == 0) {
-                    device.memory().close();
-                }
-            }
+            releaseQueues();
         } finally {
             if (locked) {
                 scanLock.unlock();
             }
         }
         LOG.info("{}: closed", name());
+    }
+
+    /** Resets the device and closes the transport; from now on channels fail their I/O and every LUN refuses more. */
+    private void resetDevice() {
+        try {
+            device.close();
+        } finally {
+            deviceClosed = true;
+            disks.markAllRemoved("controller " + name() + " closed");
+        }
+    }
+
+    /**
+     * A scan on another thread fails at its next poll now: waits for it to let go of the scan queue.
+     *
+     * @return whether the scan lock is held (to be unlocked by the caller)
+     */
+    private boolean awaitScan() {
+        try {
+            return scanLock.tryLock(options.commandTimeout().toMillis() + SCAN_STOP_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** Gives back the control and event queues, the zero block and the request queues no thread holds. */
+    private void releaseQueues() {
+        control.release(device);
+        hotplug.release(device);
+        if (!ownsMemory) {
+            device.memory().free(zeroBlock);
+        }
+        queues.releaseAtClose();
     }
 
     @Override

@@ -4,9 +4,13 @@ import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoType;
+import io.jvirtio.bdev.driver.BdevLimits;
+import io.jvirtio.bdev.driver.IoValidator;
+import io.jvirtio.core.mem.MemoryDomain;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.Map;
@@ -33,6 +37,7 @@ public final class VirtioScsiDisk implements Bdev {
     private volatile ScsiLunInfo info;
     private final boolean readOnly;
     private final Set<IoType> ioTypes;
+    private final IoValidator validator;
 
     // limits the I/O path uses, precomputed
     /** blocks one READ/WRITE carries at most: block limits, max_sectors, 1 GiB */
@@ -96,6 +101,30 @@ public final class VirtioScsiDisk implements Bdev {
             }
         }
         this.ioTypes = Collections.unmodifiableSet(types);
+        this.validator = new IoValidator(limits(controller));
+    }
+
+    /**
+     * The argument rules of this LUN: any iovec length (SCSI counts blocks only), the features the
+     * scan found. Fixed for the disk's life, as its other limits are (a rescan replaces the disk when
+     * its block size or write protection changed, and updates only its capacity otherwise).
+     */
+    private BdevLimits limits(VirtioScsiController controller) {
+        Map<IoType, String> unsupported = new EnumMap<>(IoType.class);
+        if (!unmapSupported) {
+            unsupported.put(IoType.UNMAP, "UNMAP is not supported (VPD 0xB2 LBPU not set, or block limits allow none)");
+        }
+        if (!writeSameSupported) {
+            unsupported.put(IoType.WRITE_ZEROES, "write-zeroes is not supported (VPD 0xB2 LBPWS not set: WRITE SAME (16) is not offered)");
+        }
+        MemoryDomain memory = controller.memory();
+        return new BdevLimits(name, blockSize, 1, memory::contains, "controller", "controller " + controller.name(),
+                "write-protected (MODE SENSE WP)", unsupported);
+    }
+
+    /** @return the argument checks of this LUN, shared by its channels */
+    IoValidator validator() {
+        return validator;
     }
 
     /** @return the bdev name of LUN {@code lun} of target {@code target} on controller {@code ctrl}, as SPDK names LUN 0 */

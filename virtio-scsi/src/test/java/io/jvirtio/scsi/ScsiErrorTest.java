@@ -147,7 +147,7 @@ class ScsiErrorTest {
         ScsiIoException e = failingRead();
         assertTrue(e.sense().isUnitAttention());
         assertTrue(e.getMessage().contains("UNIT ATTENTION (0x6), ASC/ASCQ 0x29/0x00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED"
-                + " (after " + ScsiRequestQueue.MAX_UNIT_ATTENTION_RETRIES + " retries)"), e.getMessage());
+                + " (after " + ScsiRetryPolicy.MAX_UNIT_ATTENTION_RETRIES + " retries)"), e.getMessage());
         target.faults().clear();
         io.read(buf, 0);
     }

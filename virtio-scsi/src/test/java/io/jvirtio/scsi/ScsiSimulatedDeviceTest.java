@@ -99,8 +99,8 @@ class ScsiSimulatedDeviceTest {
             sim.clearCommands();
             ScsiIoException e = failing(io, buf);
             assertEquals(ScsiSpec.STATUS_BUSY, e.status());
-            assertTrue(e.getMessage().contains("SCSI status BUSY (after " + ScsiRequestQueue.MAX_BUSY_RETRIES + " retries)"), e.getMessage());
-            assertEquals(1 + ScsiRequestQueue.MAX_BUSY_RETRIES, sim.commands().size());
+            assertTrue(e.getMessage().contains("SCSI status BUSY (after " + ScsiRetryPolicy.MAX_BUSY_RETRIES + " retries)"), e.getMessage());
+            assertEquals(1 + ScsiRetryPolicy.MAX_BUSY_RETRIES, sim.commands().size());
 
             sim.intercept(cmd -> cmd.opcode() == ScsiSpec.READ_10 ? SimulatedScsiBackend.Reply.status(ScsiSpec.STATUS_RESERVATION_CONFLICT) : null);
             sim.clearCommands();

@@ -18,4 +18,10 @@ public abstract class DriverRequest<I extends DriverIo> {
     protected DriverRequest(int slot) {
         this.slot = slot;
     }
+
+    /** The request is free again: forgets its I/O; drivers clear their own fields, then call this. */
+    protected void clear() {
+        io = null;
+        orphan = false;
+    }
 }

@@ -57,6 +57,24 @@ public abstract class DriverRequestQueue<I extends DriverIo, R extends DriverReq
      */
     protected abstract boolean submit(I io, R request);
 
+    /**
+     * Checked before each request of {@code io} is built: a reason the I/O must end now, though its
+     * arguments were good when it started (virtio-scsi: the LUN was hot-removed meanwhile).
+     *
+     * @return the error {@code io} ends with, as it is (not wrapped); null to go on
+     */
+    protected VirtioException refusal(I io) {
+        return null;
+    }
+
+    /**
+     * Runs after an I/O's callback returned; {@code io} is back in its pool (only its channel's own
+     * fields are still meaningful). For a driver that reports a drained channel (virtio-scsi: a
+     * removed LUN's channel tells its disk when its last I/O is done).
+     */
+    protected void afterCompletion(I io) {
+    }
+
     /** Starts a caller I/O: submits what fits, queues the rest behind anything already waiting. */
     public final void start(I io) {
         if (pending.size() > 0 || !advance(io)) {
@@ -88,6 +106,12 @@ public abstract class DriverRequestQueue<I extends DriverIo, R extends DriverReq
         while (io.remaining > 0) {
             if (io.error != null) {
                 io.remaining = 0; // a failed request ends the I/O: submit no more of it
+                break;
+            }
+            VirtioException refused = refusal(io);
+            if (refused != null) {
+                io.error = refused;
+                io.remaining = 0;
                 break;
             }
             if (freeTop == 0) {
@@ -150,9 +174,22 @@ public abstract class DriverRequestQueue<I extends DriverIo, R extends DriverReq
         }
     }
 
+    /**
+     * Takes a free request for the driver's own use (a scan command, not part of a caller I/O); it
+     * counts as outstanding until it goes back through {@link #requestDone}.
+     *
+     * @return the request, or null when every one is in use
+     */
+    protected final R takeRequest() {
+        if (freeTop == 0) {
+            return null;
+        }
+        outstanding++;
+        return requests[freeRequests[--freeTop]];
+    }
+
     private void freeRequest(R request) {
-        request.io = null;
-        request.orphan = false;
+        request.clear();
         freeRequests[freeTop++] = request.slot;
         outstanding--;
     }
@@ -173,6 +210,7 @@ public abstract class DriverRequestQueue<I extends DriverIo, R extends DriverReq
                 LOG.error("bdev {}: I/O completion callback threw", slots.bdevName(), e);
             }
         }
+        afterCompletion(io);
     }
 
     /** Fails every waiting I/O with {@code error} (the device is gone; the driver fails the ring's requests itself). */

@@ -44,9 +44,21 @@ public final class SgCursor {
      * @return the planned bytes, a multiple of {@code blockSize}; 0 when the segments cannot cover a block
      */
     public long plan(DriverIo io, long budget, int blockSize) {
-        MemorySegment[] iovs = io.iovs;
-        int i = io.iovIndex;
-        long off = io.iovOffset;
+        return plan(io.iovs, io.iovIndex, io.iovOffset, budget, blockSize);
+    }
+
+    /**
+     * Plans a request from an explicit position in {@code iovs}: for a request planned before and
+     * put on the ring again unchanged (a SCSI command retried after UNIT ATTENTION or BUSY), or for a
+     * driver's own buffer. {@link #commit} then moves nothing but the position this plan ends at.
+     *
+     * @param index  the iovec to start in
+     * @param offset the byte in it to start at
+     * @return the planned bytes, as {@link #plan(DriverIo, long, int)}
+     */
+    public long plan(MemorySegment[] iovs, int index, long offset, long budget, int blockSize) {
+        int i = index;
+        long off = offset;
         int n = 0;
         long total = 0;
         while (n < maxSegments && total < budget) {

@@ -27,6 +27,9 @@ class DriverRequestQueueTest {
         int room;
         final List<TestRequest> onRing = new ArrayList<>();
         final List<Object> submitted = new ArrayList<>();
+        /** what refusal() answers: the error an I/O ends with before its next request */
+        VirtioException refuse;
+        final List<Object> afterCompletion = new ArrayList<>();
 
         TestQueue(int requests, int pending) {
             super(makeRequests(requests), pending);
@@ -53,6 +56,20 @@ class DriverRequestQueueTest {
             onRing.add(request);
             submitted.add(io.context);
             return true;
+        }
+
+        @Override
+        protected VirtioException refusal(TestIo io) {
+            return refuse;
+        }
+
+        @Override
+        protected void afterCompletion(TestIo io) {
+            afterCompletion.add(io.slots().inUse());
+        }
+
+        TestRequest take() {
+            return takeRequest();
         }
 
         /** the device completes the oldest request on the ring */
@@ -197,5 +214,52 @@ class DriverRequestQueueTest {
         assertEquals(Reason.CLOSED, ((BdevIoException) done.errors.getFirst()).reason());
         assertSame(slots, io.slots());
         assertEquals(0, slots.inUse());
+    }
+
+    @Test
+    void aRefusalEndsTheIoBeforeItsNextRequestWithTheErrorAsItIs() {
+        TestQueue q = new TestQueue(8, 4);
+        q.room = 1;
+        IoSlots<TestIo> slots = new IoSlots<>("b0", 4, TestIo::new);
+        Done done = new Done();
+        start(q, slots, IoType.WRITE, 3, "a", done); // one request on the ring, the rest waits
+        BdevIoException removed = new BdevIoException(Reason.CLOSED, "bdev b0: write refused: the LUN was removed");
+        q.refuse = removed;
+        q.room = 8;
+        q.drainPending();
+        assertEquals(List.of("a"), q.submitted, "nothing more of the I/O is submitted");
+        assertEquals(List.of(), done.order, "it waits for its request on the ring");
+        q.completeOne();
+        assertEquals(List.of("a"), done.order);
+        assertSame(removed, done.errors.getFirst(), "not wrapped");
+    }
+
+    @Test
+    void afterCompletionRunsOnceTheSlotIsBackAndTheCallbackReturned() {
+        TestQueue q = new TestQueue(8, 4);
+        q.room = 8;
+        IoSlots<TestIo> slots = new IoSlots<>("b0", 4, TestIo::new);
+        Done done = new Done();
+        start(q, slots, IoType.READ, 1, "a", done);
+        start(q, slots, IoType.READ, 1, "b", done);
+        q.completeOne();
+        assertEquals(List.of("a"), done.order);
+        assertEquals(List.of(1), q.afterCompletion, "one I/O still in flight when the first one's hook ran");
+        q.completeOne();
+        assertEquals(List.of(1, 0), q.afterCompletion);
+    }
+
+    @Test
+    void aDriverRequestCountsAsOutstandingUntilItIsDone() {
+        TestQueue q = new TestQueue(2, 4);
+        TestRequest own = q.take();
+        own.orphan = true;
+        assertEquals(1, q.outstanding());
+        assertTrue(q.take() != null);
+        assertNull(q.take(), "every request in use");
+        q.requestDone(own);
+        assertEquals(1, q.outstanding());
+        assertTrue(!own.orphan, "cleared when freed");
+        assertSame(own, q.take());
     }
 }

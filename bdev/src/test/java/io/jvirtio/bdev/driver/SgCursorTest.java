@@ -139,4 +139,33 @@ class SgCursorTest {
         assertEquals(io.iovs[0].address() + 4096, c.address(0));
         assertAt(io, 0, 4096);
     }
+
+    @Test
+    void aRequestPlannedAgainFromWhereItStartedGetsTheSameSegments() {
+        SgCursor c = new SgCursor(3, 1 << 20);
+        TestIo io = io(1024, 1536, 1024, 4096);
+        io.remaining -= c.plan(io, io.remaining, 1024); // the first request ends inside iovec 2
+        c.commit(io);
+        int startIndex = io.iovIndex;
+        long startOffset = io.iovOffset;
+        assertAt(io, 2, 512);
+        long bytes = c.plan(io, io.remaining, 1024);
+        assertEquals(4096, bytes);
+        assertEquals(2, c.segments());
+        long[] addresses = new long[c.segments()];
+        int[] lengths = new int[c.segments()];
+        for (int i = 0; i < addresses.length; i++) {
+            addresses[i] = c.address(i);
+            lengths[i] = c.length(i);
+        }
+        c.commit(io);
+        io.remaining -= bytes;
+        // a retry: the same bytes from the position the request kept, the I/O has moved on since
+        assertEquals(bytes, c.plan(io.iovs, startIndex, startOffset, bytes, 1));
+        assertEquals(addresses.length, c.segments());
+        for (int i = 0; i < addresses.length; i++) {
+            assertEquals(addresses[i], c.address(i), "segment " + i + " address");
+            assertEquals(lengths[i], c.length(i), "segment " + i + " length");
+        }
+    }
 }

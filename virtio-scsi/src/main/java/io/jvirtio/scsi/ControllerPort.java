@@ -1,0 +1,40 @@
+package io.jvirtio.scsi;
+
+import io.jvirtio.core.mem.MemoryDomain;
+
+/**
+ * The controller as its I/O path sees it: what a {@link ScsiRequestQueue} and the
+ * {@link VirtioScsiChannel}s on it ask of the controller, and nothing else. The I/O path never
+ * holds the controller itself.
+ */
+interface ControllerPort {
+    /** @return the controller name, for messages */
+    String name();
+
+    /** @return the memory the device can reach: command headers and the callers' buffers */
+    MemoryDomain memory();
+
+    /** @return the device's configuration (request and sense sizes, seg_max) */
+    VirtioScsiConfig config();
+
+    /** @return the most descriptors one command may chain on a queue of {@code queueSize} */
+    int maxChainDescriptors(int queueSize);
+
+    /** @return whether the controller was closed: I/O is refused and what is in flight fails */
+    boolean isDeviceClosed();
+
+    /** @return a counter that moves each time a LUN is removed: a queue then looks for drained channels */
+    int removalEpoch();
+
+    /** @return the control queue, for the LOGICAL UNIT RESET a channel's reset sends */
+    ControlQueue control();
+
+    /** A command saw BAD_TARGET or INCORRECT_LUN: the target is rescanned at the next event poll. */
+    void requestRescan(int target);
+
+    /** A command met a UNIT ATTENTION (it is retried); some ask for a rescan. */
+    void unitAttention(int target, int lunAddress, ScsiSense sense);
+
+    /** A channel closed: its thread's queue may go back to the pool. */
+    void channelClosed(VirtioScsiChannel channel);
+}
