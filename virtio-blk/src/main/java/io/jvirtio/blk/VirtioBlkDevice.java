@@ -141,10 +141,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
                     device.queue(0).size());
             return blk;
         } catch (RuntimeException e) {
-            closeQuietly(device, e);
-            if (ownsMemory) {
-                memory.close();
-            }
+            device.abandonAttach(e, ownsMemory);
             throw e;
         }
     }
@@ -166,14 +163,6 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     public static VirtioBlkDevice connectVhostUser(String name, Path socket, VirtioBlkOptions options, VhostUserOptions vhostUser) {
         return VhostUserAttach.attach(name, socket, options.memoryBytes(), options.hugePages(), vhostUser,
                 (ops, memory) -> attach(name, ops, memory, true, options));
-    }
-
-    private static void closeQuietly(VirtioDevice device, RuntimeException failure) {
-        try {
-            device.close();
-        } catch (RuntimeException e) {
-            failure.addSuppressed(e);
-        }
     }
 
     /** @return the underlying virtio device */

@@ -353,6 +353,32 @@ public final class VirtioDevice implements AutoCloseable {
         }
     }
 
+    /**
+     * Undoes a driver's attach that failed before the driver was built: resets the device, gives back
+     * the queues the calling thread acquired (their rings, then the transport, go with them) and, when
+     * the driver was to own it, closes the memory. What fails on the way is added to {@code failure}.
+     *
+     * @param failure     why the attach failed; rethrown by the caller
+     * @param closeMemory whether the driver owned the memory domain
+     */
+    public void abandonAttach(RuntimeException failure, boolean closeMemory) {
+        try {
+            close();
+            if (queues != null) {
+                for (int i = 0; i < queues.length; i++) {
+                    if (queueOwner(i) == Thread.currentThread()) {
+                        releaseQueue(queues[i]);
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            failure.addSuppressed(e);
+        }
+        if (closeMemory) {
+            memory.close();
+        }
+    }
+
     @Override
     public String toString() {
         return "VirtioDevice[" + name + ", " + ops.transportType() + ", status " + VirtioStatus.describe(status) + "]";

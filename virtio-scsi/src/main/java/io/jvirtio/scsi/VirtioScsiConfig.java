@@ -3,7 +3,12 @@ package io.jvirtio.scsi;
 import io.jvirtio.spec.scsi.VirtioScsiSpec;
 
 import io.jvirtio.core.DeviceException;
+import io.jvirtio.core.TransportUnsupportedException;
+import io.jvirtio.core.VirtioDevice;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.OptionalInt;
 
@@ -30,6 +35,7 @@ import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 public record VirtioScsiConfig(int numQueues, int segMax, int maxSectors, int cmdPerLun, int eventInfoSize,
                                int senseSize, int cdbSize, int maxChannel, int maxTarget, int maxLun,
                                boolean fromDevice) {
+    private static final Logger LOG = LoggerFactory.getLogger(VirtioScsiConfig.class);
     /** SPDK's {@code BDEV_VIRTIO_MAX_TARGET}: targets 0..63 are scanned when the device does not say. */
     public static final int SPDK_MAX_TARGETS = 64;
     /** The smallest cdb_size accepted: READ (16) / WRITE (16) must fit. */
@@ -39,6 +45,27 @@ public record VirtioScsiConfig(int numQueues, int segMax, int maxSectors, int cm
     static final int MAX_SENSE_SIZE = 4096;
     /** Event buffers are sized event_info_size, at least the 16 bytes of struct virtio_scsi_event, at most this. */
     static final int MAX_EVENT_INFO_SIZE = 256;
+
+    /**
+     * Reads {@code struct virtio_scsi_config}, or takes SPDK's defaults when the transport cannot read
+     * config ({@link TransportUnsupportedException}): a vhost-user back-end without
+     * VHOST_USER_PROTOCOL_F_CONFIG (SPDK's vhost-scsi), or one that refuses GET_CONFIG.
+     */
+    static VirtioScsiConfig read(VirtioDevice device) {
+        String name = device.name();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cfg = arena.allocate(CFG_SIZE);
+            device.readDevConfig(0, cfg);
+            return parse(name, cfg);
+        } catch (TransportUnsupportedException e) {
+            OptionalInt transportQueues = device.backend().getMaxQueues();
+            VirtioScsiConfig c = defaults(transportQueues);
+            LOG.info("{}: the transport cannot read virtio_scsi_config ({}), as with SPDK's vhost-scsi: using SPDK's defaults"
+                    + " (num_queues {}, sense 96, cdb 32, targets 0..{})", name, e.getMessage(),
+                    transportQueues.isPresent() ? c.numQueues() + " from the transport" : "not reported", c.maxTarget());
+            return c;
+        }
+    }
 
     /**
      * SPDK's defaults for a device whose config cannot be read: num_queues from the transport

@@ -1,7 +1,6 @@
 package io.jvirtio.scsi;
 
 import io.jvirtio.core.DeviceException;
-import io.jvirtio.core.TransportUnsupportedException;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioFeatures;
@@ -12,7 +11,6 @@ import io.jvirtio.core.vhostuser.VhostUserOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -134,7 +132,7 @@ public final class VirtioScsiController implements AutoCloseable {
         VirtioScsiController ctrl = null;
         try {
             device.negotiate(DRIVER_FEATURES);
-            VirtioScsiConfig config = readConfig(device, ops);
+            VirtioScsiConfig config = VirtioScsiConfig.read(device);
             OptionalInt transportMax = ops.getMaxQueues();
             // neither the device nor the transport says how many queues there are: take what was asked
             // for (the transport refuses an index it cannot address) and spare none for scans
@@ -166,20 +164,7 @@ public final class VirtioScsiController implements AutoCloseable {
                     e.addSuppressed(e2);
                 }
             } else {
-                try {
-                    device.close();
-                    // queues the constructor acquired before it failed: their memory and the transport go now
-                    for (int i = 0; i < device.queueCount(); i++) {
-                        if (device.queueOwner(i) == Thread.currentThread()) {
-                            device.releaseQueue(device.queue(i));
-                        }
-                    }
-                } catch (RuntimeException e2) {
-                    e.addSuppressed(e2);
-                }
-                if (ownsMemory) {
-                    memory.close();
-                }
+                device.abandonAttach(e, ownsMemory);
             }
             throw e;
         }
@@ -197,27 +182,6 @@ public final class VirtioScsiController implements AutoCloseable {
     public static VirtioScsiController connectVhostUser(String name, Path socket, VirtioScsiOptions options, VhostUserOptions vhostUser) {
         return VhostUserAttach.attach(name, socket, options.memoryBytes(), options.hugePages(), vhostUser,
                 (ops, memory) -> attach(name, ops, memory, true, options));
-    }
-
-    /**
-     * Reads {@code struct virtio_scsi_config}, or takes SPDK's defaults when the transport cannot read
-     * config ({@link TransportUnsupportedException}): a vhost-user back-end without
-     * VHOST_USER_PROTOCOL_F_CONFIG (SPDK's vhost-scsi), or one that refuses GET_CONFIG.
-     */
-    static VirtioScsiConfig readConfig(VirtioDevice device, VirtioBackendOps ops) {
-        String name = device.name();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment cfg = arena.allocate(CFG_SIZE);
-            device.readDevConfig(0, cfg);
-            return VirtioScsiConfig.parse(name, cfg);
-        } catch (TransportUnsupportedException e) {
-            OptionalInt transportQueues = ops.getMaxQueues();
-            VirtioScsiConfig c = VirtioScsiConfig.defaults(transportQueues);
-            LOG.info("{}: the transport cannot read virtio_scsi_config ({}), as with SPDK's vhost-scsi: using SPDK's defaults"
-                    + " (num_queues {}, sense 96, cdb 32, targets 0..{})", name, e.getMessage(),
-                    transportQueues.isPresent() ? c.numQueues() + " from the transport" : "not reported", c.maxTarget());
-            return c;
-        }
     }
 
     // ---------------------------------------------------------------- accessors
