@@ -33,14 +33,8 @@ final class BlkController implements Controller {
     @Override
     public ControllerParams configParams() {
         VirtioDevice device = blk.device();
-        Map<String, Object> transport = device.backend().writeJsonConfig();
-        String trtype = String.valueOf(transport.get("trtype"));
-        String traddr = String.valueOf(transport.get("traddr"));
-        Transport t = Transport.fromSpdkName(trtype).orElseThrow(
-                () -> new IllegalStateException(name() + ": transport writes trtype " + trtype + ", which save_config cannot express"));
-        return t == Transport.USER
-                ? new ControllerParams(name(), devType(), t, traddr, device.queueCount() - device.fixedQueues(), device.queue(0).size())
-                : ControllerParams.pci(name(), devType(), traddr);
+        return ControllerParams.ofAttached(name(), devType(), device.backend().writeJsonConfig(),
+                device.queueCount() - device.fixedQueues(), device.queue(0).size());
     }
 
     @Override

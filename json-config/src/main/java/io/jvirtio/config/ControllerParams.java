@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
 import java.util.regex.Pattern;
 
@@ -119,6 +120,23 @@ public record ControllerParams(String name, String devType, Transport trtype, St
     /** @return virtio-pci params for the function at {@code pciAddress} */
     public static ControllerParams pci(String name, String devType, String pciAddress) {
         return new ControllerParams(name, devType, Transport.PCI, pciAddress, 0, 0);
+    }
+
+    /**
+     * The params that re-create an attached controller (save_config): trtype and traddr as its
+     * transport writes them ({@code VirtioBackendOps.writeJsonConfig}), the queue counts from the driver.
+     *
+     * @param transport the transport's {@code trtype}/{@code traddr} map
+     * @param vqCount   request queues, as SPDK counts them
+     * @param vqSize    descriptors per queue in use
+     * @throws IllegalStateException when the transport writes a trtype save_config cannot express
+     */
+    static ControllerParams ofAttached(String name, String devType, Map<String, Object> transport, int vqCount, int vqSize) {
+        String trtype = String.valueOf(transport.get("trtype"));
+        String traddr = String.valueOf(transport.get("traddr"));
+        Transport t = Transport.fromSpdkName(trtype).orElseThrow(
+                () -> new IllegalStateException(name + ": transport writes trtype " + trtype + ", which save_config cannot express"));
+        return t == Transport.USER ? new ControllerParams(name, devType, t, traddr, vqCount, vqSize) : pci(name, devType, traddr);
     }
 
     /**

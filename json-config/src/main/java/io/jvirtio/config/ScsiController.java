@@ -32,15 +32,9 @@ final class ScsiController implements Controller {
 
     @Override
     public ControllerParams configParams() {
-        Map<String, Object> transport = scsi.device().backend().writeJsonConfig();
-        String trtype = String.valueOf(transport.get("trtype"));
-        String traddr = String.valueOf(transport.get("traddr"));
-        Transport t = Transport.fromSpdkName(trtype).orElseThrow(
-                () -> new IllegalStateException(name() + ": transport writes trtype " + trtype + ", which save_config cannot express"));
         // vq_count: request queues only, as SPDK writes it (dump info's vq_count counts every queue).
-        return t == Transport.USER
-                ? new ControllerParams(name(), devType(), t, traddr, scsi.options().requestQueues(), ((Number) virtioInfo().get("vq_size")).intValue())
-                : ControllerParams.pci(name(), devType(), traddr);
+        return ControllerParams.ofAttached(name(), devType(), scsi.device().backend().writeJsonConfig(),
+                scsi.options().requestQueues(), ((Number) virtioInfo().get("vq_size")).intValue());
     }
 
     @Override
