@@ -63,6 +63,7 @@ class ConcurrencyTest extends ScsiTestBase {
         addLun(0, 0, 1 << 20, 512);
         AtomicBoolean stop = new AtomicBoolean();
         java.util.concurrent.atomic.AtomicInteger ioDone = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger eventsSeen = new java.util.concurrent.atomic.AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(3);
         try {
             Future<Integer> io = pool.submit(() -> {
@@ -79,6 +80,7 @@ class ConcurrencyTest extends ScsiTestBase {
                 while (!stop.get()) {
                     ini.postEventBuffer(16).usedFuture().get(10, TimeUnit.SECONDS);
                     n++;
+                    eventsSeen.incrementAndGet();
                 }
                 return n;
             });
@@ -91,10 +93,10 @@ class ConcurrencyTest extends ScsiTestBase {
                 }
                 return n;
             });
-            // at least 50 plug cycles, and until the I/O thread really ran beside them (a loaded
-            // machine may not schedule it before 50 fast cycles are over); bounded in time
+            // at least 50 plug cycles, and until the I/O and event threads really ran beside them (a
+            // loaded machine may not schedule them before 50 fast cycles are over); bounded in time
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            for (int i = 0; (i < 50 || ioDone.get() < 20) && System.nanoTime() < deadline; i++) {
+            for (int i = 0; (i < 50 || ioDone.get() < 20 || eventsSeen.get() < 1) && System.nanoTime() < deadline; i++) {
                 addLun(0, 1, 64 << 10, 512);
                 model.removeLun(0, 1);
             }
