@@ -2,6 +2,8 @@ package io.jvirtio.config;
 
 import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
+import io.jvirtio.core.VirtioBackendOps;
+import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 
 /**
@@ -28,10 +30,7 @@ public final class BlkControllerType extends VhostUserControllerType<VirtioBlkOp
     }
 
     @Override
-    public Controller attach(ControllerParams params) {
-        validate(params);
-        VirtioBlkOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
-        return new BlkController(attachOverSocket(params, options.memoryBytes(), options.hugePages(),
-                (ops, memory) -> VirtioBlkDevice.attach(params.name(), ops, memory, true, options)));
+    Controller attachDriver(String name, VirtioBackendOps ops, MemoryDomain memory, VirtioBlkOptions options) {
+        return new BlkController(VirtioBlkDevice.attach(name, ops, memory, true, options));
     }
 }

@@ -1,5 +1,7 @@
 package io.jvirtio.config;
 
+import io.jvirtio.core.VirtioBackendOps;
+import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 import io.jvirtio.scsi.VirtioScsiController;
 import io.jvirtio.scsi.VirtioScsiOptions;
@@ -42,10 +44,7 @@ public final class ScsiControllerType extends VhostUserControllerType<VirtioScsi
     }
 
     @Override
-    public Controller attach(ControllerParams params) {
-        validate(params);
-        VirtioScsiOptions options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
-        return new ScsiController(attachOverSocket(params, options.memoryBytes(), options.hugePages(),
-                (ops, memory) -> VirtioScsiController.attach(params.name(), ops, memory, true, options)));
+    Controller attachDriver(String name, VirtioBackendOps ops, MemoryDomain memory, VirtioScsiOptions options) {
+        return new ScsiController(VirtioScsiController.attach(name, ops, memory, true, options));
     }
 }

@@ -1,6 +1,8 @@
 package io.jvirtio.config;
 
-import io.jvirtio.core.mem.HugePagePolicy;
+import io.jvirtio.core.DriverOptions;
+import io.jvirtio.core.VirtioBackendOps;
+import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.vhostuser.VhostUserAttach;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 
@@ -12,12 +14,12 @@ import static io.jvirtio.config.JsonObjectReader.quote;
  * What the vhost-user controller types ({@link BlkControllerType}, {@link ScsiControllerType}) share:
  * their dev_type, the driver options every controller starts from, the vhost-user options, refusing
  * {@code trtype pci} until the VFIO transport exists, and attaching over the controller's socket with
- * its errors put where they belong. A socket that cannot be reached is reported against
+ * its errors put where they belong; a type supplies only its driver's attach. A socket that cannot be reached is reported against
  * {@code traddr}; a device that misbehaves during the driver's attach against the whole entry.
  *
  * @param <O> the driver's options ({@code VirtioBlkOptions}, {@code VirtioScsiOptions})
  */
-abstract class VhostUserControllerType<O> implements ControllerType {
+abstract class VhostUserControllerType<O extends DriverOptions<O>> implements ControllerType {
     private final String devType;
     /** memory, hugepage policy and driver settings for every controller; queues come from each controller's params */
     final O baseOptions;
@@ -44,18 +46,28 @@ abstract class VhostUserControllerType<O> implements ControllerType {
     }
 
     /**
-     * Connects to {@code params}' socket with a memory domain of the controller's own and runs the driver's attach;
-     * on failure nothing stays open.
+     * Validates {@code params}, connects to its socket with a memory domain of the controller's own and
+     * runs the driver's attach with the base options and the controller's queues; on failure nothing
+     * stays open.
      *
      * @throws ConfigException against {@code traddr}, naming the controller and the socket, when the memory or the
      *                         connection cannot be had
      */
-    final <T> T attachOverSocket(ControllerParams params, long memoryBytes, HugePagePolicy hugePages, VhostUserAttach.Driver<T> driver) {
-        return VhostUserAttach.attach(params.name(), params.socketPath(), memoryBytes, hugePages, vhostUserOptions,
+    @Override
+    public final Controller attach(ControllerParams params) {
+        validate(params);
+        O options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
+        return VhostUserAttach.attach(params.name(), params.socketPath(), options.memoryBytes(), options.hugePages(), vhostUserOptions,
                 e -> new ConfigException(JsonPath.of("traddr"), quote(params.traddr()) + ": cannot attach " + params.name()
                         + ": " + e.getMessage(), e),
-                driver);
+                (ops, memory) -> attachDriver(params.name(), ops, memory, options));
     }
+
+    /**
+     * The driver's attach over a connected transport; the controller owns {@code ops} and {@code memory}
+     * from now on.
+     */
+    abstract Controller attachDriver(String name, VirtioBackendOps ops, MemoryDomain memory, O options);
 
     @Override
     public String toString() {

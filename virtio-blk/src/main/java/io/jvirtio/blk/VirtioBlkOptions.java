@@ -1,5 +1,6 @@
 package io.jvirtio.blk;
 
+import io.jvirtio.core.DriverOptions;
 import io.jvirtio.core.mem.HugePagePolicy;
 
 /**
@@ -13,23 +14,14 @@ import io.jvirtio.core.mem.HugePagePolicy;
  * @param memoryBytes   size of the memory domain jvirtio creates for the device (rings, request headers, I/O buffers)
  */
 public record VirtioBlkOptions(int requestQueues, int queueSize, int channelDepth, HugePagePolicy hugePages,
-                               long memoryBytes) {
+                               long memoryBytes) implements DriverOptions<VirtioBlkOptions> {
     /** SPDK's default {@code vq_size}. */
     public static final int DEFAULT_QUEUE_SIZE = 512;
     /** Default memory domain: rings and headers for a few queues plus room for I/O buffers. */
     public static final long DEFAULT_MEMORY_BYTES = 64L << 20;
 
     public VirtioBlkOptions {
-        if (requestQueues < 1) {
-            throw new IllegalArgumentException("requestQueues " + requestQueues + " must be at least 1");
-        }
-        if (queueSize < 4 || queueSize > 32768 || Integer.bitCount(queueSize) != 1) {
-            // 4: a read or write takes three descriptors (header, data, status) without indirect tables
-            throw new IllegalArgumentException("queueSize " + queueSize + " must be a power of two from 4 to 32768");
-        }
-        if (channelDepth < 0) {
-            throw new IllegalArgumentException("channelDepth " + channelDepth + " must not be negative");
-        }
+        DriverOptions.check(requestQueues, queueSize, channelDepth, hugePages, memoryBytes);
     }
 
     /** @return one queue of 512, hugepages when available, 64 MiB of device memory */
@@ -38,11 +30,13 @@ public record VirtioBlkOptions(int requestQueues, int queueSize, int channelDept
     }
 
     /** @return these options with {@code n} request queues */
+    @Override
     public VirtioBlkOptions withRequestQueues(int n) {
         return new VirtioBlkOptions(n, queueSize, channelDepth, hugePages, memoryBytes);
     }
 
     /** @return these options with queues of {@code size} descriptors */
+    @Override
     public VirtioBlkOptions withQueueSize(int size) {
         return new VirtioBlkOptions(requestQueues, size, channelDepth, hugePages, memoryBytes);
     }

@@ -1,5 +1,6 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.core.DriverOptions;
 import io.jvirtio.core.mem.HugePagePolicy;
 
 import java.time.Duration;
@@ -24,7 +25,7 @@ import java.util.Objects;
  */
 public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDepth, HugePagePolicy hugePages,
                                 long memoryBytes, int scanTargets, Duration commandTimeout, Duration eventPollPeriod,
-                                boolean dedicatedScanQueue) {
+                                boolean dedicatedScanQueue) implements DriverOptions<VirtioScsiOptions> {
     /** SPDK's default {@code vq_size}. */
     public static final int DEFAULT_QUEUE_SIZE = 512;
     /** Default memory domain. */
@@ -35,19 +36,7 @@ public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDep
     public static final Duration SPDK_EVENT_POLL_PERIOD = Duration.ofMillis(5);
 
     public VirtioScsiOptions {
-        if (requestQueues < 1) {
-            throw new IllegalArgumentException("requestQueues " + requestQueues + " must be at least 1");
-        }
-        if (queueSize < 4 || queueSize > 32768 || Integer.bitCount(queueSize) != 1) {
-            throw new IllegalArgumentException("queueSize " + queueSize + " must be a power of two from 4 to 32768");
-        }
-        if (channelDepth < 0) {
-            throw new IllegalArgumentException("channelDepth " + channelDepth + " must not be negative");
-        }
-        Objects.requireNonNull(hugePages, "hugePages");
-        if (memoryBytes <= 0) {
-            throw new IllegalArgumentException("memoryBytes " + memoryBytes + " must be positive");
-        }
+        DriverOptions.check(requestQueues, queueSize, channelDepth, hugePages, memoryBytes);
         if (scanTargets < 0 || scanTargets > 256) {
             throw new IllegalArgumentException("scanTargets " + scanTargets + " must be 0 (the device's max_target) or 1..256");
         }
@@ -68,12 +57,14 @@ public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDep
     }
 
     /** @return these options with {@code n} request queues */
+    @Override
     public VirtioScsiOptions withRequestQueues(int n) {
         return new VirtioScsiOptions(n, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
                 eventPollPeriod, dedicatedScanQueue);
     }
 
     /** @return these options with queues of {@code size} descriptors */
+    @Override
     public VirtioScsiOptions withQueueSize(int size) {
         return new VirtioScsiOptions(requestQueues, size, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
                 eventPollPeriod, dedicatedScanQueue);
