@@ -18,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A scan command the device sits on: the scan goes on without that target, bounded by the command timeout. */
 class ScsiScanTimeoutTest {
+    private static final Duration STUCK_FOR = Duration.ofMillis(4000);
     @TempDir
     Path dir;
     private JavaScsiTarget target;
@@ -38,7 +39,9 @@ class ScsiScanTimeoutTest {
         target.addLun(0, 0, 1 << 20, 512);
         target.addLun(2, 0, 1 << 20, 512);
         target.addLun(4, 0, 1 << 20, 512);
-        target.faults().delayNext(CommandFilter.target(2), 1, Duration.ofMillis(1500));
+        // Far longer than the 300 ms command timeout, so "attach did not wait for it" is told by the
+        // command still being with the device, not by a wall-clock bound a loaded machine can break.
+        target.faults().delayNext(CommandFilter.target(2), 1, STUCK_FOR);
     }
 
     @Test
@@ -46,10 +49,11 @@ class ScsiScanTimeoutTest {
         start(2);
         long t0 = System.nanoTime();
         ctrl = VirtioScsiController.connectVhostUser("T", target.socket(), testOptions().withCommandTimeout(Duration.ofMillis(300)));
-        assertTrue(System.nanoTime() - t0 < Duration.ofMillis(1400).toNanos(), "bounded by the command timeout");
+        assertTrue(System.nanoTime() - t0 < STUCK_FOR.toNanos(), "attach is bounded by the command timeout, not the stuck command");
+        assertTrue(target.model.inflightCount() > 0, "attach returned while the stuck command was still with the device");
         assertTrue(ctrl.hasDedicatedScanQueue());
         assertEquals(List.of("Tt0", "Tt4"), ctrl.bdevs().stream().map(Bdev::name).toList());
-        ScsiTestSupport.await("the late answer", Duration.ofSeconds(5), () -> { }, () -> target.model.inflightCount() == 0);
+        ScsiTestSupport.await("the late answer", Duration.ofSeconds(10), () -> { }, () -> target.model.inflightCount() == 0);
         ctrl.rescanTarget(2);
         assertEquals(List.of("Tt0", "Tt2", "Tt4"), ctrl.bdevs().stream().map(Bdev::name).toList());
     }
@@ -64,7 +68,7 @@ class ScsiScanTimeoutTest {
         VirtioScsiDisk d = ctrl.disk(0, 0).orElseThrow();
         try (VirtioScsiChannel ch = d.openChannel()) {
             new SyncIo(ch).read(d.allocateBuffer(4096, 4096), 0);
-            ScsiTestSupport.await("the late answer", Duration.ofSeconds(5), ch::poll, () -> target.model.inflightCount() == 0);
+            ScsiTestSupport.await("the late answer", Duration.ofSeconds(10), ch::poll, () -> target.model.inflightCount() == 0);
         }
         ctrl.rescan();
         assertEquals(List.of("Tt0", "Tt2", "Tt4"), ctrl.bdevs().stream().map(Bdev::name).toList());
