@@ -1,0 +1,148 @@
+#!/bin/sh
+# jvirtio's initiator against SPDK's own (bdev_virtio in bdevperf), on the same SPDK vhost
+# controllers, one after the other, N rounds each; prints the IOPS of both and their ratio.
+#
+#   docker/side-by-side.sh [--rounds N] [--time SECONDS] [--image IMAGE] [--keep-logs DIR]
+#
+# Defaults: 3 rounds of 10 s for each of 4 KiB randread at QD1 and QD32, on a blk and a scsi
+# controller (malloc bdevs of 64 MiB, 512-byte blocks). The image is jvirtio/spdk for today's
+# inputs (docker/build.sh spdk builds it when missing), or --image / $JVIRTIO_SPDK_IMAGE.
+#
+# Cores: vhost (the target) polls core 0 inside the container; bdevperf runs on core 1 (-m 0x2)
+# and jvirtio perf is pinned to core 1 with taskset, so both initiators get the same one core and
+# never run at once. Order alternates each round (bdevperf first, then jvirtio first). Each
+# initiator attaches with its own request queue of 256 entries, hugepage memory on both sides.
+#
+# Needs root (hugetlbfs, the engine), Docker, python3 and 2 or more cores. The ratio is
+# jvirtio / bdevperf of the median round: above 1 means jvirtio did more I/O per second.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+rounds=3
+seconds=10
+image=${JVIRTIO_SPDK_IMAGE-}
+keep=""
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --time) seconds=$2; shift 2 ;;
+    --image) image=$2; shift 2 ;;
+    --keep-logs) keep=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "side-by-side.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$rounds$seconds" in *[!0-9]*) echo "side-by-side.sh: --rounds and --time take whole numbers" >&2; exit 2 ;; esac
+[ "$(nproc)" -ge 2 ] || { echo "side-by-side.sh: needs 2 cores (target on core 0, initiator on core 1); this machine has $(nproc)" >&2; exit 1; }
+command -v docker >/dev/null || { echo "side-by-side.sh: docker not found" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "side-by-side.sh: python3 not found" >&2; exit 1; }
+
+if [ -z "$image" ]; then
+  image=$("$here/build.sh" --print-tag spdk)
+  docker image inspect "$image" >/dev/null 2>&1 || "$here/build.sh" spdk >&2
+fi
+docker image inspect "$image" >/dev/null 2>&1 || { echo "side-by-side.sh: image $image not in the engine" >&2; exit 1; }
+
+# Hugepages: vhost (-s 256) and bdevperf (-s 256) take 128 pages each, jvirtio perf its memory domain.
+if ! grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts; then
+  mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages
+fi
+if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt 1024 ]; then
+  echo 1024 > /proc/sys/vm/nr_hugepages
+fi
+
+work=$(mktemp -d /tmp/jvirtio-sbs.XXXXXX)
+name=jvirtio-sbs-$$
+cleanup() {
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  if [ -n "$keep" ]; then mkdir -p "$keep" && cp "$work"/*.log "$keep"/ 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+cat > "$work/rpc.json" <<'EOF'
+[{"method": "bdev_malloc_create", "params": {"name": "Malloc0", "num_blocks": 131072, "block_size": 512}},
+ {"method": "vhost_create_blk_controller", "params": {"ctrlr": "vhost.blk0", "dev_name": "Malloc0"}},
+ {"method": "bdev_malloc_create", "params": {"name": "Malloc1", "num_blocks": 131072, "block_size": 512}},
+ {"method": "vhost_create_scsi_controller", "params": {"ctrlr": "vhost.scsi0"}},
+ {"method": "vhost_scsi_controller_add_target", "params": {"ctrlr": "vhost.scsi0", "scsi_target_num": 0, "bdev_name": "Malloc1"}}]
+EOF
+# One attach config per initiator and device type: the same controller, seen from inside the
+# container (bdevperf) and from the host (jvirtio). bdevperf's app thread takes a queue of its
+# own besides the job's, so it is given two; jvirtio's one job uses one.
+attach_config() { # FILE DIR TYPE SOCKET QUEUES
+  cat > "$1" <<EOF
+{"subsystems": [{"subsystem": "bdev", "config": [{"method": "bdev_virtio_attach_controller",
+  "params": {"name": "Virtio${3}0", "trtype": "user", "traddr": "$2/$4", "dev_type": "$(echo "$3" | tr 'A-Z' 'a-z')", "vq_count": $5, "vq_size": 256}}]}]}
+EOF
+}
+attach_config "$work/bdevperf-blk.json" /var/tmp Blk vhost.blk0 2
+attach_config "$work/bdevperf-scsi.json" /var/tmp Scsi vhost.scsi0 2
+attach_config "$work/jvirtio-blk.json" "$work" Blk vhost.blk0 1
+attach_config "$work/jvirtio-scsi.json" "$work" Scsi vhost.scsi0 1
+
+docker run -d --name "$name" --cap-add SYS_NICE --network none -v /dev/hugepages:/dev/hugepages -v "$work:/var/tmp" \
+  -e SPDK_RPC_CONFIG=/var/tmp/rpc.json -e VHOST_ARGS="-S /var/tmp -m 0x1 -s 256" "$image" >/dev/null
+i=0
+until [ -f "$work/.jvirtio-spdk-ready" ]; do
+  i=$((i + 1))
+  if [ "$i" -gt 300 ] || [ "$(docker inspect -f '{{.State.Running}}' "$name")" != true ]; then
+    docker logs "$name" >&2 || true
+    echo "side-by-side.sh: the SPDK container did not become ready" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+
+# The jvirtio command line is built once, before any measurement.
+"$repo/jvirtio" --help >/dev/null || { echo "side-by-side.sh: could not build ./jvirtio" >&2; exit 1; }
+
+bdevperf_iops() { # TYPE QD LOG
+  docker exec "$name" bdevperf -r /var/tmp/bdevperf.sock -m 0x2 -s 256 -g --json "/var/tmp/bdevperf-$1.json" \
+    -q "$2" -o 4096 -w randread -t "$seconds" > "$3" 2>&1 || { cat "$3" >&2; echo "side-by-side.sh: bdevperf failed" >&2; exit 1; }
+  # bdevperf's live counter ends its lines with CR; the summary line is "Total : IOPS MiB/s ..."
+  v=$(tr '\r' '\n' < "$3" | awk '$1 == "Total" { print $3 }')
+  case "$v" in
+    ''|*[!0-9.]*) cat "$3" >&2; echo "side-by-side.sh: no IOPS in bdevperf's output ($3)" >&2; exit 1 ;;
+  esac
+  echo "$v"
+}
+jvirtio_iops() { # TYPE QD LOG
+  taskset -c 1 "$repo/jvirtio" perf --json "$work/jvirtio-$1.json" --hugepages require -q "$2" -o 4096 -w randread \
+    -t "$seconds" --output json > "$3" 2> "$3.err" || { cat "$3" "$3.err" >&2; echo "side-by-side.sh: jvirtio perf failed" >&2; exit 1; }
+  python3 -c 'import json,sys; print(sum(r["iops"] for r in json.load(open(sys.argv[1]))["results"]))' "$3"
+}
+
+echo "SPDK 26.01 vhost and bdevperf: $image"
+echo "4 KiB randread, $rounds round(s) of $seconds s each; vhost on core 0, the initiator on core 1"
+results=$work/results.tsv
+: > "$results"
+for type in blk scsi; do
+  for qd in 1 32; do
+    r=1
+    while [ "$r" -le "$rounds" ]; do
+      if [ $((r % 2)) -eq 1 ]; then
+        b=$(bdevperf_iops "$type" "$qd" "$work/bdevperf-$type-$qd-$r.log")
+        j=$(jvirtio_iops "$type" "$qd" "$work/jvirtio-$type-$qd-$r.log")
+      else
+        j=$(jvirtio_iops "$type" "$qd" "$work/jvirtio-$type-$qd-$r.log")
+        b=$(bdevperf_iops "$type" "$qd" "$work/bdevperf-$type-$qd-$r.log")
+      fi
+      printf '%s\t%s\t%s\t%s\t%s\n' "$type" "$qd" "$r" "$b" "$j" >> "$results"
+      printf '  %-4s QD%-2s round %d: bdevperf %10.0f IOPS   jvirtio %10.0f IOPS\n' "$type" "$qd" "$r" "$b" "$j"
+      r=$((r + 1))
+    done
+  done
+done
+
+python3 - "$results" <<'EOF'
+import statistics, sys
+rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
+print()
+print(f"{'workload':<22} {'bdevperf IOPS':>14} {'jvirtio IOPS':>14} {'jvirtio/bdevperf':>17}")
+for key in dict.fromkeys((t, q) for t, q, *_ in rows):
+    b = statistics.median(float(r[3]) for r in rows if (r[0], r[1]) == key)
+    j = statistics.median(float(r[4]) for r in rows if (r[0], r[1]) == key)
+    print(f"{key[0] + ' randread 4K QD' + key[1]:<22} {b:>14,.0f} {j:>14,.0f} {j / b:>17.2f}")
+print("(median of the rounds)")
+EOF
