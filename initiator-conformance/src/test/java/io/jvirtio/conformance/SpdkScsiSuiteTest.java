@@ -18,9 +18,9 @@ import java.util.Optional;
  *
  * <p>SPDK's scsi layer sets only LBPU in VPD 0xB2 (lib/scsi/scsi_bdev.c): no LBPWS, so the driver
  * offers no write-zeroes and that case is skipped with the reason; no LBPRZ, so what unmapped blocks
- * read is not checked. SPDK finishes a removed target's outstanding commands before it lets the LUN
- * go, so I/O in flight across the hot-unplug completes without error here; I/O submitted after it is
- * refused.
+ * read is not checked. SPDK keeps serving a removed target until its hot-detach is done, so most I/O
+ * in flight across the hot-unplug completes fine; the few it ends fail with CHECK CONDITION LOGICAL
+ * UNIT NOT SUPPORTED, named by the driver with the disk. I/O submitted after the event is refused.
  */
 @RequiresTargetImage(TargetImages.SPDK)
 class SpdkScsiSuiteTest extends AbstractScsiInitiatorSuite {
