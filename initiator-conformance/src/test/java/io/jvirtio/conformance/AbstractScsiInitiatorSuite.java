@@ -31,6 +31,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 import static io.jvirtio.conformance.ScsiSuiteIo.*;
 import static io.jvirtio.core.testing.BlkPatterns.*;
@@ -379,7 +380,7 @@ public abstract class AbstractScsiInitiatorSuite {
         }
     }
 
-    private void awaitEvent(String what, Runnable poll, java.util.function.BooleanSupplier done) {
+    private void awaitEvent(String what, Runnable poll, BooleanSupplier done) {
         long deadline = System.nanoTime() + EVENT_DEADLINE.toNanos();
         while (!done.getAsBoolean()) {
             poll.run();
