@@ -83,7 +83,13 @@ final class PerfCommand {
                 runs.addAll(runJobs(bdevs, workload, depth, ioSize, mix, seconds, cores, progress));
             }
             out.print(json ? PerfReport.json(runs) : PerfReport.table(runs));
-            return runs.stream().anyMatch(r -> r.result().errors() > 0) ? 1 : 0;
+            for (PerfReport.Run r : runs) {
+                if (r.result().errors() > 0) {
+                    err.printf(Locale.ROOT, "perf: %s -q %d: %d I/Os failed; the first: %s%n", r.result().bdev(), r.result().queueDepth(),
+                            r.result().errors(), r.result().firstError());
+                }
+            }
+            return runs.stream().anyMatch(r -> r.result().errors() > 0 || r.result().firstError() != null) ? 1 : 0;
         }
     }
 

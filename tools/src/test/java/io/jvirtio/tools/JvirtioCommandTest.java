@@ -119,4 +119,29 @@ class JvirtioCommandTest {
         assertEquals(2, q.status);
         assertTrue(q.err.contains("-q zero"), q.err);
     }
+    /**
+     * "What happens today" of the reconnect issue: the target is killed (SIGKILL) while perf runs.
+     * perf says the back-end disconnected, ends at once instead of running out -t, prints the table
+     * of what it measured and then the error, and exits 1.
+     */
+    @Test
+    void perfOnAKilledTargetPrintsTheDisconnectAndWhatItMeasured() throws Exception {
+        try (io.jvirtio.testkit.QemuStorageDaemon qsd = io.jvirtio.testkit.QemuStorageDaemon.nullCo(256L << 20).start()) {
+            java.util.concurrent.CompletableFuture<Result> perf = java.util.concurrent.CompletableFuture.supplyAsync(() -> run("perf",
+                    "--socket", qsd.socketPath().toString(), "-w", "randread", "-q", "32", "-t", "30"));
+            Thread.sleep(3000);
+            long killed = System.nanoTime();
+            ProcessHandle.of(qsd.pid()).orElseThrow().destroyForcibly();
+            Result r = perf.get(20, java.util.concurrent.TimeUnit.SECONDS);
+            long endedMillis = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
+            System.out.println(r.out + r.err);
+            assertEquals(1, r.status, r.out + r.err);
+            assertTrue(endedMillis < 5000, "perf ended " + endedMillis + " ms after the kill, not at the end of -t");
+            assertTrue(r.out.contains("vhost-user back-end on " + qsd.socketPath() + " disconnected"), "the progress lines say it: " + r.out);
+            Matcher row = Pattern.compile("VirtioBlk0\\s+randread\\s+32\\s+4096\\s+([0-9]+)").matcher(r.out);
+            assertTrue(row.find(), "the table of what was measured is printed: " + r.out);
+            assertTrue(Long.parseLong(row.group(1)) > 0, "the seconds before the kill count: " + r.out);
+            assertTrue(r.err.contains("I/Os failed") && r.err.contains("disconnected"), "the error follows the table: " + r.err);
+        }
+    }
 }

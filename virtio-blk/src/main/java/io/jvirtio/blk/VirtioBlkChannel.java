@@ -171,6 +171,7 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
         check.checkChannelOpen(op, closed);
         check.checkQueue(op, vq.name(), vq.brokenReason());
         check.checkDeviceOpen(op, dev.isClosed());
+        check.checkTransport(op, dev.device().transportLost());
     }
 
     // ---------------------------------------------------------------- completion
@@ -183,6 +184,15 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
             return requests.completed() - before;
         }
         vq.poll(POLL_BATCH, requests);
+        String lost = dev.device().transportLost();
+        if (lost != null) {
+            // What the back-end completed before it went is in the used ring and was taken above;
+            // the rest will never come back.
+            if (ios.inUse() > 0) {
+                requests.failEverything(new BdevIoException(Reason.TRANSPORT_LOST, lost));
+            }
+            return requests.completed() - before;
+        }
         if (requests.hasPending()) {
             requests.drainPending();
             // Flush even when the head I/O is still waiting: it may have started some of its parts.
@@ -212,9 +222,9 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
         }
         long deadline = System.nanoTime() + CLOSE_DRAIN_NANOS;
         while (ios.inUse() > 0 && !vq.isBroken() && !dev.isClosed() && System.nanoTime() < deadline) {
-            poll();
+            poll(); // fails everything at once when the transport is gone
         }
-        if (ios.inUse() > 0 && !vq.isBroken() && !dev.isClosed()) {
+        if (ios.inUse() > 0 && !vq.isBroken() && !dev.isClosed() && dev.device().transportLost() == null) {
             // The device still owns those requests and may yet complete them into this ring and these
             // buffers: fail them to the caller, but neither rewrite the ring nor hand it to anyone.
             int stuck = ios.inUse();

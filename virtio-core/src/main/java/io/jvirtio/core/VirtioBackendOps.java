@@ -73,6 +73,14 @@ public interface VirtioBackendOps {
     /** Kicks queue {@code index}: the driver made buffers available. Hot path. */
     void notifyQueue(int index);
 
+    /**
+     * Sets the one listener told when the peer goes away on its own (a vhost-user hang-up). A
+     * transport that cannot lose its peer (a PCI function stays until it is unbound) never calls it:
+     * the default does nothing. Told at once when the peer is already gone.
+     */
+    default void setTransportListener(TransportListener listener) {
+    }
+
     /** Closes the transport: disconnects, closes fds. Idempotent. */
     void destruct();
 

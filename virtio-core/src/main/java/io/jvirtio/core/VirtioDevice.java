@@ -47,6 +47,8 @@ public final class VirtioDevice implements AutoCloseable {
     private int fixedQueues;
     private boolean closed;
     private boolean destructed;
+    /** why the transport lost its peer; null while it has it. Read by I/O threads on every poll. */
+    private volatile String transportLost;
 
     /**
      * @param name   the device name used in every log line and error
@@ -57,6 +59,22 @@ public final class VirtioDevice implements AutoCloseable {
         this.name = name;
         this.ops = ops;
         this.memory = memory;
+        ops.setTransportListener(this::onTransportLost);
+    }
+
+    private void onTransportLost(String reason) {
+        if (transportLost == null) {
+            transportLost = reason;
+            LOG.error("{}: {}; I/O in flight and queued fails", name, reason);
+        }
+    }
+
+    /**
+     * @return why the transport lost its peer (e.g. "vhost-user back-end on PATH disconnected"),
+     *         or null while it has it. One volatile read: the drivers' poll looks at it every time.
+     */
+    public String transportLost() {
+        return transportLost;
     }
 
     /** @return the device name */
@@ -344,7 +362,11 @@ public final class VirtioDevice implements AutoCloseable {
         try {
             setStatus(VirtioStatus.RESET);
         } catch (RuntimeException e) {
-            LOG.warn("{}: reset on close failed: {}", name, e.toString());
+            if (transportLost != null) {
+                LOG.debug("{}: no reset on close, the transport is gone: {}", name, e.toString());
+            } else {
+                LOG.warn("{}: reset on close failed: {}", name, e.toString());
+            }
         }
         try {
             releaseRings();

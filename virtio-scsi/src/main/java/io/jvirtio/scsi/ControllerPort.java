@@ -23,6 +23,9 @@ interface ControllerPort {
     /** @return whether the controller was closed: I/O is refused and what is in flight fails */
     boolean isDeviceClosed();
 
+    /** @return why the transport lost its peer ("vhost-user back-end on PATH disconnected"), null while it has it */
+    String transportLost();
+
     /** @return a counter that moves each time a LUN is removed: a queue then looks for drained channels */
     int removalEpoch();
 

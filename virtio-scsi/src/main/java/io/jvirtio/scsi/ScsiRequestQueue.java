@@ -323,6 +323,14 @@ final class ScsiRequestQueue extends DriverRequestQueue<ScsiIo, ScsiCmd> {
             return completed() - before;
         }
         vq.poll(POLL_BATCH, completion);
+        String lost = ctrl.transportLost();
+        if (lost != null) {
+            // what the back-end completed before it went was taken above; the rest never comes back
+            if (outstanding() > 0 || hasPending() || retries.size() > 0) {
+                failEverything(new BdevIoException(Reason.TRANSPORT_LOST, lost));
+            }
+            return completed() - before;
+        }
         boolean flush = false;
         if (retries.size() > 0) {
             drainRetries();

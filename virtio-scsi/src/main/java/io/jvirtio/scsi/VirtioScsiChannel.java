@@ -288,6 +288,7 @@ public final class VirtioScsiChannel extends AbstractIoChannel {
         }
         check.checkQueue(op, queue.vq.name(), queue.vq.brokenReason());
         check.checkDeviceOpen(op, ctrl.isDeviceClosed());
+        check.checkTransport(op, ctrl.transportLost());
     }
 
     // ---------------------------------------------------------------- teardown

@@ -301,6 +301,11 @@ public final class VirtioScsiController implements AutoCloseable {
         }
 
         @Override
+        public String transportLost() {
+            return device.transportLost();
+        }
+
+        @Override
         public int removalEpoch() {
             return disks.removalEpoch();
         }

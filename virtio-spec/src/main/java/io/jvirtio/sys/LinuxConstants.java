@@ -31,6 +31,10 @@ public final class LinuxConstants {
     public static final short POLLIN = 0x001;
     public static final short POLLERR = 0x008;
     public static final short POLLHUP = 0x010;
+    /** {@code POLLNVAL}: the fd is not open. */
+    public static final short POLLNVAL = 0x020;
+    /** {@code POLLRDHUP}: the peer closed its end of a stream socket (or shut down writing). */
+    public static final short POLLRDHUP = 0x2000;
 
     // <fcntl.h>
     public static final int O_RDWR = 0x2;

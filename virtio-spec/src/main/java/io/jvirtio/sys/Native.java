@@ -370,6 +370,35 @@ public final class Native {
         }
     }
 
+    /**
+     * Waits for events on one fd.
+     *
+     * @param events        the {@code poll(2)} events asked for ({@link LinuxConstants#POLLRDHUP}, ...);
+     *                      POLLHUP, POLLERR and POLLNVAL are reported whether asked or not
+     * @param timeoutMillis how long to wait; -1 for ever
+     * @return the revents, 0 on timeout or EINTR
+     */
+    public static int poll(int fd, short events, int timeoutMillis) {
+        try {
+            MemorySegment st = scratch();
+            MemorySegment pfd = st.asSlice(SCRATCH_POLLFD, POLLFD_SIZE);
+            pfd.set(JAVA_INT, 0, fd);
+            pfd.set(JAVA_SHORT, POLLFD_EVENTS, events);
+            pfd.set(JAVA_SHORT, POLLFD_REVENTS, (short) 0);
+            int rc = (int) POLL.invokeExact(st, pfd, 1L, timeoutMillis);
+            if (rc < 0) {
+                int e = errno(st);
+                if (e == Errno.EINTR) {
+                    return 0;
+                }
+                throw new NativeException("poll(fd=" + fd + ")", e);
+            }
+            return rc == 0 ? 0 : pfd.get(JAVA_SHORT, POLLFD_REVENTS) & 0xffff;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     /** {@code strerror(3)}. */
     public static String strerror(int errno) {
         try {

@@ -50,6 +50,17 @@ public final class IoValidator {
         }
     }
 
+    /**
+     * Refuses I/O while the transport has lost its peer.
+     *
+     * @param lostReason why it was lost ("vhost-user back-end on PATH disconnected"), null while it is there
+     */
+    public void checkTransport(String op, String lostReason) {
+        if (lostReason != null) {
+            throw new BdevIoException(Reason.TRANSPORT_LOST, "bdev " + name + ": " + op + " refused: " + lostReason);
+        }
+    }
+
     /** Refuses I/O once the device (or controller) was closed. */
     public void checkDeviceOpen(String op, boolean deviceClosed) {
         if (deviceClosed) {

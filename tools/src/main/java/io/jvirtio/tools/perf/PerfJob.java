@@ -1,6 +1,7 @@
 package io.jvirtio.tools.perf;
 
 import io.jvirtio.bdev.Bdev;
+import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.IoCallback;
 import io.jvirtio.bdev.IoChannel;
 import io.jvirtio.spec.VirtioException;
@@ -46,6 +47,10 @@ public final class PerfJob implements IoCallback {
     private long miscompares;
     private boolean stopping;
     private VirtioException firstError;
+    /** slots whose next I/O the channel refused (the device is gone): they stay idle */
+    private int idleSlots;
+    private Consumer<String> progress;
+    private long t0;
 
     private static final class Slot {
         int index;
@@ -130,8 +135,9 @@ public final class PerfJob implements IoCallback {
                     slots[i].readBack = bdev.allocateBuffer(ioSize, 4096);
                 }
             }
+            this.progress = progress;
             long cpu0 = threads.getCurrentThreadCpuTime();
-            long t0 = System.nanoTime();
+            t0 = System.nanoTime();
             long end = t0 + durationNanos;
             long nextProgress = t0 + PROGRESS_NANOS;
             long lastIos = 0;
@@ -141,8 +147,8 @@ public final class PerfJob implements IoCallback {
             while (true) {
                 channel.poll();
                 long now = System.nanoTime();
-                if (now - end >= 0) {
-                    break;
+                if (now - end >= 0 || idleSlots == queueDepth) {
+                    break; // time is up, or the device refuses every further I/O: what was measured stands
                 }
                 if (progress != null && now - nextProgress >= 0) {
                     double secs = (now - t0) / 1e9;
@@ -161,15 +167,14 @@ public final class PerfJob implements IoCallback {
             while (channel.inFlight() > 0 && System.nanoTime() - drainDeadline < 0) {
                 channel.poll();
             }
+            String error = firstError == null ? null : firstError.getMessage();
             if (channel.inFlight() > 0) {
-                throw new IllegalStateException(bdev.name() + ": " + channel.inFlight() + " I/Os not completed by the device "
-                        + TimeUnit.NANOSECONDS.toMillis(DRAIN_NANOS) + " ms after the run ended");
-            }
-            if (firstError != null && measuredIos == 0) {
-                throw firstError;
+                String hung = bdev.name() + ": " + channel.inFlight() + " I/Os not completed by the device "
+                        + TimeUnit.NANOSECONDS.toMillis(DRAIN_NANOS) + " ms after the run ended";
+                error = error == null ? hung : hung + "; first error: " + error;
             }
             return new PerfResult(bdev.name(), workload, queueDepth, ioSize, measuredIos, measuredBytes, errors, miscompares, elapsed,
-                    cpu, histogram.copy());
+                    cpu, histogram.copy(), error);
         } finally {
             channel.close();
             for (Slot s : slots) {
@@ -189,7 +194,26 @@ public final class PerfJob implements IoCallback {
         }
     }
 
+    /** Submits the slot's next I/O; a refusal (the device or its transport is gone) leaves the slot idle. */
     private void submit(Slot s) {
+        try {
+            submitNext(s);
+        } catch (BdevIoException e) {
+            idleSlots++; // not an I/O that failed: it never started
+            noteError(e);
+        }
+    }
+
+    private void noteError(VirtioException e) {
+        if (firstError == null) {
+            firstError = e;
+            if (progress != null) {
+                progress.accept(String.format("%6.1f s  %s: %s", (System.nanoTime() - t0) / 1e9, bdev.name(), e.getMessage()));
+            }
+        }
+    }
+
+    private void submitNext(Slot s) {
         long unit;
         if (workload.op() == Workload.Op.VERIFY) {
             // slot k of the job only ever uses units k, k + depth, k + 2*depth, ... of the job's slice
@@ -226,7 +250,16 @@ public final class PerfJob implements IoCallback {
         Slot s = (Slot) context;
         if (error == null && workload.op() == Workload.Op.VERIFY && !s.verifying) {
             s.verifying = true; // the write is in: read it back before this I/O counts
-            if (!channel.read(s.readBack, s.offset, this, s)) {
+            boolean accepted;
+            try {
+                accepted = channel.read(s.readBack, s.offset, this, s);
+            } catch (BdevIoException e) {
+                errors++; // the verify I/O (its write was in) fails as a whole
+                idleSlots++;
+                noteError(e);
+                return;
+            }
+            if (!accepted) {
                 throw new IllegalStateException("channel refused a verify read at depth " + queueDepth);
             }
             return;
@@ -234,9 +267,7 @@ public final class PerfJob implements IoCallback {
         long lat = System.nanoTime() - s.startNanos;
         if (error != null) {
             errors++;
-            if (firstError == null) {
-                firstError = error;
-            }
+            noteError(error);
         } else if (workload.op() == Workload.Op.VERIFY && s.buffer.mismatch(s.readBack) >= 0) {
             miscompares++;
             errors++;

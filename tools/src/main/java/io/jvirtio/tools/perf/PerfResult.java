@@ -16,9 +16,10 @@ import org.HdrHistogram.Histogram;
  * @param elapsedNanos wall time of the measured phase
  * @param cpuNanos     CPU time of the polling thread during the measured phase
  * @param latency      completion latency in nanoseconds
+ * @param firstError   the first error an I/O met (completion or refusal), or null
  */
 public record PerfResult(String bdev, Workload workload, int queueDepth, int ioSize, long ios, long bytes, long errors,
-                         long miscompares, long elapsedNanos, long cpuNanos, Histogram latency) {
+                         long miscompares, long elapsedNanos, long cpuNanos, Histogram latency, String firstError) {
 
     /**
      * Adds up the jobs of one bdev (several cores): counts summed, histograms merged, the longest
@@ -31,7 +32,11 @@ public record PerfResult(String bdev, Workload workload, int queueDepth, int ioS
         PerfResult first = jobs.getFirst();
         Histogram h = first.latency.copy();
         long ios = 0, bytes = 0, errors = 0, miscompares = 0, elapsed = 0, cpu = 0;
+        String firstError = null;
         for (PerfResult r : jobs) {
+            if (firstError == null) {
+                firstError = r.firstError;
+            }
             ios += r.ios;
             bytes += r.bytes;
             errors += r.errors;
@@ -42,7 +47,7 @@ public record PerfResult(String bdev, Workload workload, int queueDepth, int ioS
                 h.add(r.latency);
             }
         }
-        return new PerfResult(first.bdev, first.workload, first.queueDepth, first.ioSize, ios, bytes, errors, miscompares, elapsed, cpu, h);
+        return new PerfResult(first.bdev, first.workload, first.queueDepth, first.ioSize, ios, bytes, errors, miscompares, elapsed, cpu, h, firstError);
     }
 
     /** @return I/Os per second */

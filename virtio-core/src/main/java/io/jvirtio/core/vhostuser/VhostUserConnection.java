@@ -172,6 +172,25 @@ public final class VhostUserConnection implements AutoCloseable {
         return replyAck;
     }
 
+    /** @return the socket's file descriptor (for a hang-up watch; owned by this connection) */
+    int socketFd() {
+        try {
+            return FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
+        } catch (IOException e) {
+            throw VhostUserException.socketFailure(prefix() + "cannot get the socket's file descriptor: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Records that the back-end went away (a hang-up seen outside any request): every later request
+     * fails at once with {@code reason} instead of writing into a dead socket.
+     */
+    synchronized void markLost(String reason) {
+        if (broken == null) {
+            broken = VhostUserException.socketFailure(reason, null);
+        }
+    }
+
     /** @return whether an earlier protocol error made the connection unusable */
     public synchronized boolean isBroken() {
         return broken != null;
@@ -320,8 +339,18 @@ public final class VhostUserConnection implements AutoCloseable {
     public synchronized void close() {
         if (!closed) {
             closed = true;
+            shutdownQuietly(socket); // the peer sees EOF now, though a hang-up watch still holds a duplicate fd
             closeQuietly(socket);
             LOG.debug("vhost-user {}: closed", path);
+        }
+    }
+
+    private static void shutdownQuietly(AFUNIXSocket s) {
+        try {
+            s.shutdownInput();
+            s.shutdownOutput();
+        } catch (IOException ignored) {
+            // already shut down or never connected
         }
     }
 

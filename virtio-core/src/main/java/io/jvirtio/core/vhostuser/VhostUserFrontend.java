@@ -9,6 +9,7 @@ import io.jvirtio.spec.vhostuser.VhostUserVringFile;
 import io.jvirtio.spec.vhostuser.VhostUserException;
 
 import io.jvirtio.core.QueueSetup;
+import io.jvirtio.core.TransportListener;
 import io.jvirtio.core.TransportUnsupportedException;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.spec.VirtioFeatures;
@@ -88,6 +89,11 @@ public final class VhostUserFrontend implements VirtioBackendOps {
 
     private final VhostUserQueues queues;
 
+    private HangupWatcher watcher;
+    /** why the back-end is gone, set by the hang-up watcher; null while it is there */
+    private volatile String lostReason;
+    private volatile TransportListener transportListener;
+
     private long ackedFeatures = -1;
     private int status;
     private boolean started;
@@ -132,6 +138,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
             throw e;
         }
         try {
+            backend.watcher = HangupWatcher.start(socket, conn.socketFd(), backend::hungUp);
             memory.addListener(backend.listener);
             for (MemoryRegion r : memory.regions()) {
                 backend.regionAdded(r);
@@ -186,7 +193,21 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         return new Handshake(features, offeredProtocol, protocol, reportedQueues, maxMemSlots);
     }
 
+    private void hungUp(String reason) {
+        conn.markLost(reason);
+        lostReason = reason;
+        TransportListener l = transportListener;
+        if (l != null) {
+            l.transportLost(reason);
+        }
+    }
+
     // ---------------------------------------------------------------- accessors
+
+    /** @return why the back-end is gone ("vhost-user back-end on PATH disconnected"), or null while it is there */
+    public String lostReason() {
+        return lostReason;
+    }
 
     /** @return the back-end's socket */
     public Path socketPath() {
@@ -415,6 +436,15 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         Native.eventfdWrite(fd, 1);
     }
 
+    @Override
+    public void setTransportListener(TransportListener listener) {
+        transportListener = listener;
+        String reason = lostReason;
+        if (reason != null && listener != null) {
+            listener.transportLost(reason);
+        }
+    }
+
     /** Stops running queues (best effort), closes every eventfd and the socket. Idempotent. */
     @Override
     public synchronized void destruct() {
@@ -433,6 +463,9 @@ public final class VhostUserFrontend implements VirtioBackendOps {
             queues.releaseAll();
             queues.closeRetired();
             started = false;
+            if (watcher != null) {
+                watcher.stop();
+            }
             conn.close();
         }
     }
