@@ -34,7 +34,7 @@ final class BlkController implements Controller {
     public ControllerParams configParams() {
         VirtioDevice device = blk.device();
         return ControllerParams.ofAttached(name(), devType(), device.backend().writeJsonConfig(),
-                device.queueCount() - device.fixedQueues(), device.queue(0).size());
+                device.queueCount() - device.fixedQueues(), device.queue(0).size(), device.reconnectPolicy());
     }
 
     @Override

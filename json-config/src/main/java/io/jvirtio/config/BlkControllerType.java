@@ -30,6 +30,11 @@ public final class BlkControllerType extends VhostUserControllerType<VirtioBlkOp
     }
 
     @Override
+    VirtioBlkOptions withParams(VirtioBlkOptions options, ControllerParams params) {
+        return options.withReconnect(params.reconnect());
+    }
+
+    @Override
     Controller attachDriver(String name, VirtioBackendOps ops, MemoryDomain memory, VirtioBlkOptions options) {
         return new BlkController(VirtioBlkDevice.attach(name, ops, memory, true, options));
     }

@@ -1,5 +1,7 @@
 package io.jvirtio.config;
 
+import io.jvirtio.core.ReconnectPolicy;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -29,8 +31,11 @@ import static io.jvirtio.config.JsonObjectReader.quote;
  * @param traddr  the vhost-user socket path, or the PCI address
  * @param vqCount request queues (fixed scsi queues not counted); 0 for PCI, where the device decides
  * @param vqSize  descriptors per queue; 0 for PCI
+ * @param reconnect {@code ctrlr_loss_timeout_sec}, {@code reconnect_delay_sec}, {@code fast_io_fail_timeout_sec}
+ *                  as SPDK's {@code bdev_nvme_attach_controller} takes them (jvirtio's addition to this method)
  */
-public record ControllerParams(String name, String devType, Transport trtype, String traddr, int vqCount, int vqSize) {
+public record ControllerParams(String name, String devType, Transport trtype, String traddr, int vqCount, int vqSize,
+                               ReconnectPolicy reconnect) {
     /** The RPC / config method these params belong to. */
     public static final String METHOD = "bdev_virtio_attach_controller";
     /** SPDK's {@code SPDK_VIRTIO_USER_DEFAULT_VQ_COUNT}. */
@@ -43,13 +48,27 @@ public record ControllerParams(String name, String devType, Transport trtype, St
     public static final int MAX_VQ_COUNT = 65535;
     /** The param names, in the order SPDK's save_config writes them. */
     public static final List<String> PARAM_NAMES = List.of("name", "dev_type", "trtype", "traddr", "vq_count", "vq_size");
+    /** The reconnect params, named and checked as in SPDK's bdev_nvme_attach_controller; written only when not 0. */
+    public static final List<String> RECONNECT_PARAM_NAMES = List.of("ctrlr_loss_timeout_sec", "reconnect_delay_sec",
+            "fast_io_fail_timeout_sec");
     private static final List<String> REQUIRED = List.of("name", "dev_type", "trtype", "traddr");
     private static final String REQUIRED_NOTE = METHOD + " requires name, dev_type, trtype and traddr";
     /** What {@code spdk_pci_addr_parse} takes: [domain:]bus:device.function. */
     private static final Pattern PCI_ADDRESS = Pattern.compile("(?:[0-9a-fA-F]{1,4}:)?[0-9a-fA-F]{1,2}:[01]?[0-9a-fA-F]\\.[0-7]");
 
+    /** Params without a reconnect policy. */
+    public ControllerParams(String name, String devType, Transport trtype, String traddr, int vqCount, int vqSize) {
+        this(name, devType, trtype, traddr, vqCount, vqSize, ReconnectPolicy.NONE);
+    }
+
+    /** @return these params with a reconnect policy */
+    public ControllerParams withReconnect(ReconnectPolicy policy) {
+        return new ControllerParams(name, devType, trtype, traddr, vqCount, vqSize, policy);
+    }
+
     /** @throws ConfigException naming the param (path relative to the params object) and its value */
     public ControllerParams {
+        java.util.Objects.requireNonNull(reconnect, "reconnect");
         if (name == null || name.isEmpty()) {
             throw new ConfigException(JsonPath.of("name"), (name == null ? "missing" : "\"\" (empty)") + "; a controller needs a name");
         }
@@ -131,12 +150,14 @@ public record ControllerParams(String name, String devType, Transport trtype, St
      * @param vqSize    descriptors per queue in use
      * @throws IllegalStateException when the transport writes a trtype save_config cannot express
      */
-    static ControllerParams ofAttached(String name, String devType, Map<String, Object> transport, int vqCount, int vqSize) {
+    static ControllerParams ofAttached(String name, String devType, Map<String, Object> transport, int vqCount, int vqSize,
+                                       ReconnectPolicy reconnect) {
         String trtype = String.valueOf(transport.get("trtype"));
         String traddr = String.valueOf(transport.get("traddr"));
         Transport t = Transport.fromSpdkName(trtype).orElseThrow(
                 () -> new IllegalStateException(name + ": transport writes trtype " + trtype + ", which save_config cannot express"));
-        return t == Transport.USER ? new ControllerParams(name, devType, t, traddr, vqCount, vqSize) : pci(name, devType, traddr);
+        return (t == Transport.USER ? new ControllerParams(name, devType, t, traddr, vqCount, vqSize) : pci(name, devType, traddr))
+                .withReconnect(reconnect);
     }
 
     /**
@@ -149,7 +170,9 @@ public record ControllerParams(String name, String devType, Transport trtype, St
      */
     public static ControllerParams fromJson(JsonNode params) {
         JsonObjectReader r = JsonObjectReader.of(params, JsonPath.root(), "the params of " + METHOD);
-        r.allowOnly(METHOD, new LinkedHashSet<>(PARAM_NAMES));
+        LinkedHashSet<String> allowed = new LinkedHashSet<>(PARAM_NAMES);
+        allowed.addAll(RECONNECT_PARAM_NAMES);
+        r.allowOnly(METHOD, allowed);
         List<String> missing = new ArrayList<>();
         for (String k : REQUIRED) {
             if (!r.has(k)) {
@@ -182,7 +205,27 @@ public record ControllerParams(String name, String devType, Transport trtype, St
             }
         }
         return new ControllerParams(name, devType, trtype, traddr, (int) Math.min(count, Integer.MAX_VALUE),
-                (int) Math.min(size, Integer.MAX_VALUE));
+                (int) Math.min(size, Integer.MAX_VALUE), reconnectPolicy(r));
+    }
+
+    /** SPDK's types: ctrlr_loss_timeout_sec int32 (-1 = for ever), the other two uint32; SPDK's rules between them. */
+    private static ReconnectPolicy reconnectPolicy(JsonObjectReader r) {
+        long loss = r.optionalInt32("ctrlr_loss_timeout_sec").orElse(0);
+        long delay = r.optionalUint32("reconnect_delay_sec").orElse(0);
+        long fast = r.optionalUint32("fast_io_fail_timeout_sec").orElse(0);
+        for (String k : List.of("reconnect_delay_sec", "fast_io_fail_timeout_sec")) {
+            long v = k.equals("reconnect_delay_sec") ? delay : fast;
+            if (v > Integer.MAX_VALUE) {
+                throw new ConfigException(JsonPath.of(k), v + " is out of range (0 to " + Integer.MAX_VALUE + " seconds)");
+            }
+        }
+        try {
+            return new ReconnectPolicy((int) loss, (int) delay, (int) fast);
+        } catch (IllegalArgumentException e) {
+            String first = e.getMessage().split(" ", 2)[0];
+            JsonPath at = RECONNECT_PARAM_NAMES.contains(first) ? JsonPath.of(first) : JsonPath.root();
+            throw new ConfigException(at, e.getMessage());
+        }
     }
 
     private static Transport parseTransport(String trtype) {
@@ -222,6 +265,11 @@ public record ControllerParams(String name, String devType, Transport trtype, St
         if (trtype == Transport.USER) {
             p.put("vq_count", vqCount);
             p.put("vq_size", vqSize);
+        }
+        if (!reconnect.isDefault()) {
+            p.put("ctrlr_loss_timeout_sec", reconnect.ctrlrLossTimeoutSec());
+            p.put("reconnect_delay_sec", reconnect.reconnectDelaySec());
+            p.put("fast_io_fail_timeout_sec", reconnect.fastIoFailTimeoutSec());
         }
         return p;
     }

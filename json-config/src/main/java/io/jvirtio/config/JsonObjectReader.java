@@ -116,6 +116,26 @@ final class JsonObjectReader {
         return OptionalLong.of(b.longValue());
     }
 
+    /** @return the member as a signed 32-bit integer (SPDK's {@code spdk_json_decode_int32}), or empty when absent */
+    OptionalLong optionalInt32(String key) {
+        JsonNode v = node.get(key);
+        if (v == null) {
+            return OptionalLong.empty();
+        }
+        JsonPath at = path.field(key);
+        if (!v.isNumber()) {
+            throw new ConfigException(at, wrongType(v, "an integer"));
+        }
+        if (!v.isIntegralNumber()) {
+            throw new ConfigException(at, show(v) + " is not an integer");
+        }
+        BigInteger b = v.bigIntegerValue();
+        if (b.bitLength() > 31) {
+            throw new ConfigException(at, show(v) + " is out of range (-2147483648 to 2147483647)");
+        }
+        return OptionalLong.of(b.longValue());
+    }
+
     static String string(JsonNode v, JsonPath at) {
         if (!v.isTextual()) {
             throw new ConfigException(at, wrongType(v, "a string"));

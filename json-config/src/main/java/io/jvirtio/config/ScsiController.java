@@ -34,7 +34,7 @@ final class ScsiController implements Controller {
     public ControllerParams configParams() {
         // vq_count: request queues only, as SPDK writes it (dump info's vq_count counts every queue).
         return ControllerParams.ofAttached(name(), devType(), scsi.device().backend().writeJsonConfig(),
-                scsi.options().requestQueues(), ((Number) virtioInfo().get("vq_size")).intValue());
+                scsi.options().requestQueues(), ((Number) virtioInfo().get("vq_size")).intValue(), scsi.device().reconnectPolicy());
     }
 
     @Override

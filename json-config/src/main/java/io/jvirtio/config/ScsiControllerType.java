@@ -41,6 +41,11 @@ public final class ScsiControllerType extends VhostUserControllerType<VirtioScsi
             throw new ConfigException(JsonPath.of("vq_size"), params.vqSize() + " is too small for dev_type scsi (at least "
                     + MIN_VQ_SIZE + " descriptors per queue)");
         }
+        if (!params.reconnect().isDefault()) {
+            throw new ConfigException(JsonPath.of("ctrlr_loss_timeout_sec"), params.reconnect().ctrlrLossTimeoutSec()
+                    + ": reconnect is not available yet for dev_type scsi (it fails I/O at once when the target goes); leave the"
+                    + " three reconnect params out or 0");
+        }
     }
 
     @Override

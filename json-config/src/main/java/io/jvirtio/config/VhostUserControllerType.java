@@ -56,11 +56,16 @@ abstract class VhostUserControllerType<O extends DriverOptions<O>> implements Co
     @Override
     public final Controller attach(ControllerParams params) {
         validate(params);
-        O options = baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize());
+        O options = withParams(baseOptions.withRequestQueues(params.vqCount()).withQueueSize(params.vqSize()), params);
         return VhostUserAttach.attach(params.name(), params.socketPath(), options.memoryBytes(), options.hugePages(), vhostUserOptions,
                 e -> new ConfigException(JsonPath.of("traddr"), quote(params.traddr()) + ": cannot attach " + params.name()
                         + ": " + e.getMessage(), e),
                 (ops, memory) -> attachDriver(params.name(), ops, memory, options));
+    }
+
+    /** The driver's own params beyond queues (blk: the reconnect policy); none by default. */
+    O withParams(O options, ControllerParams params) {
+        return options;
     }
 
     /**

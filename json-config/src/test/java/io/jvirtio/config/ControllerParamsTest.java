@@ -150,4 +150,32 @@ class ControllerParamsTest {
         assertEquals("[3].params", JsonPath.root().index(3).field("params").toString());
         assertEquals("a[1].b", JsonPath.of("a").resolve(JsonPath.of("[1].b")).toString());
     }
+    @Test
+    void reconnectParamsInSpdksTermsRoundTripAndAreWrittenOnlyWhenSet() {
+        ControllerParams p = parse("{" + BASE + ", \"ctrlr_loss_timeout_sec\": 30, \"reconnect_delay_sec\": 2, \"fast_io_fail_timeout_sec\": 10}");
+        assertEquals(new io.jvirtio.core.ReconnectPolicy(30, 2, 10), p.reconnect());
+        assertEquals(p, ControllerParams.fromJson(p.toJson()));
+        assertTrue(p.toJson().has("ctrlr_loss_timeout_sec"), p.toJson().toString());
+        ControllerParams forever = parse("{" + BASE + ", \"ctrlr_loss_timeout_sec\": -1, \"reconnect_delay_sec\": 1}");
+        assertEquals(-1, forever.reconnect().ctrlrLossTimeoutSec());
+        ControllerParams plain = parse("{" + BASE + "}");
+        assertTrue(plain.reconnect().isDefault());
+        assertFalse(plain.toJson().has("ctrlr_loss_timeout_sec"), "defaults are not written: " + plain.toJson());
+        assertFalse(plain.toJson().has("reconnect_delay_sec"));
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "\"ctrlr_loss_timeout_sec\": 10|reconnect_delay_sec|reconnect_delay_sec can't be 0 when ctrlr_loss_timeout_sec is 10",
+            "\"ctrlr_loss_timeout_sec\": 5, \"reconnect_delay_sec\": 6|reconnect_delay_sec|reconnect_delay_sec 6 can't be more than ctrlr_loss_timeout_sec 5",
+            "\"ctrlr_loss_timeout_sec\": 10, \"reconnect_delay_sec\": 2, \"fast_io_fail_timeout_sec\": 11|fast_io_fail_timeout_sec|fast_io_fail_timeout_sec 11 can't be more than ctrlr_loss_timeout_sec 10",
+            "\"reconnect_delay_sec\": 3|reconnect_delay_sec|must both be 0 when ctrlr_loss_timeout_sec is 0",
+            "\"ctrlr_loss_timeout_sec\": -2|ctrlr_loss_timeout_sec|ctrlr_loss_timeout_sec -2 can't be less than -1",
+            "\"ctrlr_loss_timeout_sec\": \"30\"|ctrlr_loss_timeout_sec|is a string, not an integer",
+    })
+    void badReconnectParamsAreRefusedAsSpdkRefusesThem(String extra, String param, String message) {
+        ConfigException e = refused("{" + BASE + ", " + extra + "}");
+        assertTrue(e.getMessage().contains(param), e.getMessage());
+        assertTrue(e.getMessage().contains(message), e.getMessage());
+    }
 }

@@ -144,6 +144,7 @@ public final class QemuStorageDaemon implements AutoCloseable {
         private int logicalBlockSize;
         private Duration startTimeout = DEFAULT_START_TIMEOUT;
         private Path binary;
+        private Path socket;
 
         private Builder(String blockdev) {
             this.blockdev = blockdev;
@@ -176,6 +177,15 @@ public final class QemuStorageDaemon implements AutoCloseable {
             return this;
         }
 
+        /**
+         * @param path the export's socket, instead of one in a fresh temporary directory: for a daemon
+         *             restarted on the same socket (qemu-storage-daemon replaces a stale socket file)
+         */
+        public Builder socket(Path path) {
+            this.socket = path;
+            return this;
+        }
+
         /** @param path a binary other than the one {@link #findBinary()} finds */
         public Builder binary(Path path) {
             this.binary = path;
@@ -196,7 +206,7 @@ public final class QemuStorageDaemon implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            Path socket = dir.resolve("vhost-user-blk.sock");
+            Path socket = this.socket != null ? this.socket : dir.resolve("vhost-user-blk.sock");
             Path log = dir.resolve("qemu-storage-daemon.log");
             String export = "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=" + escape(socket.toString())
                     + ",writable=" + (writable ? "on" : "off") + ",num-queues=" + numQueues

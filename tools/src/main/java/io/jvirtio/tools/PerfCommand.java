@@ -1,5 +1,9 @@
 package io.jvirtio.tools;
 
+import io.jvirtio.core.LinkListener;
+import io.jvirtio.core.ReconnectPolicy;
+import io.jvirtio.core.VirtioDevice;
+
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
@@ -36,13 +40,20 @@ final class PerfCommand {
             usage: jvirtio perf (--json CONFIG [-b BDEV] | --socket PATH [--target-pid PID] | --qsd-null SIZE | --qsd-file IMAGE)
                                 [-q DEPTH[,DEPTH...]] [-o IO_SIZE] [-w WORKLOAD] [-M RWMIXREAD] [-t SECONDS]
                                 [-m CORE_MASK | --cores N] [--vq-size N] [--hugepages auto|require|never] [--output text|json]
+                                [--ctrlr-loss-timeout-sec N --reconnect-delay-sec N [--fast-io-fail-timeout-sec N]]
               WORKLOAD: read, write, randread, randwrite, rw, randrw, verify, unmap, flush, write_zeroes (default randread)
               -m 0x3 or --cores 2: one thread (and request queue) per core on each bdev; the config's vq_count must allow it
               defaults: -q 32 -o 4096 -t 5 -M 50 --cores 1 --vq-size 256 (--vq-size applies to --socket/--qsd-*)
+              reconnect (SPDK's bdev_nvme terms; --socket/--qsd-*; in a --json config: the controller's params):
+                --ctrlr-loss-timeout-sec 0 never reconnects (default), -1 for ever; --reconnect-delay-sec the longest
+                pause between attempts; --fast-io-fail-timeout-sec how long I/O waits before it fails (0: until given up)
             """;
 
     private static final List<String> VALUE_OPTIONS = List.of("--json", "-b", "--socket", "--target-pid", "--qsd-null", "--qsd-file",
-            "-q", "-o", "-w", "-M", "-t", "-m", "--cores", "--vq-size", "--hugepages", "--output");
+            "-q", "-o", "-w", "-M", "-t", "-m", "--cores", "--vq-size", "--hugepages", "--output",
+            "--ctrlr-loss-timeout-sec", "--reconnect-delay-sec", "--fast-io-fail-timeout-sec");
+    private static final List<String> RECONNECT_OPTIONS = List.of("--ctrlr-loss-timeout-sec", "--reconnect-delay-sec",
+            "--fast-io-fail-timeout-sec");
 
     private PerfCommand() {
     }
@@ -68,6 +79,10 @@ final class PerfCommand {
         };
         PrintStream progress = json ? err : out;
         try (Bdevs bdevs = Bdevs.open(a, depths.stream().mapToInt(Integer::intValue).max().orElse(1), ioSize)) {
+            long t0 = System.nanoTime();
+            for (VirtioDevice d : bdevs.devices()) {
+                d.addLinkListener(new ProgressLinkListener(progress, t0));
+            }
             for (Bdev b : bdevs.list) {
                 progress.printf(Locale.ROOT, "bdev %s: %d blocks of %d bytes, %d channel(s)%n", b.name(), b.blockCount(), b.blockSize(),
                         b.maxChannels());
@@ -143,6 +158,44 @@ final class PerfCommand {
         }
     }
 
+    /** --ctrlr-loss-timeout-sec and friends, checked by SPDK's rules; errors name the options. */
+    static ReconnectPolicy reconnectPolicy(Args a) {
+        int loss = a.getInt("--ctrlr-loss-timeout-sec", 0);
+        int delay = a.getInt("--reconnect-delay-sec", 0);
+        int fast = a.getInt("--fast-io-fail-timeout-sec", 0);
+        try {
+            return new ReconnectPolicy(loss, delay, fast);
+        } catch (IllegalArgumentException e) {
+            String m = e.getMessage();
+            for (String o : RECONNECT_OPTIONS) {
+                m = m.replace(o.substring(2).replace('-', '_'), o);
+            }
+            throw new Args.UsageException(m);
+        }
+    }
+
+    /** Prints a device's disconnect, reconnect and give-up among the progress lines, as they happen. */
+    private record ProgressLinkListener(PrintStream out, long t0) implements LinkListener {
+        @Override
+        public void disconnected(String device, String reason) {
+            out.printf(Locale.ROOT, "%6.1f s  %s: disconnected: %s%n", secs(), device, reason);
+        }
+
+        @Override
+        public void reconnected(String device, long stallNanos) {
+            out.printf(Locale.ROOT, "%6.1f s  %s: reconnected after %d ms; I/O resumed%n", secs(), device, stallNanos / 1_000_000);
+        }
+
+        @Override
+        public void givenUp(String device, String reason) {
+            out.printf(Locale.ROOT, "%6.1f s  %s: given up: %s%n", secs(), device, reason);
+        }
+
+        private double secs() {
+            return (System.nanoTime() - t0) / 1e9;
+        }
+    }
+
     private static List<Integer> parseDepths(String spec) {
         List<Integer> depths = new ArrayList<>();
         for (String d : spec.split(",")) {
@@ -203,6 +256,12 @@ final class PerfCommand {
             }
             targetPid = a.getLong("--target-pid", -1);
             if (a.has("--json")) {
+                for (String o : RECONNECT_OPTIONS) {
+                    if (a.has(o)) {
+                        throw new Args.UsageException(o + ": with --json the reconnect policy is the controller's params in the config ("
+                                + o.substring(2).replace('-', '_') + " of bdev_virtio_attach_controller)");
+                    }
+                }
                 Path config = Path.of(a.get("--json", ""));
                 BdevRegistry registry = new BdevRegistry();
                 closeables.add(registry);
@@ -240,10 +299,24 @@ final class PerfCommand {
             };
             int vqSize = a.getInt("--vq-size", Math.max(256, Integer.highestOneBit(maxDepth * 2 - 1)));
             VirtioBlkOptions options = VirtioBlkOptions.defaults().withQueueSize(vqSize).withChannelDepth(maxDepth).withHugePages(huge)
-                    .withMemoryBytes(Math.max(VirtioBlkOptions.DEFAULT_MEMORY_BYTES, 4L * maxDepth * ioSize));
+                    .withMemoryBytes(Math.max(VirtioBlkOptions.DEFAULT_MEMORY_BYTES, 4L * maxDepth * ioSize))
+                    .withReconnect(reconnectPolicy(a));
             VirtioBlkDevice blk = target.attach("VirtioBlk0", options);
             closeables.add(blk);
             list.add(blk);
+        }
+
+        /** @return the virtio devices behind the bdevs, each once */
+        List<VirtioDevice> devices() {
+            java.util.LinkedHashSet<VirtioDevice> ds = new java.util.LinkedHashSet<>();
+            for (Bdev b : list) {
+                if (b instanceof VirtioBlkDevice blk) {
+                    ds.add(blk.device());
+                } else if (b instanceof io.jvirtio.scsi.VirtioScsiDisk disk) {
+                    ds.add(disk.controller().device());
+                }
+            }
+            return new ArrayList<>(ds);
         }
 
         @Override

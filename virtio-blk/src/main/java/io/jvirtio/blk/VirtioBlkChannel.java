@@ -8,6 +8,7 @@ import io.jvirtio.bdev.IoCallback;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.bdev.driver.IoSlots;
 import io.jvirtio.bdev.driver.IoValidator;
+import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -171,7 +172,9 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
         check.checkChannelOpen(op, closed);
         check.checkQueue(op, vq.name(), vq.brokenReason());
         check.checkDeviceOpen(op, dev.isClosed());
-        check.checkTransport(op, dev.device().transportLost());
+        if (dev.device().refusesIo()) {
+            check.checkTransport(op, dev.device().linkDownMessage());
+        }
     }
 
     // ---------------------------------------------------------------- completion
@@ -184,14 +187,23 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
             return requests.completed() - before;
         }
         vq.poll(POLL_BATCH, requests);
-        String lost = dev.device().transportLost();
-        if (lost != null) {
-            // What the back-end completed before it went is in the used ring and was taken above;
-            // the rest will never come back.
-            if (ios.inUse() > 0) {
-                requests.failEverything(new BdevIoException(Reason.TRANSPORT_LOST, lost));
+        VirtioDevice device = dev.device();
+        if (device.transportLost() != null) {
+            // What the target completed before it went is in the used ring: take all of it first.
+            while (vq.poll(POLL_BATCH, requests) > 0) {
+                Thread.onSpinWait();
             }
-            return requests.completed() - before;
+            int step = device.linkDownStep(vq);
+            if (step == VirtioDevice.LINK_FAIL) {
+                if (ios.inUse() > 0) {
+                    requests.failEverything(new BdevIoException(Reason.TRANSPORT_LOST, device.linkDownMessage()));
+                }
+                return requests.completed() - before;
+            }
+            if (step == VirtioDevice.LINK_WAIT) {
+                return requests.completed() - before;
+            }
+            // resumed: the new target has the ring; go on as usual
         }
         if (requests.hasPending()) {
             requests.drainPending();

@@ -136,6 +136,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
             }
             device.start(options.requestQueues(), 0, options.queueSize(), MAX_INDIRECT);
             VirtioBlkDevice blk = new VirtioBlkDevice(device, ownsMemory, config, options);
+            device.superviseLink(options.reconnect(), () -> blk.checkSameDevice());
             LOG.info("{}: virtio-blk attached over {}: {} blocks of {} bytes{}, {} queue(s) of {}", name, ops.transportType(),
                     blk.blockCount(), blk.blockSize(), blk.readOnly() ? " (read-only)" : "", options.requestQueues(),
                     device.queue(0).size());
@@ -163,6 +164,26 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     public static VirtioBlkDevice connectVhostUser(String name, Path socket, VirtioBlkOptions options, VhostUserOptions vhostUser) {
         return VhostUserAttach.attach(name, socket, options.memoryBytes(), options.hugePages(), vhostUser,
                 (ops, memory) -> attach(name, ops, memory, true, options));
+    }
+
+    /** A target that came back must be this device: the same config (capacity, block size, queues, limits). */
+    private void checkSameDevice() {
+        VirtioBlkConfig now = VirtioBlkConfig.read(device);
+        if (!now.equals(config)) {
+            StringBuilder diff = new StringBuilder();
+            for (java.lang.reflect.RecordComponent c : VirtioBlkConfig.class.getRecordComponents()) {
+                try {
+                    Object was = c.getAccessor().invoke(config);
+                    Object is = c.getAccessor().invoke(now);
+                    if (!java.util.Objects.equals(was, is)) {
+                        diff.append(diff.isEmpty() ? "" : ", ").append(c.getName()).append(' ').append(is).append(" (was ").append(was).append(')');
+                    }
+                } catch (ReflectiveOperationException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            throw new DeviceException("its config has " + diff);
+        }
     }
 
     /** @return the underlying virtio device */

@@ -1,6 +1,7 @@
 package io.jvirtio.blk;
 
 import io.jvirtio.core.DriverOptions;
+import io.jvirtio.core.ReconnectPolicy;
 import io.jvirtio.core.mem.HugePagePolicy;
 
 /**
@@ -12,9 +13,10 @@ import io.jvirtio.core.mem.HugePagePolicy;
  * @param channelDepth  I/Os one channel accepts before a submit returns false; 0 = the queue size
  * @param hugePages     how the memory the device sees is backed (when jvirtio creates it)
  * @param memoryBytes   size of the memory domain jvirtio creates for the device (rings, request headers, I/O buffers)
+ * @param reconnect     what happens when the target goes away (SPDK's ctrlr_loss_timeout_sec and friends)
  */
 public record VirtioBlkOptions(int requestQueues, int queueSize, int channelDepth, HugePagePolicy hugePages,
-                               long memoryBytes) implements DriverOptions<VirtioBlkOptions> {
+                               long memoryBytes, ReconnectPolicy reconnect) implements DriverOptions<VirtioBlkOptions> {
     /** SPDK's default {@code vq_size}. */
     public static final int DEFAULT_QUEUE_SIZE = 512;
     /** Default memory domain: rings and headers for a few queues plus room for I/O buffers. */
@@ -22,6 +24,17 @@ public record VirtioBlkOptions(int requestQueues, int queueSize, int channelDept
 
     public VirtioBlkOptions {
         DriverOptions.check(requestQueues, queueSize, channelDepth, hugePages, memoryBytes);
+        java.util.Objects.requireNonNull(reconnect, "reconnect");
+    }
+
+    /** Options without a reconnect policy ({@link ReconnectPolicy#NONE}). */
+    public VirtioBlkOptions(int requestQueues, int queueSize, int channelDepth, HugePagePolicy hugePages, long memoryBytes) {
+        this(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, ReconnectPolicy.NONE);
+    }
+
+    /** @return these options with the given reconnect policy */
+    public VirtioBlkOptions withReconnect(ReconnectPolicy policy) {
+        return new VirtioBlkOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, policy);
     }
 
     /** @return one queue of 512, hugepages when available, 64 MiB of device memory */
@@ -32,27 +45,27 @@ public record VirtioBlkOptions(int requestQueues, int queueSize, int channelDept
     /** @return these options with {@code n} request queues */
     @Override
     public VirtioBlkOptions withRequestQueues(int n) {
-        return new VirtioBlkOptions(n, queueSize, channelDepth, hugePages, memoryBytes);
+        return new VirtioBlkOptions(n, queueSize, channelDepth, hugePages, memoryBytes, reconnect);
     }
 
     /** @return these options with queues of {@code size} descriptors */
     @Override
     public VirtioBlkOptions withQueueSize(int size) {
-        return new VirtioBlkOptions(requestQueues, size, channelDepth, hugePages, memoryBytes);
+        return new VirtioBlkOptions(requestQueues, size, channelDepth, hugePages, memoryBytes, reconnect);
     }
 
     /** @return these options with {@code depth} I/Os per channel */
     public VirtioBlkOptions withChannelDepth(int depth) {
-        return new VirtioBlkOptions(requestQueues, queueSize, depth, hugePages, memoryBytes);
+        return new VirtioBlkOptions(requestQueues, queueSize, depth, hugePages, memoryBytes, reconnect);
     }
 
     /** @return these options with the given hugepage policy */
     public VirtioBlkOptions withHugePages(HugePagePolicy policy) {
-        return new VirtioBlkOptions(requestQueues, queueSize, channelDepth, policy, memoryBytes);
+        return new VirtioBlkOptions(requestQueues, queueSize, channelDepth, policy, memoryBytes, reconnect);
     }
 
     /** @return these options with a memory domain of {@code bytes} */
     public VirtioBlkOptions withMemoryBytes(long bytes) {
-        return new VirtioBlkOptions(requestQueues, queueSize, channelDepth, hugePages, bytes);
+        return new VirtioBlkOptions(requestQueues, queueSize, channelDepth, hugePages, bytes, reconnect);
     }
 }

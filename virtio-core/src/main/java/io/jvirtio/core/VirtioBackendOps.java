@@ -81,6 +81,19 @@ public interface VirtioBackendOps {
     default void setTransportListener(TransportListener listener) {
     }
 
+    /**
+     * After the peer was lost: connects to it again and negotiates the transport as on the first
+     * connect, leaving the device as if just reset (no queue set up, status RESET) but keeping the
+     * memory the device reaches. The device core then negotiates features and sets queues up again.
+     *
+     * @throws TransportUnsupportedException when the transport cannot reconnect (the default)
+     * @throws io.jvirtio.spec.vhostuser.VhostUserException when the peer cannot be reached yet
+     *         ({@code shouldReconnect}) or came back different (not {@code shouldReconnect})
+     */
+    default void reconnect() {
+        throw new TransportUnsupportedException(transportType() + " transport cannot reconnect");
+    }
+
     /** Closes the transport: disconnects, closes fds. Idempotent. */
     void destruct();
 

@@ -47,8 +47,8 @@ public final class VirtioDevice implements AutoCloseable {
     private int fixedQueues;
     private boolean closed;
     private boolean destructed;
-    /** why the transport lost its peer; null while it has it. Read by I/O threads on every poll. */
-    private volatile String transportLost;
+    /** the link to the target across losses and reconnects */
+    private final LinkSupervisor link = new LinkSupervisor(this);
 
     /**
      * @param name   the device name used in every log line and error
@@ -63,10 +63,7 @@ public final class VirtioDevice implements AutoCloseable {
     }
 
     private void onTransportLost(String reason) {
-        if (transportLost == null) {
-            transportLost = reason;
-            LOG.error("{}: {}; I/O in flight and queued fails", name, reason);
-        }
+        link.transportLost(reason);
     }
 
     /**
@@ -74,7 +71,90 @@ public final class VirtioDevice implements AutoCloseable {
      *         or null while it has it. One volatile read: the drivers' poll looks at it every time.
      */
     public String transportLost() {
-        return transportLost;
+        return link.lost();
+    }
+
+    /**
+     * Sets what happens when the transport loses its peer (default {@link ReconnectPolicy#NONE}).
+     *
+     * @param sameDevice throws {@link DeviceException} when a target that came back is not the same
+     *                   device (the driver compares its config)
+     */
+    public void superviseLink(ReconnectPolicy policy, Runnable sameDevice) {
+        link.configure(policy, sameDevice::run);
+    }
+
+    /** @return the reconnect policy in force */
+    public ReconnectPolicy reconnectPolicy() {
+        return link.policy();
+    }
+
+    /** Adds a listener for disconnect, reconnect and give-up. */
+    public void addLinkListener(LinkListener l) {
+        link.addListener(l);
+    }
+
+    /** Removes a listener added by {@link #addLinkListener}. */
+    public void removeLinkListener(LinkListener l) {
+        link.removeListener(l);
+    }
+
+    /** @return whether new I/O is refused now: the link is down without a policy, past fast_io_fail, or given up */
+    public boolean refusesIo() {
+        return link.refusesIo();
+    }
+
+    /** @return the reason I/O fails with while the link is down (null while it is up) */
+    public String linkDownMessage() {
+        return link.lostMessage();
+    }
+
+    /**
+     * For a queue's owner, from its poll, once {@link #transportLost()} is not null and every used
+     * element was taken: whether to keep its I/O waiting, fail it, or resume (the link is back and
+     * the queue's requests were handed to the new target).
+     *
+     * @return 0 keep waiting, 1 fail everything with {@link #linkDownMessage()}, 2 resume
+     */
+    public int linkDownStep(SplitVirtqueue vq) {
+        return link.ownerStep(vq).ordinal();
+    }
+
+    /** {@link #linkDownStep}: keep the I/O waiting. */
+    public static final int LINK_WAIT = 0;
+    /** {@link #linkDownStep}: fail every request and queued I/O. */
+    public static final int LINK_FAIL = 1;
+    /** {@link #linkDownStep}: the link is back; resume queued I/O. */
+    public static final int LINK_RESUMED = 2;
+
+    /** Reconnect: ACKNOWLEDGE, DRIVER, the same features as before, FEATURES_OK. */
+    void renegotiate() {
+        setStatus(VirtioStatus.RESET);
+        setStatus(VirtioStatus.ACKNOWLEDGE);
+        setStatus(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER);
+        long offered = ops.getFeatures();
+        if (offered != offeredFeatures) {
+            throw new DeviceException("it offers features 0x" + Long.toHexString(offered) + ", it offered 0x"
+                    + Long.toHexString(offeredFeatures) + " before");
+        }
+        ops.setFeatures(negotiatedFeatures);
+        setStatus(status | VirtioStatus.FEATURES_OK);
+        int readBack = ops.getStatus();
+        if ((readBack & VirtioStatus.FEATURES_OK) == 0) {
+            throw new DeviceException("it did not accept features 0x" + Long.toHexString(negotiatedFeatures)
+                    + " again (status read back " + VirtioStatus.describe(readBack) + ")");
+        }
+    }
+
+    /** Reconnect: queue {@code i} again, at the avail index its requests were put back from. */
+    void setupQueueAt(int i, int availIndex) {
+        SplitVirtqueue vq = queues[i];
+        ops.setupQueue(new QueueSetup(i, vq.size(), vq.descTableAddress(), vq.availRingAddress(), vq.usedRingAddress(), availIndex));
+    }
+
+    /** Reconnect: DRIVER_OK, which starts every queue set up. */
+    void restartQueues() {
+        setStatus(status | VirtioStatus.DRIVER_OK);
     }
 
     /** @return the device name */
@@ -359,10 +439,11 @@ public final class VirtioDevice implements AutoCloseable {
             return;
         }
         closed = true;
+        link.close();
         try {
             setStatus(VirtioStatus.RESET);
         } catch (RuntimeException e) {
-            if (transportLost != null) {
+            if (link.lost() != null) {
                 LOG.debug("{}: no reset on close, the transport is gone: {}", name, e.toString());
             } else {
                 LOG.warn("{}: reset on close failed: {}", name, e.toString());

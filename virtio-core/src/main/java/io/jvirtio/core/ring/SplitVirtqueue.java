@@ -530,6 +530,83 @@ public final class SplitVirtqueue {
         return victims.length;
     }
 
+    /**
+     * Makes the ring ready for a new instance of the device (a back-end that was restarted): every
+     * request the old one had taken and not completed goes back into the avail ring, oldest first,
+     * from {@link #lastUsedIndex()} on; requests queued and not flushed follow, still unpublished.
+     * used.idx is set to the same index and used.flags cleared (a stale NO_NOTIFY of the dead device
+     * would stop every kick), avail_event too (the first flush after the restart kicks). Descriptors
+     * and indirect tables stay as they are: the device reads the same requests again.
+     *
+     * <p>Call only from the owner, while no device touches the ring, after taking every used
+     * element the old device published ({@link #hasUsed()} false). Error path: allocates.
+     *
+     * @return the avail index the new device starts from (vhost-user SET_VRING_BASE)
+     * @throws IllegalStateException when used elements are still untaken
+     */
+    public int prepareReplay() {
+        if (hasUsed()) {
+            throw new IllegalStateException(label + ": used elements not yet taken; poll before preparing a replay");
+        }
+        int base = lastUsedIdx;
+        int[] order = new int[size];
+        boolean[] seen = new boolean[size];
+        int published = 0;
+        // Heads published so long ago that later entries overwrote their avail slot go first: they are the oldest.
+        int window = Math.min(size, (publishedAvailIdx - base) & RING_INDEX_MASK);
+        for (int j = window; j > 0; j--) {
+            int h = availShadow[(publishedAvailIdx - j) & mask];
+            if (headState[h] == HEAD_PUBLISHED && !seen[h]) {
+                seen[h] = true;
+            }
+        }
+        for (int h = 0; h < size; h++) {
+            if (headState[h] == HEAD_PUBLISHED && !seen[h]) {
+                order[published++] = h;
+            }
+        }
+        java.util.Arrays.fill(seen, false);
+        for (int j = window; j > 0; j--) {
+            int h = availShadow[(publishedAvailIdx - j) & mask];
+            if (headState[h] == HEAD_PUBLISHED && !seen[h]) {
+                seen[h] = true;
+                order[published++] = h;
+            }
+        }
+        int queued = 0;
+        int[] queuedHeads = new int[queuedCount];
+        for (int i = publishedAvailIdx; i != shadowAvailIdx; i = (i + 1) & RING_INDEX_MASK) {
+            queuedHeads[queued++] = availShadow[i & mask];
+        }
+        int idx = base;
+        for (int j = 0; j < published; j++, idx = (idx + 1) & RING_INDEX_MASK) {
+            avail.set(LE_SHORT, SplitRingLayout.availRingOffset(idx & mask), (short) order[j]);
+            availShadow[idx & mask] = order[j];
+        }
+        publishedAvailIdx = idx;
+        for (int j = 0; j < queued; j++, idx = (idx + 1) & RING_INDEX_MASK) {
+            avail.set(LE_SHORT, SplitRingLayout.availRingOffset(idx & mask), (short) queuedHeads[j]);
+            availShadow[idx & mask] = queuedHeads[j];
+        }
+        shadowAvailIdx = idx;
+        publishedCount = published;
+        RING_INDEX.set(used, (long) USED_FLAGS_OFFSET, (short) 0);
+        RING_INDEX.set(used, (long) USED_IDX_OFFSET, (short) base);
+        if (eventIdx) {
+            RING_INDEX.set(used, availEventOffset, (short) base);
+        }
+        RING_INDEX.setRelease(avail, (long) AVAIL_IDX_OFFSET, (short) publishedAvailIdx);
+        usedEventBase = lastUsedIdx;
+        setInterruptsEnabled(interruptsEnabled);
+        LOG.debug("{}: replay prepared from avail index {}: {} request(s) in flight, {} queued", label, base, published, queued);
+        return base;
+    }
+
+    /** Kicks the device whether or not it asked: after a restart, so it looks at what is in the ring. */
+    public void kick() {
+        notifier.notifyQueue(this);
+    }
+
     /** @return the next used index the driver will consume (16-bit), for GET_VRING_BASE / reconnect */
     public int lastUsedIndex() {
         return lastUsedIdx;

@@ -75,7 +75,8 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     private final Path socketPath;
     private final MemoryDomain domain;
     private final VhostUserOptions options;
-    private final VhostUserConnection conn;
+    /** replaced by {@link #reconnect()}; every use is under this object's lock */
+    private VhostUserConnection conn;
     private final long offeredFeatures;
     private final long offeredProtocolFeatures;
     private final long protocolFeatures;
@@ -92,6 +93,8 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     private HangupWatcher watcher;
     /** why the back-end is gone, set by the hang-up watcher; null while it is there */
     private volatile String lostReason;
+    /** from a hang-up until the queues run again: a kick may find no eventfd and is then dropped */
+    private volatile boolean restoring;
     private volatile TransportListener transportListener;
 
     private long ackedFeatures = -1;
@@ -138,7 +141,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
             throw e;
         }
         try {
-            backend.watcher = HangupWatcher.start(socket, conn.socketFd(), backend::hungUp);
+            backend.watcher = HangupWatcher.start(socket, conn.socketFd(), reason -> backend.hungUp(conn, reason));
             memory.addListener(backend.listener);
             for (MemoryRegion r : memory.regions()) {
                 backend.regionAdded(r);
@@ -193,8 +196,9 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         return new Handshake(features, offeredProtocol, protocol, reportedQueues, maxMemSlots);
     }
 
-    private void hungUp(String reason) {
-        conn.markLost(reason);
+    private void hungUp(VhostUserConnection lostConn, String reason) {
+        restoring = true;
+        lostConn.markLost(reason);
         lostReason = reason;
         TransportListener l = transportListener;
         if (l != null) {
@@ -431,9 +435,70 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     public void notifyQueue(int index) {
         int fd = queues.kickFd(index);
         if (fd < 0) {
+            if (restoring) {
+                return; // the queue is being set up on a new connection; the restart kicks it
+            }
             throw notSetUp(index);
         }
         Native.eventfdWrite(fd, 1);
+    }
+
+    /**
+     * Connects to the back-end again after it was lost, with one connect attempt (the caller's
+     * policy retries): SET_OWNER and the protocol negotiation as on the first connect. The back-end
+     * must offer the same features, protocol features, queue count and memory slots as before, or
+     * it is refused (a {@link VhostUserException} that says no reconnect can help). The dead
+     * connection's queues are forgotten (their kick eventfds retired, not closed); the memory table
+     * is kept and sent again on DRIVER_OK.
+     */
+    @Override
+    public synchronized void reconnect() {
+        ensureOpen();
+        VhostUserConnection fresh = VhostUserConnection.connect(socketPath, options.connectTimeout(), 0, options.retryDelay(),
+                options.replyTimeout());
+        try {
+            Handshake hs = handshake(fresh, options);
+            String diff = differences(hs);
+            if (diff != null) {
+                throw new VhostUserException(prefix() + "the back-end came back different: " + diff, false, null);
+            }
+        } catch (RuntimeException e) {
+            fresh.close();
+            throw e;
+        }
+        if (watcher != null) {
+            watcher.stop();
+        }
+        VhostUserConnection old = conn;
+        conn = fresh;
+        queues.useConnection(fresh);
+        old.close();
+        queues.releaseAll();
+        started = false;
+        status = VirtioStatus.RESET;
+        ackedFeatures = -1;
+        needsReset = false;
+        lostReason = null;
+        watcher = HangupWatcher.start(socketPath, fresh.socketFd(), reason -> hungUp(fresh, reason));
+        LOG.info("vhost-user {}: connected again", socketPath);
+    }
+
+    private String differences(Handshake hs) {
+        StringBuilder d = new StringBuilder();
+        if (hs.features != offeredFeatures) {
+            d.append("features 0x").append(Long.toHexString(hs.features)).append(" (was 0x").append(Long.toHexString(offeredFeatures)).append(") ");
+        }
+        if (hs.protocol != protocolFeatures) {
+            d.append("protocol features ").append(VhostUserProtocolFeature.describe(hs.protocol)).append(" (was ")
+                    .append(VhostUserProtocolFeature.describe(protocolFeatures)).append(") ");
+        }
+        if (!hs.reportedQueues.equals(reportedQueues)) {
+            d.append("queues ").append(hs.reportedQueues).append(" (was ").append(reportedQueues).append(") ");
+        }
+        if (hs.maxMemSlots != maxMemSlots) {
+            d.append("memory slots ").append(hs.maxMemSlots).append(" (was ").append(maxMemSlots).append(") ");
+        }
+        return d.isEmpty() ? null : d.toString().trim();
     }
 
     @Override
@@ -492,6 +557,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         memory.sendAll(conn, hasProtocolFeature(CONFIGURE_MEM_SLOTS), maxMemSlots);
         queues.startAll(protocolFeaturesAcked());
         started = true;
+        restoring = false;
         LOG.debug("vhost-user {}: device started, {} memory regions", socketPath, memory.size());
     }
 

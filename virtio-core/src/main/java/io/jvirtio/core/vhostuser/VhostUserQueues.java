@@ -38,7 +38,7 @@ final class VhostUserQueues {
     /** Split ring indices are 16 bits. */
     static final int MAX_RING_INDEX = 0xffff;
 
-    private final VhostUserConnection conn;
+    private VhostUserConnection conn;
     private final String prefix;
     private final VhostUserQueue[] queues;
     /** Read on the I/O path: -1 where no queue is set up. */
@@ -63,6 +63,11 @@ final class VhostUserQueues {
         Arrays.fill(kickFds, -1);
         Arrays.fill(callFds, -1);
         Arrays.fill(stoppedBase, -1);
+    }
+
+    /** After a reconnect: the queues are set up again on the new connection. */
+    void useConnection(VhostUserConnection fresh) {
+        this.conn = fresh;
     }
 
     /** @return the kick eventfd of {@code index}, or -1 when it is not set up (no bounds exception) */
