@@ -6,6 +6,7 @@ import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
 import io.jvirtio.core.LinkListener;
 import io.jvirtio.core.ReconnectPolicy;
+import io.jvirtio.core.vhostuser.VhostUserOptions;
 import io.jvirtio.spec.VirtioException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -61,8 +62,21 @@ class ReconnectTest {
         Path image = image();
         String spec = "file:" + image + ",queues=" + THREADS;
         Path log = dir.resolve("target.log");
-        run(sock, image, RESTARTS, () -> {
+        run(sock, image, RESTARTS, VhostUserOptions.defaults(), () -> {
             TargetProcess t = TargetProcess.start(sock, log, "--blk", spec);
+            return t::kill;
+        });
+    }
+
+    /** Server mode: jvirtio listens, the target (client mode) connects, first and after every restart. */
+    @Test
+    void javaTargetInClientModeSigkilledAndRestartedLosesNoIo() throws Exception {
+        Path sock = dir.resolve("s.sock");
+        Path image = image();
+        String spec = "file:" + image + ",queues=" + THREADS;
+        Path log = dir.resolve("target.log");
+        run(sock, image, RESTARTS, VhostUserOptions.builder().server(true, java.time.Duration.ofSeconds(30)).build(), () -> {
+            TargetProcess t = TargetProcess.startClient(sock, log, "--blk", spec);
             return t::kill;
         });
     }
@@ -80,7 +94,7 @@ class ReconnectTest {
     void qemuStorageDaemonRestarts() throws Exception {
         Path sock = dir.resolve("q.sock");
         Path image = image();
-        run(sock, image, QSD_RESTARTS, () -> {
+        run(sock, image, QSD_RESTARTS, VhostUserOptions.defaults(), () -> {
             io.jvirtio.testkit.QemuStorageDaemon q = io.jvirtio.testkit.QemuStorageDaemon.file(image).numQueues(THREADS).socket(sock).start();
             return () -> {
                 ProcessHandle h = ProcessHandle.of(q.pid()).orElseThrow();
@@ -99,11 +113,11 @@ class ReconnectTest {
         return image;
     }
 
-    private void run(Path sock, Path image, int restarts, Launcher launcher) throws Exception {
+    private void run(Path sock, Path image, int restarts, VhostUserOptions vhostUser, Launcher launcher) throws Exception {
         Target target = launcher.start();
         ReconnectPolicy policy = new ReconnectPolicy(30, 1, 0);
         VirtioBlkDevice blk = VirtioBlkDevice.connectVhostUser("rc0", sock,
-                VirtioBlkOptions.defaults().withRequestQueues(THREADS).withReconnect(policy));
+                VirtioBlkOptions.defaults().withRequestQueues(THREADS).withReconnect(policy), vhostUser);
         AtomicInteger reconnects = new AtomicInteger();
         AtomicLong longestStall = new AtomicLong();
         ConcurrentLinkedQueue<String> givenUp = new ConcurrentLinkedQueue<>();

@@ -31,6 +31,19 @@ final class TargetProcess implements AutoCloseable {
      */
     static TargetProcess start(Path socket, Path log, String... args) throws IOException, InterruptedException {
         Files.deleteIfExists(socket);
+        return launch("--socket", socket, log, args, true);
+    }
+
+    /**
+     * Starts {@code TargetMain --connect SOCKET ARGS...}: the target in client mode, connecting (and
+     * retrying) to a front-end in server mode that listens on {@code socket}. Does not wait.
+     */
+    static TargetProcess startClient(Path socket, Path log, String... args) throws IOException, InterruptedException {
+        return launch("--connect", socket, log, args, false);
+    }
+
+    private static TargetProcess launch(String mode, Path socket, Path log, String[] args, boolean awaitSocket)
+            throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
@@ -38,12 +51,12 @@ final class TargetProcess implements AutoCloseable {
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add("io.jvirtio.backend.TargetMain");
-        cmd.add("--socket");
+        cmd.add(mode);
         cmd.add(socket.toString());
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         long deadline = System.currentTimeMillis() + START_TIMEOUT_MILLIS;
-        while (!Files.exists(socket)) {
+        while (awaitSocket && !Files.exists(socket)) {
             if (!p.isAlive()) {
                 throw new IllegalStateException("target exited with " + p.exitValue() + " before " + socket + " appeared; log " + log
                         + ":\n" + Files.readString(log));

@@ -112,6 +112,11 @@ public final class VhostUserConnection implements AutoCloseable {
         throw new VhostUserException("cannot connect to vhost-user socket " + path + ": " + reason + attempts, !notASocket, cause);
     }
 
+    /** A connection a back-end made to a server-mode front-end's listener. */
+    static VhostUserConnection accepted(Path path, AFUNIXSocket socket, Duration replyTimeout) throws IOException {
+        return new VhostUserConnection(path, socket, replyTimeout);
+    }
+
     private static String unreachableReason(Path path) {
         BasicFileAttributes attrs;
         try {

@@ -71,6 +71,8 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     public static final String TRANSPORT_TYPE = "user";
 
     private static final int STATUS_MASK = 0xff;
+    /** Server mode: how long one reconnect attempt waits for the restarted back-end to connect. */
+    private static final java.time.Duration RECONNECT_ACCEPT_SLICE = java.time.Duration.ofMillis(500);
 
     private final Path socketPath;
     private final MemoryDomain domain;
@@ -90,6 +92,8 @@ public final class VhostUserFrontend implements VirtioBackendOps {
 
     private final VhostUserQueues queues;
 
+    /** server mode: the socket the back-end connects to, open for the device's life; null in client mode */
+    private final VhostUserListener serverSocket;
     private HangupWatcher watcher;
     /** why the back-end is gone, set by the hang-up watcher; null while it is there */
     private volatile String lostReason;
@@ -106,7 +110,9 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     private record Handshake(long features, long offeredProtocol, long protocol, OptionalInt reportedQueues, int maxMemSlots) {
     }
 
-    private VhostUserFrontend(Path socketPath, MemoryDomain domain, VhostUserOptions options, VhostUserConnection conn, Handshake hs) {
+    private VhostUserFrontend(Path socketPath, MemoryDomain domain, VhostUserOptions options, VhostUserConnection conn, Handshake hs,
+                              VhostUserListener serverSocket) {
+        this.serverSocket = serverSocket;
         this.socketPath = socketPath;
         this.domain = domain;
         this.options = options;
@@ -131,13 +137,26 @@ public final class VhostUserFrontend implements VirtioBackendOps {
      *                            nothing stays open then
      */
     public static VhostUserFrontend connect(Path socket, MemoryDomain memory, VhostUserOptions options) {
-        VhostUserConnection conn = VhostUserConnection.connect(socket, options.connectTimeout(), options.connectRetries(),
-                options.retryDelay(), options.replyTimeout());
+        VhostUserListener server = options.server() ? VhostUserListener.bind(socket) : null;
+        VhostUserConnection conn;
+        try {
+            conn = server != null ? server.accept(options.acceptTimeout(), options.replyTimeout())
+                    : VhostUserConnection.connect(socket, options.connectTimeout(), options.connectRetries(), options.retryDelay(),
+                    options.replyTimeout());
+        } catch (RuntimeException e) {
+            if (server != null) {
+                server.close();
+            }
+            throw e;
+        }
         VhostUserFrontend backend;
         try {
-            backend = new VhostUserFrontend(socket, memory, options, conn, handshake(conn, options));
+            backend = new VhostUserFrontend(socket, memory, options, conn, handshake(conn, options), server);
         } catch (RuntimeException e) {
             conn.close();
+            if (server != null) {
+                server.close();
+            }
             throw e;
         }
         try {
@@ -454,8 +473,8 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     @Override
     public synchronized void reconnect() {
         ensureOpen();
-        VhostUserConnection fresh = VhostUserConnection.connect(socketPath, options.connectTimeout(), 0, options.retryDelay(),
-                options.replyTimeout());
+        VhostUserConnection fresh = serverSocket != null ? serverSocket.accept(RECONNECT_ACCEPT_SLICE, options.replyTimeout())
+                : VhostUserConnection.connect(socketPath, options.connectTimeout(), 0, options.retryDelay(), options.replyTimeout());
         try {
             Handshake hs = handshake(fresh, options);
             String diff = differences(hs);
@@ -532,6 +551,9 @@ public final class VhostUserFrontend implements VirtioBackendOps {
                 watcher.stop();
             }
             conn.close();
+            if (serverSocket != null) {
+                serverSocket.close();
+            }
         }
     }
 

@@ -17,9 +17,15 @@ import java.util.Objects;
  *                                  QEMU's {@code VIRTQUEUE_MAX_SIZE}); a power of two
  * @param requestedProtocolFeatures the protocol features to accept when the back-end offers them; a subset of
  *                                  {@link VhostUserProtocolFeature#SUPPORTED} (default: all of it)
+ * @param server                    server mode (DPDK virtio_user's {@code server=1}, QEMU's {@code server=on}):
+ *                                  jvirtio listens on the socket and the back-end connects, first and after
+ *                                  every restart (default false: jvirtio connects, client mode)
+ * @param acceptTimeout             server mode: how long to wait for the back-end's first connection (default 30 s)
  */
 public record VhostUserOptions(Duration replyTimeout, Duration connectTimeout, int connectRetries, Duration retryDelay,
-                               int maxQueueSize, long requestedProtocolFeatures) {
+                               int maxQueueSize, long requestedProtocolFeatures, boolean server, Duration acceptTimeout) {
+    /** Default time a server-mode front-end waits for its back-end's first connection. */
+    public static final Duration DEFAULT_ACCEPT_TIMEOUT = Duration.ofSeconds(30);
     /** Default reply timeout. */
     public static final Duration DEFAULT_REPLY_TIMEOUT = Duration.ofSeconds(5);
     /** Default connect timeout. */
@@ -35,6 +41,7 @@ public record VhostUserOptions(Duration replyTimeout, Duration connectTimeout, i
     public VhostUserOptions {
         requirePositive("replyTimeout", replyTimeout);
         requirePositive("connectTimeout", connectTimeout);
+        requirePositive("acceptTimeout", acceptTimeout);
         Objects.requireNonNull(retryDelay, "retryDelay");
         if (retryDelay.isNegative()) {
             throw new IllegalArgumentException("retryDelay " + retryDelay + " is negative");
@@ -78,6 +85,8 @@ public record VhostUserOptions(Duration replyTimeout, Duration connectTimeout, i
         b.retryDelay = retryDelay;
         b.maxQueueSize = maxQueueSize;
         b.requestedProtocolFeatures = requestedProtocolFeatures;
+        b.server = server;
+        b.acceptTimeout = acceptTimeout;
         return b;
     }
 
@@ -94,8 +103,20 @@ public record VhostUserOptions(Duration replyTimeout, Duration connectTimeout, i
         private Duration retryDelay = DEFAULT_RETRY_DELAY;
         private int maxQueueSize = DEFAULT_MAX_QUEUE_SIZE;
         private long requestedProtocolFeatures = VhostUserProtocolFeature.SUPPORTED;
+        private boolean server;
+        private Duration acceptTimeout = DEFAULT_ACCEPT_TIMEOUT;
 
         private Builder() {
+        }
+
+        /**
+         * @param on      server mode: listen on the socket, the back-end connects
+         * @param timeout how long to wait for its first connection
+         */
+        public Builder server(boolean on, Duration timeout) {
+            this.server = on;
+            this.acceptTimeout = timeout;
+            return this;
         }
 
         /** @param d how long to wait for each reply */
@@ -144,7 +165,8 @@ public record VhostUserOptions(Duration replyTimeout, Duration connectTimeout, i
 
         /** @return the options */
         public VhostUserOptions build() {
-            return new VhostUserOptions(replyTimeout, connectTimeout, connectRetries, retryDelay, maxQueueSize, requestedProtocolFeatures);
+            return new VhostUserOptions(replyTimeout, connectTimeout, connectRetries, retryDelay, maxQueueSize, requestedProtocolFeatures,
+                    server, acceptTimeout);
         }
     }
 }
