@@ -45,10 +45,8 @@ public final class Jvirtio {
                     }
                     yield PerfCommand.run(rest, out, err);
                 }
-                case "target" -> {
-                    io.jvirtio.backend.TargetMain.main(rest); // serves until SIGTERM / Ctrl-C
-                    yield 0;
-                }
+                // serves until SIGTERM / Ctrl-C; returns at once, non-zero, when a device cannot start
+                case "target" -> io.jvirtio.backend.TargetMain.run(rest, out, err);
                 case "bdevs" -> ConfigCommands.bdevs(rest, out);
                 case "save-config" -> ConfigCommands.saveConfig(rest, out);
                 default -> {

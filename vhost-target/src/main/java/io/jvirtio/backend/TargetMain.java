@@ -6,8 +6,10 @@ import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The Java target as a program:
@@ -22,9 +24,10 @@ import java.util.Locale;
  *     (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES)
  * </pre>
  *
- * A socket option and a device option make one device; repeat the pair for more. Runs until
- * SIGTERM/SIGINT, then closes every device. Exit status 2 on a usage error, 1 when a device
- * cannot start.
+ * A socket option and a device option make one device; repeat the pair for more; each device needs
+ * its own {@code --socket} path. Runs until SIGTERM/SIGINT, then closes every device. Exit status 2
+ * on a usage error, 1 when a device cannot start (e.g. its socket is served by a live listener);
+ * then the devices already started are closed again.
  */
 public final class TargetMain {
     private TargetMain() {
@@ -36,18 +39,32 @@ public final class TargetMain {
 
     /** Starts the devices the arguments describe and serves until the process is told to stop. */
     public static void main(String[] args) throws InterruptedException {
+        int status = run(args, System.out, System.err);
+        if (status != 0) {
+            System.exit(status);
+        }
+    }
+
+    /**
+     * Starts the devices the arguments describe and serves until the process is told to stop
+     * (SIGTERM/SIGINT); returns at once when they cannot all start, after closing those that did.
+     *
+     * @param out where the usage goes when asked for
+     * @param err where errors go
+     * @return the exit status: 0 after serving, 1 when a device cannot start, 2 on a usage error
+     */
+    public static int run(String[] args, PrintStream out, PrintStream err) throws InterruptedException {
         List<Entry> entries;
         try {
             entries = parse(args);
         } catch (UsageException e) {
-            System.err.println("error: " + e.getMessage());
-            usage(System.err);
-            System.exit(2);
-            return;
+            err.println("error: " + e.getMessage());
+            usage(err);
+            return 2;
         }
         if (entries.isEmpty()) {
-            usage(System.out);
-            return;
+            usage(out);
+            return 0;
         }
         TargetServer server = new TargetServer();
         try {
@@ -55,13 +72,14 @@ public final class TargetMain {
                 server.start(builder(e));
             }
         } catch (RuntimeException ex) {
-            System.err.println("error: " + ex.getMessage());
+            err.println("error: " + ex.getMessage());
+            // nothing stays half-started: the devices that did start stop and remove their sockets
             server.close();
-            System.exit(ex instanceof IllegalArgumentException ? 2 : 1);
-            return;
+            return ex instanceof IllegalArgumentException ? 2 : 1;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jvirtio-target-shutdown"));
         server.awaitClose();
+        return 0;
     }
 
     /** Thrown on a bad command line. */
@@ -133,7 +151,26 @@ public final class TargetMain {
         if (socket != null || type != null) {
             out.add(complete(out.size(), name, socket, client, type, spec));
         }
+        checkDistinctSockets(out);
         return out;
+    }
+
+    /**
+     * Refuses a socket path that a listening device shares with another device, before anything
+     * binds: the second would otherwise find the first one listening and fail half-way, or a
+     * device would connect to its own sibling. Two {@code --connect} devices may name the same path
+     * (nothing is created or removed there).
+     */
+    private static void checkDistinctSockets(List<Entry> entries) throws UsageException {
+        Map<Path, Entry> seen = new HashMap<>();
+        for (Entry e : entries) {
+            Path key = e.socket().toAbsolutePath().normalize();
+            Entry before = seen.putIfAbsent(key, e);
+            if (before != null && (!before.client() || !e.client())) {
+                throw new UsageException("socket " + e.socket() + " is given to two devices (" + before.name() + " and " + e.name()
+                        + "); each device needs its own socket path");
+            }
+        }
     }
 
     private static Entry complete(int index, String name, Path socket, boolean client, String type, String spec) throws UsageException {

@@ -10,6 +10,9 @@ import io.jvirtio.backend.vhost.VhostUserSession;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AddressAlreadyInUseSocketException;
+import org.newsclub.net.unix.ConnectionRefusedSocketException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,8 +21,10 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,6 +52,11 @@ import java.util.concurrent.TimeUnit;
  * }</pre>
  *
  * Each device runs on its own threads (accept, connection, one per queue); devices are independent.
+ *
+ * <p>In server mode the device owns its socket file only if it created it: an existing path is
+ * taken over only when it is a stale socket (nobody accepts on it); a live listener or a file that
+ * is not a socket is refused with a {@link SocketInUseException}. On close the file is removed only
+ * while it still is the one this device bound.
  */
 public final class VhostUserTarget implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VhostUserTarget.class);
@@ -73,6 +83,8 @@ public final class VhostUserTarget implements AutoCloseable {
     private long errorCount;
 
     private AFUNIXServerSocket server;
+    /** The socket file this device bound (server mode), to remove on close only if the path still holds it. */
+    private FileIdentity socketFile;
     private Thread mainThread;
     private Thread sessionThread;
     private VhostUserSession session;
@@ -225,13 +237,15 @@ public final class VhostUserTarget implements AutoCloseable {
             mainThread = Thread.ofPlatform().daemon().name("jvirtio-target-" + name + "-connect").start(this::clientLoop);
         } else {
             try {
-                server = bind(socketPath);
+                bind();
             } catch (IOException e) {
                 // nothing stays half-started: what the builder was given is closed
                 scheduler.shutdownNow();
                 closeQuietly(model);
                 resources.forEach(VhostUserTarget::closeQuietly);
-                throw new UncheckedIOException("device " + name + ": cannot listen on " + socketPath + ": " + e.getMessage(), e);
+                // a refusal already names the path and says why; other failures get the context here
+                String why = e instanceof SocketInUseException ? e.getMessage() : "cannot listen on " + socketPath + ": " + e.getMessage();
+                throw new UncheckedIOException("device " + name + ": " + why, e);
             }
             mainThread = Thread.ofPlatform().daemon().name("jvirtio-target-" + name + "-accept").start(this::acceptLoop);
         }
@@ -241,27 +255,140 @@ public final class VhostUserTarget implements AutoCloseable {
         return this;
     }
 
-    private static AFUNIXServerSocket bind(Path path) throws IOException {
-        BasicFileAttributes attrs = null;
-        try {
-            attrs = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (IOException e) {
-            // does not exist: fine
-        }
+    /**
+     * Binds {@link #server} on {@link #socketPath} and remembers the file it created. An existing
+     * path is replaced only when it is a stale socket: a second target on a live socket would
+     * otherwise silently take the front-ends of the first one, and its close would later delete the
+     * first one's socket.
+     */
+    private void bind() throws IOException {
+        Path path = socketPath;
+        BasicFileAttributes attrs = attributes(path);
         if (attrs != null) {
-            if (!attrs.isOther()) {
-                throw new IOException(path + " exists and is not a socket; refusing to replace it");
+            if (!isSocket(path, attrs)) {
+                throw new SocketInUseException(path, path + " exists and is not a socket; refusing to replace it");
             }
-            Files.delete(path); // a stale socket of an earlier run
+            switch (probe(path)) {
+                case LIVE -> throw new SocketInUseException(path, "socket " + path + " is served by a live listener; refusing to take it over");
+                case STALE -> removeStale(path, FileIdentity.of(attrs));
+                case GONE -> {
+                    // removed while it was being looked at: nothing to take over
+                }
+            }
         }
         AFUNIXServerSocket s = AFUNIXServerSocket.newInstance();
         try {
+            // junixsocket's defaults unlink whatever is at the path when binding (reuse address) and
+            // when closing (delete on close), a live socket or a regular file alike; ownership is
+            // decided here instead, and bind fails if somebody created the path since the checks above
+            s.setReuseAddress(false);
+            s.setDeleteOnClose(false);
             s.bind(AFUNIXSocketAddress.of(path));
+            BasicFileAttributes created = attributes(path);
+            socketFile = created == null ? null : FileIdentity.of(created);
+        } catch (AddressAlreadyInUseSocketException e) {
+            s.close();
+            throw new SocketInUseException(path, "socket " + path + " was created by someone else while this device was binding; refusing to take it over");
         } catch (IOException e) {
             s.close();
             throw e;
         }
-        return s;
+        server = s;
+    }
+
+    private enum Probe { LIVE, STALE, GONE }
+
+    /** Finds out whether anybody accepts connections on the socket at {@code path}. */
+    private static Probe probe(Path path) throws IOException {
+        try (AFUNIXSocketChannel c = AFUNIXSocketChannel.open()) {
+            // non-blocking, because a blocking connect to a listener whose backlog is full waits
+            // until it accepts (junixsocket's connect timeout does not bound that wait); such a
+            // connect stays pending instead, and pending or done, somebody listens
+            c.configureBlocking(false);
+            c.connect(AFUNIXSocketAddress.of(path));
+            return Probe.LIVE;
+        } catch (ConnectionRefusedSocketException e) {
+            return Probe.STALE; // a socket file nobody listens on: left by a process that ended without removing it
+        } catch (IOException e) {
+            if (attributes(path) == null) {
+                return Probe.GONE;
+            }
+            // e.g. no permission to connect: it may well be live, so it is not ours to remove
+            throw new SocketInUseException(path, "socket " + path + " cannot be probed (" + e.getMessage() + "); refusing to replace it");
+        }
+    }
+
+    /** Removes the stale socket at {@code path}, unless it changed since it was probed. */
+    private void removeStale(Path path, FileIdentity probed) throws IOException {
+        // two targets starting at once may both find the same stale file; the one that binds first
+        // must not have its new socket removed by the other
+        FileIdentity now = FileIdentity.at(path);
+        if (now == null) {
+            return; // removed meanwhile: binding decides who gets the path
+        }
+        if (!probed.equals(now)) {
+            throw new SocketInUseException(path, "socket " + path + " changed while this device was checking it; refusing to take it over");
+        }
+        LOG.info("{}: removing the stale socket {} (nobody listens on it)", name, path);
+        try {
+            Files.delete(path);
+        } catch (NoSuchFileException e) {
+            // somebody else removed it meanwhile; binding decides who gets the path
+        }
+    }
+
+    /** Removes the socket file on close, only if the path still holds the file this device created. */
+    private void removeOwnSocket() {
+        if (socketFile == null) {
+            return;
+        }
+        FileIdentity now = FileIdentity.at(socketPath);
+        if (now == null) {
+            LOG.debug("{}: {} is already gone", name, socketPath);
+            return;
+        }
+        if (!socketFile.equals(now)) {
+            LOG.warn("{}: {} is no longer the socket this device created; leaving it alone", name, socketPath);
+            return;
+        }
+        try {
+            Files.delete(socketPath);
+        } catch (IOException e) {
+            LOG.debug("{}: removing {}: {}", name, socketPath, e.getMessage());
+        }
+    }
+
+    private static BasicFileAttributes attributes(Path path) {
+        try {
+            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            return null; // does not exist (or cannot be looked at, which binding reports)
+        }
+    }
+
+    private static boolean isSocket(Path path, BasicFileAttributes attrs) {
+        try {
+            int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            return (mode & 0170000) == 0140000; // S_IFSOCK: a FIFO or a device node is "other" too
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return attrs.isOther();
+        }
+    }
+
+    /**
+     * Which file a path holds: device and inode where the platform has them (the file key), and the
+     * modification time, which tells apart a file that reuses a freed inode number.
+     */
+    private record FileIdentity(Object key, FileTime modified) {
+        static FileIdentity of(BasicFileAttributes a) {
+            return new FileIdentity(a.fileKey(), a.lastModifiedTime());
+        }
+
+        /** @return what {@code path} holds now, or null when nothing */
+        static FileIdentity at(Path path) {
+            BasicFileAttributes a = attributes(path);
+            return a == null ? null : of(a);
+        }
     }
 
     private void acceptLoop() {
@@ -380,7 +507,8 @@ public final class VhostUserTarget implements AutoCloseable {
     // ------------------------------------------------------------------ close
 
     /**
-     * Stops serving: closes the listening socket (and removes its file), ends the connection (its
+     * Stops serving: closes the listening socket (and removes its file, if the path still holds the
+     * socket this device created), ends the connection (its
      * queues stop, the front-end's memory is unmapped), closes the model and the resources handed
      * to the builder. Idempotent.
      */
@@ -397,19 +525,17 @@ public final class VhostUserTarget implements AutoCloseable {
             st = sessionThread;
             lock.notifyAll();
         }
+        if (!clientMode) {
+            // before the listening socket closes: while it is open it keeps its inode in use, so no
+            // other file at the path can have the same file key
+            removeOwnSocket();
+        }
         closeQuietly(server);
         if (s != null) {
             s.stop();
         }
         join(mainThread);
         join(st);
-        if (!clientMode) {
-            try {
-                Files.deleteIfExists(socketPath);
-            } catch (IOException e) {
-                LOG.debug("{}: removing {}: {}", name, socketPath, e.getMessage());
-            }
-        }
         scheduler.shutdownNow();
         closeQuietly(model);
         for (AutoCloseable r : resources) {
@@ -501,7 +627,10 @@ public final class VhostUserTarget implements AutoCloseable {
             return this;
         }
 
-        /** Server mode: listen on {@code path} (a stale socket file there is replaced). */
+        /**
+         * Server mode: listen on {@code path}. A stale socket file there (nobody accepts on it) is
+         * replaced; a live listener or a file that is not a socket makes {@link #start()} fail.
+         */
         public Builder socket(Path path) {
             this.socket = path;
             this.clientMode = false;
@@ -552,7 +681,9 @@ public final class VhostUserTarget implements AutoCloseable {
          *
          * @throws IllegalStateException when no socket or no model was given
          * @throws IllegalArgumentException when the socket path is too long for a Unix socket
-         * @throws UncheckedIOException when the socket cannot be bound
+         * @throws UncheckedIOException when the socket cannot be bound; its cause is a
+         *                              {@link SocketInUseException} when the path is served by a live
+         *                              listener or holds something other than a stale socket
          */
         public VhostUserTarget start() {
             if (socket == null) {

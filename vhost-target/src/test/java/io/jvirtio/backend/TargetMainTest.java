@@ -44,6 +44,39 @@ class TargetMainTest {
     }
 
     @Test
+    void theSameSocketTwiceIsRefusedNamingThePath() throws Exception {
+        TargetMain.UsageException e = assertThrows(TargetMain.UsageException.class, () -> TargetMain.parse(new String[] {
+            "--socket", "/tmp/dup.sock", "--blk", "ram:1M", "--socket", "/tmp/x/../dup.sock", "--name", "other", "--blk", "ram:1M"}));
+        assertTrue(e.getMessage().contains("socket /tmp/x/../dup.sock is given to two devices (blk0 and other)"), e.getMessage());
+        // a relative path and its absolute form are the same socket
+        String abs = Path.of("rel.sock").toAbsolutePath().toString();
+        e = assertThrows(TargetMain.UsageException.class, () -> TargetMain.parse(new String[] {
+            "--socket", "rel.sock", "--blk", "ram:1M", "--connect", abs, "--blk", "ram:1M"}));
+        assertTrue(e.getMessage().contains("socket " + abs + " is given to two devices"), e.getMessage());
+        // two devices connecting to one front-end's socket create and remove nothing there
+        assertEquals(2, TargetMain.parse(new String[] {"--connect", "/tmp/fe.sock", "--blk", "ram:1M", "--connect", "/tmp/fe.sock",
+            "--blk", "ram:1M"}).size());
+    }
+
+    @Test
+    void runRefusesALiveSocketClosesWhatStartedAndReturnsOne(@TempDir Path d) throws Exception {
+        Path live = d.resolve("live.sock");
+        Path first = d.resolve("first.sock");
+        try (VhostUserTarget owner = VhostUserTarget.builder().name("owner").socket(live)
+                .blk(new io.jvirtio.backend.store.RamBlockStore(1 << 20, false), io.jvirtio.backend.blk.BlkModelOptions.defaults()).start()) {
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            int status = TargetMain.run(new String[] {"--socket", first.toString(), "--blk", "ram:1M", "--socket", live.toString(), "--blk", "ram:1M"},
+                    System.out, new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+            String msg = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(1, status, msg);
+            assertTrue(msg.contains("socket " + live + " is served by a live listener; refusing to take it over"), msg);
+            assertFalse(Files.exists(first), "the device that had started is closed and its socket removed");
+            assertTrue(Files.exists(live), "the live listener keeps its socket");
+            assertTrue(owner.awaitIdle(1, java.time.Duration.ofSeconds(5)), "the probe reached the owner and went away");
+        }
+    }
+
+    @Test
     void specOptionsAreCheckedAndTransportOptionsTakenOut(@TempDir Path d) {
         TargetMain.Entry e = new TargetMain.Entry("m", d.resolve("m.sock"), false, "blk",
                 "ram:2M,bs=4096,queues=3,discard=off,qsize=256,poll,proto-off=REPLY_ACK+STATUS,features-off=EVENT_IDX");
