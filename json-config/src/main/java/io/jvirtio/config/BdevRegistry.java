@@ -1,5 +1,7 @@
 package io.jvirtio.config;
 
+import io.jvirtio.core.LinkListener;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.spec.VirtioException;
@@ -145,6 +147,13 @@ public final class BdevRegistry implements AutoCloseable {
             List<Attached> next = new ArrayList<>(attached);
             next.add(a);
             attached = Collections.unmodifiableList(next);
+            controller.device().ifPresent(d -> d.addLinkListener(new LinkListener() {
+                @Override
+                public void givenUp(String device, String reason) {
+                    // off the reconnector's thread: closing the device waits for nothing it holds
+                    Thread.ofPlatform().daemon().name("jvirtio-give-up-" + device).start(() -> removeGivenUp(controller, reason));
+                }
+            }));
             List<String> names = a.bdevs.stream().map(AttachedBdev::name).toList();
             LOG.info("attached {} controller {} ({} {}): bdevs {}", params.devType(), controller.name(), params.trtype().spdkName(),
                     params.traddr(), names);
@@ -245,6 +254,32 @@ public final class BdevRegistry implements AutoCloseable {
             }
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * A controller whose device was given up (not back within ctrlr_loss_timeout_sec, or back as
+     * another device) goes with its bdevs, as SPDK's NVMe bdev deletes a lost controller's bdevs.
+     */
+    private void removeGivenUp(Controller controller, String reason) {
+        lock.lock();
+        try {
+            Optional<Attached> a = find(controller.name());
+            if (a.isEmpty() || a.get().controller != controller) {
+                return;
+            }
+            List<Attached> next = new ArrayList<>(attached);
+            next.remove(a.get());
+            attached = Collections.unmodifiableList(next);
+            LOG.error("controller {} given up ({}); its bdevs {} are removed", controller.name(), reason,
+                    a.get().bdevs.stream().map(AttachedBdev::name).toList());
+        } finally {
+            lock.unlock();
+        }
+        try {
+            controller.close();
+        } catch (RuntimeException e) {
+            LOG.warn("closing given-up controller {}: {}", controller.name(), e.toString());
         }
     }
 

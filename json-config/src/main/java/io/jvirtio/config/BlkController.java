@@ -52,4 +52,9 @@ final class BlkController implements Controller {
     public String toString() {
         return "BlkController[" + blk + "]";
     }
+
+    @Override
+    public java.util.Optional<io.jvirtio.core.VirtioDevice> device() {
+        return java.util.Optional.of(blk.device());
+    }
 }

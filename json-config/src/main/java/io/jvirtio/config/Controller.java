@@ -1,9 +1,11 @@
 package io.jvirtio.config;
 
 import io.jvirtio.bdev.Bdev;
+import io.jvirtio.core.VirtioDevice;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * One attached virtio controller (SPDK's virtio-blk device or virtio-scsi controller) and the bdevs
@@ -31,6 +33,11 @@ public interface Controller extends AutoCloseable {
      *         fixed scsi queues included), {@code vq_size}, {@code type}, {@code socket} / {@code pci_address}
      */
     Map<String, Object> virtioInfo();
+
+    /** @return the virtio device behind the controller (for its link events), when there is one */
+    default Optional<VirtioDevice> device() {
+        return Optional.empty();
+    }
 
     /** Detaches: stops the queues, closes the transport and frees the device memory. Idempotent. */
     @Override

@@ -52,4 +52,9 @@ final class ScsiController implements Controller {
     public String toString() {
         return "ScsiController[" + scsi + "]";
     }
+
+    @Override
+    public java.util.Optional<io.jvirtio.core.VirtioDevice> device() {
+        return java.util.Optional.of(scsi.device());
+    }
 }

@@ -48,6 +48,9 @@ final class TargetProcess implements AutoCloseable {
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-Xmx256m");
+        // a restarted target's downtime is mostly JVM start-up: C1 only and the serial GC shorten it
+        cmd.add("-XX:TieredStopAtLevel=1");
+        cmd.add("-XX:+UseSerialGC");
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add("io.jvirtio.backend.TargetMain");

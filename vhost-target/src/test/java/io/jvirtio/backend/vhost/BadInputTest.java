@@ -1,5 +1,7 @@
 package io.jvirtio.backend.vhost;
 
+import io.jvirtio.spec.vhostuser.VhostUserInflight;
+
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryRegion;
 import io.jvirtio.sys.LinuxConstants;

@@ -1,5 +1,7 @@
 package io.jvirtio.backend.vhost;
 
+import io.jvirtio.spec.vhostuser.VhostUserInflight;
+
 import io.jvirtio.backend.VhostUserTarget;
 import io.jvirtio.backend.blk.BlkModelOptions;
 import io.jvirtio.backend.fault.ReplyFault;

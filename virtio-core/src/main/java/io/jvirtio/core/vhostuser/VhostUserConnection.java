@@ -7,6 +7,7 @@ import io.jvirtio.spec.vhostuser.VhostUserRequest;
 import io.jvirtio.spec.vhostuser.VhostUserU64;
 import io.jvirtio.spec.vhostuser.VhostUserException;
 
+import io.jvirtio.sys.Native;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.FileDescriptorCast;
@@ -44,6 +45,8 @@ public final class VhostUserConnection implements AutoCloseable {
 
     /** {@code sizeof(sockaddr_un.sun_path)} minus the terminating NUL. */
     public static final int MAX_SOCKET_PATH_BYTES = 107;
+    /** Room for a few fds of ancillary data (SCM_RIGHTS), set only while a reply with an fd is awaited. */
+    private static final int ANCILLARY_BUFFER = 256;
 
     private final Path path;
     private final AFUNIXSocket socket;
@@ -238,6 +241,44 @@ public final class VhostUserConnection implements AutoCloseable {
         }
         write(VhostUserMessage.request(request, false, payload), new int[0]);
         return read(request, decoder);
+    }
+
+    /** A reply that came with one file descriptor (GET_INFLIGHT_FD); the fd is the caller's to close. */
+    public record WithFd<T>(T reply, int fd) {
+    }
+
+    /**
+     * As {@link #call}, for the one reply that carries a file descriptor (GET_INFLIGHT_FD). An
+     * ancillary receive buffer is set for this call only, so no other reply can smuggle fds in;
+     * extra fds are closed.
+     *
+     * @throws VhostUserException when the reply carries no fd
+     */
+    public synchronized <T> WithFd<T> callReceivingFd(VhostUserRequest request, VhostUserPayload payload, Function<ByteBuffer, T> decoder) {
+        if (!request.hasReply()) {
+            throw new IllegalArgumentException(request + " has no reply: use send()");
+        }
+        socket.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER);
+        write(VhostUserMessage.request(request, false, payload), new int[0]);
+        T reply = read(request, decoder);
+        int fd = -1;
+        try {
+            FileDescriptor[] got = socket.getReceivedFileDescriptors();
+            for (int i = 0; got != null && i < got.length; i++) {
+                int n = FileDescriptorCast.using(got[i]).as(Integer.class);
+                if (fd < 0) {
+                    fd = Native.dup(n); // ours to keep: the FileDescriptor object may close its number
+                }
+                Native.closeQuietly(n);
+            }
+            socket.setAncillaryReceiveBufferSize(0);
+        } catch (IOException e) {
+            throw fail(VhostUserException.socketFailure(prefix() + "receiving the fd of " + request + ": " + e.getMessage(), e));
+        }
+        if (fd < 0) {
+            throw fail(VhostUserException.protocolError(prefix() + "the reply to " + request + " carries no file descriptor"));
+        }
+        return new WithFd<>(reply, fd);
     }
 
     /** Sends a request without payload whose reply is a u64, e.g. GET_FEATURES. */

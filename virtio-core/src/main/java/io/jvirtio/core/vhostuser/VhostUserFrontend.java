@@ -1,6 +1,7 @@
 package io.jvirtio.core.vhostuser;
 
 import io.jvirtio.spec.vhostuser.VhostUserConfig;
+import io.jvirtio.spec.vhostuser.VhostUserInflight;
 import io.jvirtio.spec.vhostuser.VhostUserMemoryTable;
 import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
 import io.jvirtio.spec.vhostuser.VhostUserRequest;
@@ -31,6 +32,7 @@ import java.util.OptionalInt;
 
 import static io.jvirtio.spec.vhostuser.VhostUserProtocolFeature.CONFIG;
 import static io.jvirtio.spec.vhostuser.VhostUserProtocolFeature.CONFIGURE_MEM_SLOTS;
+import static io.jvirtio.spec.vhostuser.VhostUserProtocolFeature.INFLIGHT_SHMFD;
 import static io.jvirtio.spec.vhostuser.VhostUserProtocolFeature.MQ;
 import static io.jvirtio.spec.vhostuser.VhostUserProtocolFeature.REPLY_ACK;
 import static io.jvirtio.spec.vhostuser.VhostUserProtocolFeature.RESET_DEVICE;
@@ -95,6 +97,9 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     /** server mode: the socket the back-end connects to, open for the device's life; null in client mode */
     private final VhostUserListener serverSocket;
     private HangupWatcher watcher;
+    /** INFLIGHT_SHMFD: the back-end's inflight area, kept across its restarts (-1 until the first start) */
+    private int inflightFd = -1;
+    private VhostUserInflight inflight;
     /** why the back-end is gone, set by the hang-up watcher; null while it is there */
     private volatile String lostReason;
     /** from a hang-up until the queues run again: a kick may find no eventfd and is then dropped */
@@ -554,6 +559,10 @@ public final class VhostUserFrontend implements VirtioBackendOps {
             if (serverSocket != null) {
                 serverSocket.close();
             }
+            if (inflightFd >= 0) {
+                Native.closeQuietly(inflightFd);
+                inflightFd = -1;
+            }
         }
     }
 
@@ -576,11 +585,39 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     // ---------------------------------------------------------------- start / stop
 
     private void startDevice() {
+        if (hasProtocolFeature(INFLIGHT_SHMFD)) {
+            shareInflight();
+        }
         memory.sendAll(conn, hasProtocolFeature(CONFIGURE_MEM_SLOTS), maxMemSlots);
         queues.startAll(protocolFeaturesAcked());
         started = true;
         restoring = false;
         LOG.debug("vhost-user {}: device started, {} memory regions", socketPath, memory.size());
+    }
+
+    /**
+     * INFLIGHT_SHMFD as QEMU does it: GET_INFLIGHT_FD once (the back-end makes the area where it
+     * records what it popped and not completed), then SET_INFLIGHT_FD on every start, so a
+     * restarted back-end finds the dead one's records and resubmits those requests itself. Holding
+     * the fd here is what keeps the area alive across the restart.
+     */
+    private void shareInflight() {
+        if (inflightFd < 0) {
+            int n = queues.span();
+            int size = queues.largestSize();
+            VhostUserConnection.WithFd<VhostUserInflight> r = conn.callReceivingFd(VhostUserRequest.GET_INFLIGHT_FD,
+                    new VhostUserInflight(0, 0, n, size), VhostUserInflight::decode);
+            VhostUserInflight d = r.reply();
+            if (d.mmapSize() <= 0 || d.mmapOffset() < 0 || d.numQueues() != n || d.queueSize() != size) {
+                Native.closeQuietly(r.fd());
+                throw VhostUserException.protocolError(prefix() + VhostUserRequest.GET_INFLIGHT_FD + " answered " + d + " for " + n
+                        + " queues of " + size);
+            }
+            inflightFd = r.fd();
+            inflight = d;
+            LOG.debug("vhost-user {}: inflight area of {} bytes for {} queues", socketPath, d.mmapSize(), n);
+        }
+        conn.send(VhostUserRequest.SET_INFLIGHT_FD, inflight, inflightFd);
     }
 
     private boolean protocolFeaturesAcked() {

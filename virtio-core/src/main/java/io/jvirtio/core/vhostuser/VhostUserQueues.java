@@ -134,6 +134,27 @@ final class VhostUserQueues {
         return vq;
     }
 
+    /** @return one more than the highest queue index set up (the count INFLIGHT_SHMFD covers), 0 when none */
+    int span() {
+        for (int i = queues.length - 1; i >= 0; i--) {
+            if (queues[i] != null) {
+                return i + 1;
+            }
+        }
+        return 0;
+    }
+
+    /** @return the largest size of the queues set up */
+    int largestSize() {
+        int m = 0;
+        for (VhostUserQueue vq : queues) {
+            if (vq != null) {
+                m = Math.max(m, vq.setup.size());
+            }
+        }
+        return m;
+    }
+
     /** Starts every queue set up. */
     void startAll(boolean enable) {
         for (VhostUserQueue vq : queues) {

@@ -28,7 +28,7 @@ public final class VhostUserProtocolFeature {
 
     /** The protocol features this front-end knows how to use. */
     public static final long SUPPORTED = bit(MQ) | bit(REPLY_ACK) | bit(CONFIG) | bit(RESET_DEVICE)
-            | bit(CONFIGURE_MEM_SLOTS) | bit(STATUS);
+            | bit(CONFIGURE_MEM_SLOTS) | bit(STATUS) | bit(INFLIGHT_SHMFD);
 
     private static final String[] NAMES = {"MQ", "LOG_SHMFD", "RARP", "REPLY_ACK", "MTU", "BACKEND_REQ",
         "CROSS_ENDIAN", "CRYPTO_SESSION", "PAGEFAULT", "CONFIG", "BACKEND_SEND_FD", "HOST_NOTIFIER",

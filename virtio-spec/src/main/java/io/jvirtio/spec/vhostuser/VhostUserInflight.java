@@ -1,6 +1,4 @@
-package io.jvirtio.backend.vhost;
-
-import io.jvirtio.spec.vhostuser.VhostUserPayload;
+package io.jvirtio.spec.vhostuser;
 
 import java.nio.ByteBuffer;
 
@@ -13,9 +11,9 @@ import java.nio.ByteBuffer;
  * @param numQueues  the number of queues it covers
  * @param queueSize  the size of each queue
  */
-record VhostUserInflight(long mmapSize, long mmapOffset, int numQueues, int queueSize) implements VhostUserPayload {
+public record VhostUserInflight(long mmapSize, long mmapOffset, int numQueues, int queueSize) implements VhostUserPayload {
     /** Encoded size, with the C struct's 4 bytes of tail padding. */
-    static final int SIZE = 24;
+    public static final int SIZE = 24;
 
     @Override
     public int size() {
@@ -27,7 +25,8 @@ record VhostUserInflight(long mmapSize, long mmapOffset, int numQueues, int queu
         buf.putLong(mmapSize).putLong(mmapOffset).putShort((short) numQueues).putShort((short) queueSize).putInt(0);
     }
 
-    static VhostUserInflight decode(ByteBuffer buf) {
+    /** @throws VhostUserException on a payload of the wrong size */
+    public static VhostUserInflight decode(ByteBuffer buf) {
         VhostUserPayload.requireSize("inflight description", buf, SIZE);
         return new VhostUserInflight(buf.getLong(), buf.getLong(), Short.toUnsignedInt(buf.getShort()), Short.toUnsignedInt(buf.getShort()));
     }
