@@ -98,26 +98,15 @@ final class JsonObjectReader {
 
     /** @return the member as an unsigned 32-bit integer (SPDK's {@code spdk_json_decode_uint32}), or empty when absent */
     OptionalLong optionalUint32(String key) {
-        JsonNode v = node.get(key);
-        if (v == null) {
-            return OptionalLong.empty();
-        }
-        JsonPath at = path.field(key);
-        if (!v.isNumber()) {
-            throw new ConfigException(at, wrongType(v, "an integer"));
-        }
-        if (!v.isIntegralNumber()) {
-            throw new ConfigException(at, show(v) + " is not an integer");
-        }
-        BigInteger b = v.bigIntegerValue();
-        if (b.signum() < 0 || b.bitLength() > 32) {
-            throw new ConfigException(at, show(v) + " is out of range (0 to 4294967295)");
-        }
-        return OptionalLong.of(b.longValue());
+        return optionalInteger(key, BigInteger.ZERO, BigInteger.valueOf(0xffff_ffffL));
     }
 
     /** @return the member as a signed 32-bit integer (SPDK's {@code spdk_json_decode_int32}), or empty when absent */
     OptionalLong optionalInt32(String key) {
+        return optionalInteger(key, BigInteger.valueOf(Integer.MIN_VALUE), BigInteger.valueOf(Integer.MAX_VALUE));
+    }
+
+    private OptionalLong optionalInteger(String key, BigInteger min, BigInteger max) {
         JsonNode v = node.get(key);
         if (v == null) {
             return OptionalLong.empty();
@@ -130,8 +119,8 @@ final class JsonObjectReader {
             throw new ConfigException(at, show(v) + " is not an integer");
         }
         BigInteger b = v.bigIntegerValue();
-        if (b.bitLength() > 31) {
-            throw new ConfigException(at, show(v) + " is out of range (-2147483648 to 2147483647)");
+        if (b.compareTo(min) < 0 || b.compareTo(max) > 0) {
+            throw new ConfigException(at, show(v) + " is out of range (" + min + " to " + max + ")");
         }
         return OptionalLong.of(b.longValue());
     }
