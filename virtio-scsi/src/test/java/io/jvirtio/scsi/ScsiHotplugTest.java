@@ -178,6 +178,8 @@ class ScsiHotplugTest {
         await("20 bdevs added", Duration.ofSeconds(20), ctrl::pollEvents, () -> added.size() == 20);
         assertEquals(21, ctrl.bdevs().size());
         assertFalse(target.model.eventsMissed());
+        // the last buffers go back to the device after the bdevs they announced were added: wait for them too
+        await("every buffer posted again", Duration.ofSeconds(5), ctrl::pollEvents, () -> target.model.postedEventBuffers() == 16);
         assertEquals(16, target.model.postedEventBuffers(), "every buffer posted again");
     }
 
