@@ -12,7 +12,8 @@ import io.jvirtio.scsi.VirtioScsiOptions;
  * {@code vq_count} is the number of request queues; the control and event queues (and a scan queue when
  * the device has one to spare) come on top. vhost-user now; {@code trtype pci} is refused at validation
  * until the VFIO transport exists. The controller runs an event thread, so hot-plugged and removed LUNs
- * show up in its bdev list.
+ * show up in its bdev list. The reconnect params ({@code ctrlr_loss_timeout_sec} and friends) apply as for
+ * blk; after a reconnect every target is rescanned.
  */
 public final class ScsiControllerType extends VhostUserControllerType<VirtioScsiOptions> {
     /** SPDK's dev_type for virtio-scsi. */
@@ -41,11 +42,11 @@ public final class ScsiControllerType extends VhostUserControllerType<VirtioScsi
             throw new ConfigException(JsonPath.of("vq_size"), params.vqSize() + " is too small for dev_type scsi (at least "
                     + MIN_VQ_SIZE + " descriptors per queue)");
         }
-        if (!params.reconnect().isDefault()) {
-            throw new ConfigException(JsonPath.of("ctrlr_loss_timeout_sec"), params.reconnect().ctrlrLossTimeoutSec()
-                    + ": reconnect is not available yet for dev_type scsi (it fails I/O at once when the target goes); leave the"
-                    + " three reconnect params out or 0");
-        }
+    }
+
+    @Override
+    VirtioScsiOptions withParams(VirtioScsiOptions options, ControllerParams params) {
+        return options.withReconnect(params.reconnect());
     }
 
     @Override

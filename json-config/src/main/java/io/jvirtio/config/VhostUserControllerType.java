@@ -63,7 +63,7 @@ abstract class VhostUserControllerType<O extends DriverOptions<O>> implements Co
                 (ops, memory) -> attachDriver(params.name(), ops, memory, options));
     }
 
-    /** The driver's own params beyond queues (blk: the reconnect policy); none by default. */
+    /** The driver's own params beyond queues (blk and scsi: the reconnect policy); none by default. */
     O withParams(O options, ControllerParams params) {
         return options;
     }

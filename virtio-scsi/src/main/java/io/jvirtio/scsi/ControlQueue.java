@@ -8,7 +8,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 
 import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -26,6 +28,7 @@ final class ControlQueue implements UsedSink {
     /** TMFs in flight at once (SPDK's {@code CTRLQ_RING_SIZE}). */
     static final int MAX_TMFS = 16;
     private static final int STRIDE = 64;
+    private static final long HANDOVER_WAIT_NANOS = 100_000;
 
     /** One task management function: request and response in device memory, the outcome for the asking thread. */
     static final class Tmf {
@@ -37,7 +40,8 @@ final class ControlQueue implements UsedSink {
         int response;
         VirtioException error;
         volatile boolean done;
-        boolean inUse;
+        /** volatile: given back without the queue's lock, which the controller may hold while the link is down */
+        volatile boolean inUse;
 
         Tmf(int slot, MemorySegment memory) {
             this.slot = slot;
@@ -52,12 +56,15 @@ final class ControlQueue implements UsedSink {
     private final MemorySegment tmfMemory;
     private final Tmf[] tmfs;
     private final ReentrantLock lock = new ReentrantLock();
+    private final BooleanSupplier linkDown;
     private volatile int inFlight;
 
-    ControlQueue(String name, SplitVirtqueue vq, MemoryDomain memory) {
+    /** @param linkDown whether the link to the target is down (the controller then holds the queue) */
+    ControlQueue(String name, SplitVirtqueue vq, MemoryDomain memory, BooleanSupplier linkDown) {
         this.name = name;
         this.vq = vq;
         this.memory = memory;
+        this.linkDown = linkDown;
         int n = Math.min(MAX_TMFS, vq.size());
         this.tmfMemory = memory.allocate((long) n * STRIDE, 64);
         this.tmfs = new Tmf[n];
@@ -69,11 +76,13 @@ final class ControlQueue implements UsedSink {
     /**
      * Submits a task management function.
      *
-     * @return the TMF to watch, or null when {@link #MAX_TMFS} are already in flight
+     * @return the TMF to watch, or null when {@link #MAX_TMFS} are already in flight or the link is down
      * @throws VirtioException when the control queue is broken
      */
     Tmf submit(int subtype, int target, int lunAddress, long taskId) {
-        lock.lock();
+        if (!lockUnlessLinkDown()) {
+            return null;
+        }
         try {
             Tmf t = null;
             for (Tmf x : tmfs) {
@@ -109,13 +118,52 @@ final class ControlQueue implements UsedSink {
         }
     }
 
-    /** Gives a TMF the asking thread has seen done back to the pool. */
+    /**
+     * While the link is down the controller holds the lock until the queue runs on the new target;
+     * a caller waiting for it here would stop polling its own request queue, which the reconnect
+     * waits for. So it is told to come back instead.
+     */
+    private boolean lockUnlessLinkDown() {
+        while (!lock.tryLock()) {
+            if (linkDown.getAsBoolean()) {
+                return false;
+            }
+            Thread.onSpinWait();
+        }
+        return true;
+    }
+
+    /** Gives a TMF the asking thread has seen done back to the pool (no lock: see {@link #lockUnlessLinkDown}). */
     void release(Tmf t) {
-        lock.lock();
-        try {
-            t.inUse = false;
-        } finally {
-            lock.unlock();
+        t.inUse = false;
+    }
+
+    // ---------------------------------------------------------------- link hand-over
+
+    /**
+     * Takes the queue for a hand-over (the link is down): blocks until no other thread is in it.
+     *
+     * @return false when {@code giveUp} said to stop waiting first
+     */
+    boolean lockForHandover(BooleanSupplier giveUp) {
+        while (!lock.tryLock()) {
+            if (giveUp.getAsBoolean()) {
+                return false;
+            }
+            LockSupport.parkNanos(HANDOVER_WAIT_NANOS);
+        }
+        return true;
+    }
+
+    /** Ends a hand-over. */
+    void unlockAfterHandover() {
+        lock.unlock();
+    }
+
+    /** Takes every completion the ring holds; only under {@link #lockForHandover}. */
+    void takeAllUsed() {
+        while (vq.poll(MAX_TMFS, this) > 0) {
+            Thread.onSpinWait();
         }
     }
 

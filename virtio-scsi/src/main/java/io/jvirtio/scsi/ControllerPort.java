@@ -1,6 +1,7 @@
 package io.jvirtio.scsi;
 
 import io.jvirtio.core.mem.MemoryDomain;
+import io.jvirtio.core.ring.SplitVirtqueue;
 
 /**
  * The controller as its I/O path sees it: what a {@link ScsiRequestQueue} and the
@@ -25,6 +26,23 @@ interface ControllerPort {
 
     /** @return why the transport lost its peer ("vhost-user back-end on PATH disconnected"), null while it has it */
     String transportLost();
+
+    /**
+     * @return whether new I/O is refused now: the link is down without a reconnect policy, past
+     *         fast_io_fail_timeout_sec, or given up (while a reconnect may still bring it back, I/O waits)
+     */
+    boolean refusesIo();
+
+    /** @return what I/O fails with while the link is down (null while it is up) */
+    String linkDownMessage();
+
+    /**
+     * For a queue's owner, from its poll, while {@link #transportLost()} is not null and after it took
+     * every used element: keep waiting, fail everything, or resume (the new target has the ring).
+     *
+     * @return {@code VirtioDevice.LINK_WAIT}, {@code LINK_FAIL} or {@code LINK_RESUMED}
+     */
+    int linkDownStep(SplitVirtqueue vq);
 
     /** @return a counter that moves each time a LUN is removed: a queue then looks for drained channels */
     int removalEpoch();

@@ -105,6 +105,21 @@ final class EventQueue implements UsedSink {
         }
     }
 
+    /**
+     * Takes every completed buffer (decoded into {@code out}) and posts each again; while the link is
+     * down, so that the ring can be handed to the restarted target.
+     *
+     * @return how many buffers completed
+     */
+    int takeAll(List<Event> out) {
+        int total = 0;
+        int n;
+        while ((n = poll(out)) > 0) {
+            total += n;
+        }
+        return total;
+    }
+
     @Override
     public void onUsed(Object cookie, int len) {
         MemorySegment b = (MemorySegment) cookie;

@@ -92,6 +92,11 @@ final class HotplugEvents {
         }
     }
 
+    /** Every target is rescanned at the next {@link #poll()} (a rescan after a reconnect could not run). */
+    void requestFullRescan() {
+        fullRescanRequested = true;
+    }
+
     // ---------------------------------------------------------------- the poll
 
     /**

@@ -4,6 +4,7 @@ import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.spec.VirtioException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -161,6 +162,27 @@ final class RequestQueueAssignment {
             }
         }
         return true;
+    }
+
+    /**
+     * The link to the target is down: parked queues hold only commands nobody waits for (orphans of
+     * closed channels, scans that timed out), and no thread polls them, so none would hand its
+     * ring over for the reconnect. Their commands are dropped (the dead target will not complete
+     * them) and the queues go back to the device layer, where the reconnector prepares them.
+     */
+    synchronized void dropParked(VirtioException why) {
+        for (Iterator<ScsiRequestQueue> it = parked.iterator(); it.hasNext(); ) {
+            ScsiRequestQueue q = it.next();
+            q.failEverything(why);
+            if (q.outstanding() > 0) {
+                continue; // cannot happen: every command was in the ring or held for a retry
+            }
+            it.remove();
+            q.freeMemory();
+            device.releaseQueue(q.vq);
+            openQueues--;
+            LOG.info("{}: {} was parked with commands nobody waits for; dropped them as the link went down", name, q.vq.name());
+        }
     }
 
     // ---------------------------------------------------------------- acquire and release

@@ -120,6 +120,7 @@ final class ScanCommandRunner implements AutoCloseable {
     private Result execute(int target, int address, Cdb cdb, int dataIn) {
         long deadline = System.nanoTime() + timeoutNanos;
         String what = ScsiSpec.opcodeName(cdb.opcode) + " to target " + target + " (LUN address 0x" + Integer.toHexString(address) + ")";
+        checkLink(what);
         ScsiCmd cmd;
         while ((cmd = queue.takeInternal()) == null) {
             poll(deadline, what + ": no free command on " + queue.vq.name());
@@ -142,13 +143,15 @@ final class ScanCommandRunner implements AutoCloseable {
         ScsiCmd.InternalResult res = cmd.internal;
         while (!res.done) {
             if (queue.poll() == 0 && !res.done) {
-                if (System.nanoTime() - deadline > 0) {
-                    // the device may still complete it, writing the payload: both go with the command
+                boolean timedOut = System.nanoTime() - deadline > 0;
+                if (timedOut || queue.linkDown()) {
+                    // the device may still complete it (a new target, after a reconnect), writing the
+                    // payload: both go with the command
                     res.abandoned = true;
                     res.abandonedPayload = payload;
                     payload = memory.allocate(payload.byteSize(), 4096);
-                    throw new ScanException(name + ": " + what + " did not complete within "
-                            + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
+                    throw new ScanException(name + ": " + what + (timedOut ? " did not complete within "
+                            + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms" : " interrupted: " + linkDownReason()));
                 }
                 Thread.onSpinWait();
             }
@@ -160,7 +163,24 @@ final class ScanCommandRunner implements AutoCloseable {
         return new Result(res.response, res.status, res.sense, res.residual, res.usedLen);
     }
 
+    /**
+     * A scan while the link is down fails at once rather than waiting out its timeout with the
+     * scan lock held (the controller hands the event and scan queues over under it, and rescans
+     * everything once the link is back).
+     */
+    private void checkLink(String what) {
+        if (queue.linkDown()) {
+            throw new ScanException(name + ": " + what + " not sent: " + linkDownReason());
+        }
+    }
+
+    private String linkDownReason() {
+        String lost = queue.ctrl.transportLost();
+        return "the link to the target is down (" + (lost != null ? lost : "back meanwhile") + ")";
+    }
+
     private void poll(long deadline, String what) {
+        checkLink(what);
         if (queue.poll() == 0) {
             if (System.nanoTime() - deadline > 0) {
                 throw new ScanException(name + ": " + what + " within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");

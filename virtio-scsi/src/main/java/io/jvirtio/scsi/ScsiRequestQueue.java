@@ -5,6 +5,7 @@ import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.bdev.driver.DriverRequestQueue;
 import io.jvirtio.bdev.driver.SgCursor;
+import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.spec.VirtioException;
@@ -40,6 +41,8 @@ final class ScsiRequestQueue extends DriverRequestQueue<ScsiIo, ScsiCmd> {
     final SplitVirtqueue vq;
     /** the thread using the queue (null for the scan queue); changes only under {@link RequestQueueAssignment}'s monitor */
     Thread owner;
+    /** the controller's dedicated scan queue (made without an owner thread); handed over by the controller on a link loss */
+    private final boolean scanQueue;
     private final MemoryDomain memory;
     private final MemorySegment cmdMemory;
     private final int reqBytes;
@@ -76,6 +79,7 @@ final class ScsiRequestQueue extends DriverRequestQueue<ScsiIo, ScsiCmd> {
         this.ctrl = ctrl;
         this.vq = vq;
         this.owner = owner;
+        this.scanQueue = owner == null;
         this.memory = ctrl.memory();
         this.cmdMemory = cmdMemory;
         this.reqBytes = reqBytes;
@@ -323,12 +327,7 @@ final class ScsiRequestQueue extends DriverRequestQueue<ScsiIo, ScsiCmd> {
             return completed() - before;
         }
         vq.poll(POLL_BATCH, completion);
-        String lost = ctrl.transportLost();
-        if (lost != null) {
-            // what the back-end completed before it went was taken above; the rest never comes back
-            if (outstanding() > 0 || hasPending() || retries.size() > 0) {
-                failEverything(new BdevIoException(Reason.TRANSPORT_LOST, lost));
-            }
+        if (ctrl.transportLost() != null && !linkBack()) {
             return completed() - before;
         }
         boolean flush = false;
@@ -358,6 +357,44 @@ final class ScsiRequestQueue extends DriverRequestQueue<ScsiIo, ScsiCmd> {
             }
         }
         return completed() - before;
+    }
+
+    /**
+     * The link to the target is down: takes what the dead target completed, then hands the ring
+     * over as blk's channel does. Commands held for a retry and I/Os waiting for room stay where
+     * they are while the link may come back, and go out once it is.
+     *
+     * @return whether the link is back and this ring runs on the new target (go on as usual)
+     */
+    private boolean linkBack() {
+        takeAllUsed();
+        if (scanQueue) {
+            // Only scans use it and they fail at once while the link is down; the controller hands it
+            // over with the control and event queues, under the scan lock.
+            return false;
+        }
+        int step = ctrl.linkDownStep(vq);
+        if (step == VirtioDevice.LINK_FAIL) {
+            if (outstanding() > 0 || hasPending() || retries.size() > 0) {
+                String why = ctrl.linkDownMessage();
+                failEverything(new BdevIoException(Reason.TRANSPORT_LOST, why != null ? why : "controller " + ctrl.name()
+                        + ": the link to the target was lost"));
+            }
+            return false;
+        }
+        return step == VirtioDevice.LINK_RESUMED;
+    }
+
+    /** Takes every used element (the completions a target made before it went are real). Owner only. */
+    void takeAllUsed() {
+        while (vq.poll(POLL_BATCH, completion) > 0) {
+            Thread.onSpinWait();
+        }
+    }
+
+    /** @return whether the link to the target is down (scans then fail at once instead of waiting out their timeout) */
+    boolean linkDown() {
+        return ctrl.transportLost() != null;
     }
 
     /** Tells channels of removed LUNs (and their disks) when their last I/O is done. */
@@ -422,7 +459,7 @@ final class ScsiRequestQueue extends DriverRequestQueue<ScsiIo, ScsiCmd> {
 
     // ---------------------------------------------------------------- teardown
 
-    /** Fails every command and waiting I/O: the device is gone (controller closed). */
+    /** Fails every command and waiting I/O: the device is gone (controller closed, link lost for good). */
     void failEverything(VirtioException error) {
         vq.failAll(error, completion);
         while (retries.size() > 0) {

@@ -39,9 +39,11 @@ final class TargetScan implements HotplugActions {
     private final DiskRegistry disks;
     private final DiskFactory newDisk;
     private final BooleanSupplier deviceClosed;
+    private final BooleanSupplier linkDown;
 
+    /** @param linkDown whether the link to the target is down: a scan then stops at its first failed command */
     TargetScan(String name, MemoryDomain memory, int targetCount, long commandTimeoutNanos, RequestQueueAssignment queues,
-               DiskRegistry disks, DiskFactory newDisk, BooleanSupplier deviceClosed) {
+               DiskRegistry disks, DiskFactory newDisk, BooleanSupplier deviceClosed, BooleanSupplier linkDown) {
         this.name = name;
         this.memory = memory;
         this.targetCount = targetCount;
@@ -50,6 +52,7 @@ final class TargetScan implements HotplugActions {
         this.disks = disks;
         this.newDisk = newDisk;
         this.deviceClosed = deviceClosed;
+        this.linkDown = linkDown;
     }
 
     /** The attach scan: every target; listeners are not told (the bdevs are in the controller's list). */
@@ -172,9 +175,13 @@ final class TargetScan implements HotplugActions {
         }
     }
 
-    /** One target's scan failed: the scan goes on with the next target unless the device or the scan queue is gone. */
+    /**
+     * One target's scan failed: the scan goes on with the next target unless the device or the scan
+     * queue is gone, or the link is down (every target would fail alike; after a reconnect
+     * everything is rescanned).
+     */
     private void scanFailed(ScanException e, int target) {
-        if (deviceClosed.getAsBoolean()) {
+        if (deviceClosed.getAsBoolean() || linkDown.getAsBoolean()) {
             throw e;
         }
         LOG.warn("{}: scan of target {} failed: {}", name, target, e.getMessage());

@@ -161,7 +161,7 @@ public final class VirtioScsiChannel extends AbstractIoChannel {
         }
         if (tmf == null) {
             giveBack(io);
-            return false; // every TMF context in use: poll and try again
+            return false; // every TMF context in use, or the link is down: poll and try again
         }
         io.op = IoType.RESET;
         io.offset = 0;
@@ -288,7 +288,9 @@ public final class VirtioScsiChannel extends AbstractIoChannel {
         }
         check.checkQueue(op, queue.vq.name(), queue.vq.brokenReason());
         check.checkDeviceOpen(op, ctrl.isDeviceClosed());
-        check.checkTransport(op, ctrl.transportLost());
+        if (ctrl.refusesIo()) {
+            check.checkTransport(op, ctrl.linkDownMessage());
+        }
     }
 
     // ---------------------------------------------------------------- teardown

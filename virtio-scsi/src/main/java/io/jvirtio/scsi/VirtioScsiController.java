@@ -52,6 +52,15 @@ import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
  *       daemon thread when {@link VirtioScsiOptions#eventPollPeriod()} is positive. Events run the
  *       rescans and removals, and {@link BdevListener}s are called from there.</li>
  * </ul>
+ *
+ * <h2>When the target goes away</h2>
+ * With a {@link VirtioScsiOptions#reconnect()} policy the controller reconnects as a virtio-blk
+ * device does: I/O waits (each I/O thread must keep polling, so that its request queue is handed to
+ * the new target), the control, event and scan queues are handed over by a thread of the
+ * controller's, and once the link is back every target is rescanned on that thread (LUNs that went
+ * are removed, new ones added, {@link BdevListener}s called from there). A target that comes back
+ * with another {@link VirtioScsiConfig}, queue count or feature set is refused and the controller
+ * given up. While the link is down a reset returns false (poll and try again) and scans fail.
  */
 public final class VirtioScsiController implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioScsiController.class);
@@ -85,6 +94,7 @@ public final class VirtioScsiController implements AutoCloseable {
     private final HotplugEvents hotplug;
     /** guards the event queue, scans, the disk set's changes and listener calls */
     private final ReentrantLock scanLock = new ReentrantLock();
+    private final LinkHandover handover;
     private volatile boolean deviceClosed;
 
     private VirtioScsiController(VirtioDevice device, boolean ownsMemory, VirtioScsiConfig config, VirtioScsiOptions options,
@@ -99,15 +109,17 @@ public final class VirtioScsiController implements AutoCloseable {
         this.disks = new DiskRegistry(device.name());
         SplitVirtqueue ctrlq = device.acquireQueue(CONTROLQ);
         SplitVirtqueue eventq = device.acquireQueue(EVENTQ);
-        this.control = new ControlQueue(device.name(), ctrlq, device.memory());
+        this.control = new ControlQueue(device.name(), ctrlq, device.memory(), () -> device.transportLost() != null);
         EventQueue events = new EventQueue(device.name(), eventq, device.memory(), config.eventBufferSize());
         ControllerPort ioPath = new IoPath();
         this.queues = new RequestQueueAssignment(device, (vq, owner) -> new ScsiRequestQueue(ioPath, vq, owner), this::isDeviceClosed,
                 dedicatedScan, options.requestQueues(), options.channelDepth(), ownsMemory);
         this.zeroBlock = device.memory().allocate(MAX_BLOCK_SIZE, 4096);
         this.scan = new TargetScan(device.name(), device.memory(), targetCount, options.commandTimeout().toNanos(), queues, disks,
-                this::newDisk, this::isDeviceClosed);
+                this::newDisk, this::isDeviceClosed, () -> device.transportLost() != null);
         this.hotplug = new HotplugEvents(device.name(), events, control, scan);
+        this.handover = new LinkHandover(device, control, events, queues.dedicatedScanQueue(), queues, scanLock,
+                this::rescanAfterReconnect, queues::isClosed);
     }
 
     private VirtioScsiDisk newDisk(ScsiLunInfo info, boolean readOnly) {
@@ -150,6 +162,10 @@ public final class VirtioScsiController implements AutoCloseable {
             ctrl = new VirtioScsiController(device, ownsMemory, config, options, dedicated);
             ctrl.hotplug.postBuffers();
             ctrl.initialScan();
+            // from here on, not before: a target lost during the attach fails the attach
+            device.addLinkListener(ctrl.handover);
+            VirtioScsiController c = ctrl;
+            device.superviseLink(options.reconnect(), c::checkSameController);
             ctrl.hotplug.startThread(options.eventPollPeriod(), ctrl::pollEvents);
             LOG.info("{}: virtio-scsi attached over {}: {} LUN bdev(s) on targets 0..{}, {} request queue(s){} of {}, config {}, features 0x{}",
                     name, ops.transportType(), ctrl.disks.size(), ctrl.targetCount - 1, options.requestQueues(),
@@ -168,6 +184,32 @@ public final class VirtioScsiController implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /**
+     * A target that came back must be this controller: the same {@code virtio_scsi_config} (queues,
+     * limits, targets, sizes), or SPDK's defaults again when config cannot be read.
+     *
+     * @throws DeviceException naming every field that differs
+     */
+    private void checkSameController() {
+        VirtioScsiConfig now = VirtioScsiConfig.read(device);
+        if (now.equals(config)) {
+            return;
+        }
+        StringBuilder diff = new StringBuilder();
+        for (java.lang.reflect.RecordComponent c : VirtioScsiConfig.class.getRecordComponents()) {
+            try {
+                Object was = c.getAccessor().invoke(config);
+                Object is = c.getAccessor().invoke(now);
+                if (!java.util.Objects.equals(was, is)) {
+                    diff.append(diff.isEmpty() ? "" : ", ").append(c.getName()).append(' ').append(is).append(" (was ").append(was).append(')');
+                }
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        throw new DeviceException("its config has " + diff);
     }
 
     /**
@@ -306,6 +348,21 @@ public final class VirtioScsiController implements AutoCloseable {
         }
 
         @Override
+        public boolean refusesIo() {
+            return device.refusesIo();
+        }
+
+        @Override
+        public String linkDownMessage() {
+            return device.linkDownMessage();
+        }
+
+        @Override
+        public int linkDownStep(SplitVirtqueue vq) {
+            return device.linkDownStep(vq);
+        }
+
+        @Override
         public int removalEpoch() {
             return disks.removalEpoch();
         }
@@ -382,6 +439,34 @@ public final class VirtioScsiController implements AutoCloseable {
         }
     }
 
+    /**
+     * After a reconnect (the hand-over thread, holding the scan lock): every target scanned again, as
+     * {@link #rescan()} does, since the target that came back may serve other LUNs; kept for the next
+     * {@link #pollEvents()} when it cannot run now.
+     */
+    private void rescanAfterReconnect() {
+        if (queues.isClosed()) {
+            return;
+        }
+        try {
+            if (scan.rescanAll()) {
+                disks.announceDrainedRemovals();
+                LOG.info("{}: targets rescanned after the reconnect: {} LUN bdev(s)", name(), disks.size());
+            } else {
+                hotplug.requestFullRescan();
+                LOG.warn("{}: the rescan after the reconnect waits for a free request queue (the next pollEvents)", name());
+            }
+        } catch (RuntimeException e) {
+            if (device.transportLost() != null) {
+                // the next reconnect rescans again
+                LOG.info("{}: the rescan after the reconnect stopped, the link went down again: {}", name(), e.getMessage());
+            } else if (!deviceClosed) {
+                hotplug.requestFullRescan();
+                LOG.warn("{}: the rescan after the reconnect failed: {}; tried again at the next pollEvents", name(), e.getMessage());
+            }
+        }
+    }
+
     private void ensureOpen() {
         if (queues.isClosed()) {
             throw new DeviceException(name() + ": controller is closed");
@@ -405,7 +490,9 @@ public final class VirtioScsiController implements AutoCloseable {
         try {
             return queues.isClosed() ? 0 : hotplug.poll();
         } catch (ScanException e) {
-            if (!deviceClosed) {
+            if (device.transportLost() != null) {
+                LOG.info("{}: rescan stopped: {} (every target is rescanned once the link is back)", name(), e.getMessage());
+            } else if (!deviceClosed) {
                 LOG.error("{}: rescan failed: {}", name(), e.getMessage());
             }
             return 0;
@@ -437,6 +524,7 @@ public final class VirtioScsiController implements AutoCloseable {
             return;
         }
         hotplug.stopThread(EVENT_THREAD_STOP_MILLIS + options.commandTimeout().toMillis());
+        handover.awaitEnd(EVENT_THREAD_STOP_MILLIS + options.commandTimeout().toMillis());
         resetDevice();
         boolean locked = awaitScan();
         try {

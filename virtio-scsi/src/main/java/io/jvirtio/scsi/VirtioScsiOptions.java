@@ -1,6 +1,7 @@
 package io.jvirtio.scsi;
 
 import io.jvirtio.core.DriverOptions;
+import io.jvirtio.core.ReconnectPolicy;
 import io.jvirtio.core.mem.HugePagePolicy;
 
 import java.time.Duration;
@@ -22,10 +23,12 @@ import java.util.Objects;
  *                           this period; {@link Duration#ZERO} (the default): the embedding calls it
  * @param dedicatedScanQueue reserve one request queue beyond {@code requestQueues} for scans when the device
  *                           has one to spare (so a rescan never waits for an I/O thread's queue)
+ * @param reconnect          what happens when the target goes away (SPDK's ctrlr_loss_timeout_sec and friends);
+ *                           {@link ReconnectPolicy#NONE} by default: I/O fails at once
  */
 public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDepth, HugePagePolicy hugePages,
                                 long memoryBytes, int scanTargets, Duration commandTimeout, Duration eventPollPeriod,
-                                boolean dedicatedScanQueue) implements DriverOptions<VirtioScsiOptions> {
+                                boolean dedicatedScanQueue, ReconnectPolicy reconnect) implements DriverOptions<VirtioScsiOptions> {
     /** SPDK's default {@code vq_size}. */
     public static final int DEFAULT_QUEUE_SIZE = 512;
     /** Default memory domain. */
@@ -48,6 +51,14 @@ public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDep
         if (eventPollPeriod.isNegative()) {
             throw new IllegalArgumentException("eventPollPeriod " + eventPollPeriod + " must not be negative");
         }
+        Objects.requireNonNull(reconnect, "reconnect");
+    }
+
+    /** Options without a reconnect policy ({@link ReconnectPolicy#NONE}). */
+    public VirtioScsiOptions(int requestQueues, int queueSize, int channelDepth, HugePagePolicy hugePages, long memoryBytes,
+                             int scanTargets, Duration commandTimeout, Duration eventPollPeriod, boolean dedicatedScanQueue) {
+        this(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout, eventPollPeriod,
+                dedicatedScanQueue, ReconnectPolicy.NONE);
     }
 
     /** @return one request queue of 512, hugepages when available, 64 MiB, all targets, no event thread */
@@ -60,50 +71,50 @@ public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDep
     @Override
     public VirtioScsiOptions withRequestQueues(int n) {
         return new VirtioScsiOptions(n, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue);
+                eventPollPeriod, dedicatedScanQueue, reconnect);
     }
 
     /** @return these options with queues of {@code size} descriptors */
     @Override
     public VirtioScsiOptions withQueueSize(int size) {
         return new VirtioScsiOptions(requestQueues, size, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue);
+                eventPollPeriod, dedicatedScanQueue, reconnect);
     }
 
     /** @return these options with {@code depth} I/Os per LUN channel */
     public VirtioScsiOptions withChannelDepth(int depth) {
         return new VirtioScsiOptions(requestQueues, queueSize, depth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue);
+                eventPollPeriod, dedicatedScanQueue, reconnect);
     }
 
     /** @return these options with the given hugepage policy */
     public VirtioScsiOptions withHugePages(HugePagePolicy policy) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, policy, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue);
+                eventPollPeriod, dedicatedScanQueue, reconnect);
     }
 
     /** @return these options with a memory domain of {@code bytes} */
     public VirtioScsiOptions withMemoryBytes(long bytes) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, bytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue);
+                eventPollPeriod, dedicatedScanQueue, reconnect);
     }
 
     /** @return these options scanning targets 0..n-1 only (0: the device's max_target) */
     public VirtioScsiOptions withScanTargets(int n) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, n, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue);
+                eventPollPeriod, dedicatedScanQueue, reconnect);
     }
 
     /** @return these options with a timeout per scan / control command */
     public VirtioScsiOptions withCommandTimeout(Duration timeout) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, timeout,
-                eventPollPeriod, dedicatedScanQueue);
+                eventPollPeriod, dedicatedScanQueue, reconnect);
     }
 
     /** @return these options with a background thread polling the event queue every {@code period} (ZERO: none) */
     public VirtioScsiOptions withEventPollPeriod(Duration period) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                period, dedicatedScanQueue);
+                period, dedicatedScanQueue, reconnect);
     }
 
     /** @return these options with a background event thread at SPDK's period (5 ms) */
@@ -114,6 +125,12 @@ public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDep
     /** @return these options with or without a dedicated scan queue */
     public VirtioScsiOptions withDedicatedScanQueue(boolean dedicated) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicated);
+                eventPollPeriod, dedicated, reconnect);
+    }
+
+    /** @return these options with the given reconnect policy */
+    public VirtioScsiOptions withReconnect(ReconnectPolicy policy) {
+        return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
+                eventPollPeriod, dedicatedScanQueue, policy);
     }
 }
