@@ -8,6 +8,7 @@ import io.jvirtio.bdev.driver.BdevLimits;
 import io.jvirtio.bdev.driver.IoValidator;
 import io.jvirtio.core.DeviceException;
 import io.jvirtio.core.VirtioBackendOps;
+import io.jvirtio.core.SameConfig;
 import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
@@ -168,22 +169,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
 
     /** A target that came back must be this device: the same config (capacity, block size, queues, limits). */
     private void checkSameDevice() {
-        VirtioBlkConfig now = VirtioBlkConfig.read(device);
-        if (!now.equals(config)) {
-            StringBuilder diff = new StringBuilder();
-            for (java.lang.reflect.RecordComponent c : VirtioBlkConfig.class.getRecordComponents()) {
-                try {
-                    Object was = c.getAccessor().invoke(config);
-                    Object is = c.getAccessor().invoke(now);
-                    if (!java.util.Objects.equals(was, is)) {
-                        diff.append(diff.isEmpty() ? "" : ", ").append(c.getName()).append(' ').append(is).append(" (was ").append(was).append(')');
-                    }
-                } catch (ReflectiveOperationException e) {
-                    throw new IllegalStateException(e);
-                }
-            }
-            throw new DeviceException("its config has " + diff);
-        }
+        SameConfig.require(config, VirtioBlkConfig.read(device));
     }
 
     /** @return the underlying virtio device */

@@ -2,6 +2,7 @@ package io.jvirtio.scsi;
 
 import io.jvirtio.core.DeviceException;
 import io.jvirtio.core.VirtioBackendOps;
+import io.jvirtio.core.SameConfig;
 import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
@@ -193,23 +194,7 @@ public final class VirtioScsiController implements AutoCloseable {
      * @throws DeviceException naming every field that differs
      */
     private void checkSameController() {
-        VirtioScsiConfig now = VirtioScsiConfig.read(device);
-        if (now.equals(config)) {
-            return;
-        }
-        StringBuilder diff = new StringBuilder();
-        for (java.lang.reflect.RecordComponent c : VirtioScsiConfig.class.getRecordComponents()) {
-            try {
-                Object was = c.getAccessor().invoke(config);
-                Object is = c.getAccessor().invoke(now);
-                if (!java.util.Objects.equals(was, is)) {
-                    diff.append(diff.isEmpty() ? "" : ", ").append(c.getName()).append(' ').append(is).append(" (was ").append(was).append(')');
-                }
-            } catch (ReflectiveOperationException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        throw new DeviceException("its config has " + diff);
+        SameConfig.require(config, VirtioScsiConfig.read(device));
     }
 
     /**
