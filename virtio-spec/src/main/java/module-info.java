@@ -6,6 +6,8 @@
  */
 @SuppressWarnings("module") // the qualified exports name modules built after this one
 module io.jvirtio.spec {
+    requires org.newsclub.net.unix;
+
     exports io.jvirtio.spec;
     exports io.jvirtio.spec.blk;
     exports io.jvirtio.spec.scsi;

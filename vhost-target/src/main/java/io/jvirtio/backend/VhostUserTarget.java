@@ -7,12 +7,10 @@ import io.jvirtio.backend.fault.FaultInjector;
 import io.jvirtio.backend.store.BlockStore;
 import io.jvirtio.backend.vhost.DeviceContext;
 import io.jvirtio.backend.vhost.VhostUserSession;
-import org.newsclub.net.unix.AFUNIXServerSocket;
+import io.jvirtio.spec.vhostuser.SocketInUseException;
+import io.jvirtio.sys.OwnedServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
-import org.newsclub.net.unix.AddressAlreadyInUseSocketException;
-import org.newsclub.net.unix.ConnectionRefusedSocketException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -82,9 +80,8 @@ public final class VhostUserTarget implements AutoCloseable {
     private final List<String> errors = new ArrayList<>();
     private long errorCount;
 
-    private AFUNIXServerSocket server;
-    /** The socket file this device bound (server mode), to remove on close only if the path still holds it. */
-    private FileIdentity socketFile;
+    /** Server mode: the listener, which owns the socket file it created and only that. */
+    private OwnedServerSocket server;
     private Thread mainThread;
     private Thread sessionThread;
     private VhostUserSession session;
@@ -256,138 +253,29 @@ public final class VhostUserTarget implements AutoCloseable {
     }
 
     /**
-     * Binds {@link #server} on {@link #socketPath} and remembers the file it created. An existing
-     * path is replaced only when it is a stale socket: a second target on a live socket would
-     * otherwise silently take the front-ends of the first one, and its close would later delete the
-     * first one's socket.
+     * Binds {@link #server} on {@link #socketPath}. An existing path is replaced only when it is a
+     * stale socket (see {@link OwnedServerSocket}): a second target on a live socket would otherwise
+     * silently take the front-ends of the first one, and its close would later delete the first
+     * one's socket.
      */
     private void bind() throws IOException {
-        Path path = socketPath;
-        BasicFileAttributes attrs = attributes(path);
-        if (attrs != null) {
-            if (!isSocket(path, attrs)) {
-                throw new SocketInUseException(path, path + " exists and is not a socket; refusing to replace it");
-            }
-            switch (probe(path)) {
-                case LIVE -> throw new SocketInUseException(path, "socket " + path + " is served by a live listener; refusing to take it over");
-                case STALE -> removeStale(path, FileIdentity.of(attrs));
-                case GONE -> {
-                    // removed while it was being looked at: nothing to take over
-                }
-            }
-        }
-        AFUNIXServerSocket s = AFUNIXServerSocket.newInstance();
-        try {
-            // junixsocket's defaults unlink whatever is at the path when binding (reuse address) and
-            // when closing (delete on close), a live socket or a regular file alike; ownership is
-            // decided here instead, and bind fails if somebody created the path since the checks above
-            s.setReuseAddress(false);
-            s.setDeleteOnClose(false);
-            s.bind(AFUNIXSocketAddress.of(path));
-            BasicFileAttributes created = attributes(path);
-            socketFile = created == null ? null : FileIdentity.of(created);
-        } catch (AddressAlreadyInUseSocketException e) {
-            s.close();
-            throw new SocketInUseException(path, "socket " + path + " was created by someone else while this device was binding; refusing to take it over");
-        } catch (IOException e) {
-            s.close();
-            throw e;
-        }
-        server = s;
-    }
-
-    private enum Probe { LIVE, STALE, GONE }
-
-    /** Finds out whether anybody accepts connections on the socket at {@code path}. */
-    private static Probe probe(Path path) throws IOException {
-        try (AFUNIXSocketChannel c = AFUNIXSocketChannel.open()) {
-            // non-blocking, because a blocking connect to a listener whose backlog is full waits
-            // until it accepts (junixsocket's connect timeout does not bound that wait); such a
-            // connect stays pending instead, and pending or done, somebody listens
-            c.configureBlocking(false);
-            c.connect(AFUNIXSocketAddress.of(path));
-            return Probe.LIVE;
-        } catch (ConnectionRefusedSocketException e) {
-            return Probe.STALE; // a socket file nobody listens on: left by a process that ended without removing it
-        } catch (IOException e) {
-            if (attributes(path) == null) {
-                return Probe.GONE;
-            }
-            // e.g. no permission to connect: it may well be live, so it is not ours to remove
-            throw new SocketInUseException(path, "socket " + path + " cannot be probed (" + e.getMessage() + "); refusing to replace it");
+        server = OwnedServerSocket.bind(socketPath);
+        if (server.replacedStale()) {
+            LOG.info("{}: replaced the stale socket {} (nobody listened on it)", name, socketPath);
         }
     }
 
-    /** Removes the stale socket at {@code path}, unless it changed since it was probed. */
-    private void removeStale(Path path, FileIdentity probed) throws IOException {
-        // two targets starting at once may both find the same stale file; the one that binds first
-        // must not have its new socket removed by the other
-        FileIdentity now = FileIdentity.at(path);
-        if (now == null) {
-            return; // removed meanwhile: binding decides who gets the path
-        }
-        if (!probed.equals(now)) {
-            throw new SocketInUseException(path, "socket " + path + " changed while this device was checking it; refusing to take it over");
-        }
-        LOG.info("{}: removing the stale socket {} (nobody listens on it)", name, path);
-        try {
-            Files.delete(path);
-        } catch (NoSuchFileException e) {
-            // somebody else removed it meanwhile; binding decides who gets the path
-        }
-    }
-
-    /** Removes the socket file on close, only if the path still holds the file this device created. */
-    private void removeOwnSocket() {
-        if (socketFile == null) {
+    /** Stops listening and removes the socket file, only if the path still holds the one this device created. */
+    private void closeServer() {
+        if (server == null) {
             return;
         }
-        FileIdentity now = FileIdentity.at(socketPath);
-        if (now == null) {
-            LOG.debug("{}: {} is already gone", name, socketPath);
-            return;
-        }
-        if (!socketFile.equals(now)) {
-            LOG.warn("{}: {} is no longer the socket this device created; leaving it alone", name, socketPath);
-            return;
-        }
-        try {
-            Files.delete(socketPath);
-        } catch (IOException e) {
-            LOG.debug("{}: removing {}: {}", name, socketPath, e.getMessage());
-        }
-    }
-
-    private static BasicFileAttributes attributes(Path path) {
-        try {
-            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (IOException e) {
-            return null; // does not exist (or cannot be looked at, which binding reports)
-        }
-    }
-
-    private static boolean isSocket(Path path, BasicFileAttributes attrs) {
-        try {
-            int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-            return (mode & 0170000) == 0140000; // S_IFSOCK: a FIFO or a device node is "other" too
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            return attrs.isOther();
-        }
-    }
-
-    /**
-     * Which file a path holds: device and inode where the platform has them (the file key), and the
-     * modification time, which tells apart a file that reuses a freed inode number.
-     */
-    private record FileIdentity(Object key, FileTime modified) {
-        static FileIdentity of(BasicFileAttributes a) {
-            return new FileIdentity(a.fileKey(), a.lastModifiedTime());
-        }
-
-        /** @return what {@code path} holds now, or null when nothing */
-        static FileIdentity at(Path path) {
-            BasicFileAttributes a = attributes(path);
-            return a == null ? null : of(a);
+        switch (server.close()) {
+            case REPLACED -> LOG.warn("{}: {} is no longer the socket this device created; leaving it alone", name, socketPath);
+            case GONE -> LOG.debug("{}: {} is already gone", name, socketPath);
+            case FAILED -> LOG.debug("{}: removing {} failed", name, socketPath);
+            case REMOVED -> {
+            }
         }
     }
 
@@ -395,7 +283,7 @@ public final class VhostUserTarget implements AutoCloseable {
         while (!closed) {
             AFUNIXSocket sock;
             try {
-                sock = server.accept();
+                sock = server.server().accept();
             } catch (IOException e) {
                 if (!closed) {
                     LOG.error("{}: accept on {} failed: {}; the device stops listening", name, socketPath, e.getMessage());
@@ -526,11 +414,8 @@ public final class VhostUserTarget implements AutoCloseable {
             lock.notifyAll();
         }
         if (!clientMode) {
-            // before the listening socket closes: while it is open it keeps its inode in use, so no
-            // other file at the path can have the same file key
-            removeOwnSocket();
+            closeServer();
         }
-        closeQuietly(server);
         if (s != null) {
             s.stop();
         }

@@ -1,5 +1,7 @@
 package io.jvirtio.backend;
 
+import io.jvirtio.spec.vhostuser.SocketInUseException;
+
 import io.jvirtio.backend.blk.BlkModelOptions;
 import io.jvirtio.backend.store.RamBlockStore;
 import io.jvirtio.backend.testing.Handshake;

@@ -29,6 +29,10 @@ public final class LinuxConstants {
 
     // <poll.h>
     public static final short POLLIN = 0x001;
+    /** {@code S_IFMT}: the file-type bits of {@code st_mode}. */
+    public static final int S_IFMT = 0170000;
+    /** {@code S_IFSOCK}: a socket. */
+    public static final int S_IFSOCK = 0140000;
     public static final short POLLERR = 0x008;
     public static final short POLLHUP = 0x010;
     /** {@code POLLNVAL}: the fd is not open. */

@@ -1,14 +1,14 @@
-package io.jvirtio.backend;
+package io.jvirtio.spec.vhostuser;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Objects;
 
 /**
- * A server-mode device was asked to listen on a path it must not take over: a live listener serves
- * it, or something other than a stale socket is there. Reaches callers as the cause of the
- * {@link java.io.UncheckedIOException} that {@link VhostUserTarget.Builder#start()} throws; the
- * message names the path.
+ * A vhost-user socket was to be listened on at a path that must not be taken over: a live listener
+ * serves it, or something other than a stale socket is there. The Java target's server mode and the
+ * front-end's server mode both refuse with it (the target as the cause of the
+ * {@link java.io.UncheckedIOException} its builder's {@code start()} throws); the message names the path.
  */
 public final class SocketInUseException extends IOException {
     private static final long serialVersionUID = 1L;
