@@ -10,6 +10,8 @@ module io.jvirtio.core {
 
     exports io.jvirtio.core;
     exports io.jvirtio.core.mem;
+    exports io.jvirtio.core.pci;
+    exports io.jvirtio.core.vfio;
     exports io.jvirtio.core.vhostuser;
     // json-config reads a queue's size through VirtioDevice.queue(i)
     exports io.jvirtio.core.ring to io.jvirtio.blk, io.jvirtio.scsi, io.jvirtio.config;

@@ -1,6 +1,6 @@
 package io.jvirtio.core.vhostuser;
 
-import io.jvirtio.core.VirtioBackendOps;
+import io.jvirtio.core.DriverAttach;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.spec.VirtioException;
@@ -19,20 +19,6 @@ public final class VhostUserAttach {
     private VhostUserAttach() {
     }
 
-    /**
-     * A driver's attach over a transport (e.g. {@code VirtioBlkDevice.attach(name, ops, memory, true, options)}).
-     *
-     * @param <T> what the driver attaches: a bdev, a controller
-     */
-    @FunctionalInterface
-    public interface Driver<T> {
-        /**
-         * @param transport the connected transport; the driver owns it from now on
-         * @param memory    the device's own memory domain; the driver owns it from now on
-         * @return the attached device
-         */
-        T attach(VirtioBackendOps transport, MemoryDomain memory);
-    }
 
     /**
      * Connects to the back-end on {@code socket} with a memory domain of its own and attaches {@code driver}.
@@ -47,18 +33,18 @@ public final class VhostUserAttach {
      *                         or whatever the driver's attach throws
      */
     public static <T> T attach(String name, Path socket, long memoryBytes, HugePagePolicy hugePages, VhostUserOptions options,
-                               Driver<T> driver) {
+                               DriverAttach<T> driver) {
         return attach(name, socket, memoryBytes, hugePages, options, e -> e, driver);
     }
 
     /**
-     * As {@link #attach(String, Path, long, HugePagePolicy, VhostUserOptions, Driver)}, with a failure to create the
+     * As {@link #attach(String, Path, long, HugePagePolicy, VhostUserOptions, DriverAttach)}, with a failure to create the
      * memory or to connect (before the driver runs) turned into the caller's error, e.g. one that names a config param.
      *
      * @param connectFailure maps a failure before the driver runs; the driver's own failures pass unchanged
      */
     public static <T> T attach(String name, Path socket, long memoryBytes, HugePagePolicy hugePages, VhostUserOptions options,
-                               Function<? super VirtioException, ? extends RuntimeException> connectFailure, Driver<T> driver) {
+                               Function<? super VirtioException, ? extends RuntimeException> connectFailure, DriverAttach<T> driver) {
         MemoryDomain memory;
         VhostUserFrontend transport;
         try {

@@ -40,7 +40,7 @@ class VhostUserAttachTest {
         fake.close();
     }
 
-    private <T> T attach(VhostUserAttach.Driver<T> driver) {
+    private <T> T attach(io.jvirtio.core.DriverAttach<T> driver) {
         return VhostUserAttach.attach("attach-test", fake.socketPath, MEMORY, HugePagePolicy.NEVER, VhostUserOptions.defaults(), driver);
     }
 
