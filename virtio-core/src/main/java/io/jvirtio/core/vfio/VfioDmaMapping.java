@@ -10,6 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -27,8 +28,8 @@ final class VfioDmaMapping implements MemoryListener {
 
     private final String function;
     private final DmaMapper mapper;
-    /** address → length of what is mapped, in mapping order */
-    private final Map<Long, Long> mapped = new LinkedHashMap<>();
+    /** address → region, of what is mapped, in mapping order */
+    private final Map<Long, MemoryRegion> mapped = new LinkedHashMap<>();
     private MemoryDomain domain;
     private long mappedBytes;
 
@@ -79,9 +80,9 @@ final class VfioDmaMapping implements MemoryListener {
     }
 
     private void unmapAll(RuntimeException failure) {
-        for (Map.Entry<Long, Long> e : Map.copyOf(mapped).entrySet()) {
+        for (MemoryRegion r : List.copyOf(mapped.values())) {
             try {
-                unmap("0x" + Long.toHexString(e.getKey()), e.getKey(), e.getValue());
+                unmap(r);
             } catch (RuntimeException ex) {
                 failure.addSuppressed(ex);
             }
@@ -95,15 +96,17 @@ final class VfioDmaMapping implements MemoryListener {
 
     @Override
     public synchronized void regionRemoved(MemoryRegion region) {
-        Long length = mapped.get(region.address());
-        if (length != null) {
-            unmap(region.name(), region.address(), length);
+        MemoryRegion known = mapped.get(region.address());
+        if (known != null) {
+            unmap(known);
         }
     }
 
     /** @return address → length of the current mappings (a copy) */
     synchronized Map<Long, Long> mappings() {
-        return Map.copyOf(mapped);
+        Map<Long, Long> m = new LinkedHashMap<>();
+        mapped.forEach((a, r) -> m.put(a, r.length()));
+        return m;
     }
 
     private void map(MemoryRegion r) {
@@ -123,26 +126,24 @@ final class VfioDmaMapping implements MemoryListener {
                     ? VfioErrors.memlock(function, r.toString(), r.length(), mappedBytes, e)
                     : VfioErrors.mapRefused(function, r.toString(), r.address(), r.length(), info, e);
         }
-        mapped.put(r.address(), r.length());
+        mapped.put(r.address(), r);
         mappedBytes += r.length();
         LOG.debug("VFIO {}: DMA mapped {} at IOVA 0x{}", function, r, Long.toHexString(r.address()));
     }
 
     /** UNMAP_DMA; the mapping is forgotten either way (a second try would not do better). */
-    private void unmap(String name, long address, long length) {
-        mapped.remove(address);
-        mappedBytes -= length;
+    private void unmap(MemoryRegion r) {
+        mapped.remove(r.address());
+        mappedBytes -= r.length();
         long done;
         try {
-            done = mapper.unmapDma(address, length);
+            done = mapper.unmapDma(r.address(), r.length());
         } catch (NativeException e) {
-            throw new VfioException("VFIO " + function + ": UNMAP_DMA of " + name + " at 0x" + Long.toHexString(address) + " failed: "
-                    + e.getMessage(), e);
+            throw new VfioException("VFIO " + function + ": UNMAP_DMA of " + r + " failed: " + e.getMessage(), e);
         }
-        if (done != length) {
-            throw new VfioException("VFIO " + function + ": UNMAP_DMA of " + name + " at 0x" + Long.toHexString(address) + " unmapped "
-                    + done + " of " + length + " bytes");
+        if (done != r.length()) {
+            throw new VfioException("VFIO " + function + ": UNMAP_DMA of " + r + " unmapped " + done + " of " + r.length() + " bytes");
         }
-        LOG.debug("VFIO {}: DMA unmapped {} (0x{}, {} bytes)", function, name, Long.toHexString(address), length);
+        LOG.debug("VFIO {}: DMA unmapped {}", function, r);
     }
 }

@@ -411,7 +411,9 @@ public final class VfioPciFunction implements PciFunction {
             failures.stream().skip(1).forEach(first::addSuppressed);
             throw first;
         }
-        LOG.debug("VFIO {}: closed", address);
+        if (group != null) {
+            LOG.debug("VFIO {}: closed", address);
+        }
     }
 
     private void unmapBars() {
