@@ -64,6 +64,8 @@ final class FakeVirtioPciFunction implements PciFunction {
     int bumpGenerationOnReads;
     final byte[] deviceConfig = new byte[0x1000];
     final List<long[]> notifies = new ArrayList<>(); // {offset, value}
+    /** told the value of each notify (the queue index), after it was recorded: a device model runs here */
+    java.util.function.IntConsumer onNotify = q -> { };
 
     int status;
     private int pendingResetReads;
@@ -349,6 +351,7 @@ final class FakeVirtioPciFunction implements PciFunction {
                     throw new AssertionError("notify with width " + width);
                 }
                 notifies.add(new long[] {offset, value});
+                onNotify.accept((int) value);
             } else {
                 putLe(mem, (int) offset, width, value);
             }
