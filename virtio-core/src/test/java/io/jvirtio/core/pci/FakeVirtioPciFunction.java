@@ -24,16 +24,28 @@ import static io.jvirtio.spec.pci.VirtioPciSpec.*;
  * cfg at 0x2000, notify at 0x3000 with multiplier 4), modelling the common configuration per virtio
  * 1.2 4.1.4.3: feature selects, FEATURES_OK acceptance, reset, queue registers. Every BAR access is
  * recorded with its width and offset; a common-cfg access with the wrong width fails the test.
+ *
+ * <p>Public (test-jar) so other modules can put a device model behind it: {@link #onStatus},
+ * {@link #onReset} and {@link #onNotify} are where a device side runs; the queue registers tell it
+ * where the driver put its rings. Not thread-safe: one driver thread at a time.
  */
-final class FakeVirtioPciFunction implements PciFunction {
-    static final long COMMON = 0x0;
-    static final long ISR = 0x1000;
-    static final long DEVICE = 0x2000;
-    static final long NOTIFY = 0x3000;
-    static final int NOTIFY_MULTIPLIER = 4;
-    static final int BAR4_SIZE = 0x4000;
+public final class FakeVirtioPciFunction implements PciFunction {
+    /** BAR 4 offset of the common configuration. */
+    public static final long COMMON = 0x0;
+    /** BAR 4 offset of the ISR byte. */
+    public static final long ISR = 0x1000;
+    /** BAR 4 offset of the device configuration. */
+    public static final long DEVICE = 0x2000;
+    /** BAR 4 offset of the notify structure. */
+    public static final long NOTIFY = 0x3000;
+    /** QEMU's notify_off_multiplier. */
+    public static final int NOTIFY_MULTIPLIER = 4;
+    /** QEMU's BAR 4 size. */
+    public static final int BAR4_SIZE = 0x4000;
+    /** Most queues the model has registers for. */
+    public static final int MAX_QUEUES = 16;
     /** What QEMU 7.2's virtio-blk-pci with iommu_platform=on offers (vfio-plan §3.7). */
-    static final long QEMU_BLK_FEATURES = 0x10330006e54L;
+    public static final long QEMU_BLK_FEATURES = 0x10330006e54L;
 
     /** One BAR access. */
     record Access(boolean write, int bar, long offset, int width, long value) {
@@ -47,42 +59,46 @@ final class FakeVirtioPciFunction implements PciFunction {
     final byte[] config;
     private final Map<Integer, FakeBar> bars = new HashMap<>();
     final List<Access> accesses = new ArrayList<>();
-    int closes;
+    public int closes;
 
     // ---- device model
-    long offeredFeatures = QEMU_BLK_FEATURES;
+    public long offeredFeatures = QEMU_BLK_FEATURES;
     /** decides FEATURES_OK; default: only offered bits, VERSION_1 set, ACCESS_PLATFORM taken when offered (QEMU) */
-    LongPredicate acceptFeatures = f -> (f & ~offeredFeatures) == 0 && VirtioFeatures.has(f, VirtioFeatures.VIRTIO_F_VERSION_1)
+    public LongPredicate acceptFeatures = f -> (f & ~offeredFeatures) == 0 && VirtioFeatures.has(f, VirtioFeatures.VIRTIO_F_VERSION_1)
             && (!VirtioFeatures.has(offeredFeatures, VirtioFeatures.VIRTIO_F_ACCESS_PLATFORM)
                 || VirtioFeatures.has(f, VirtioFeatures.VIRTIO_F_ACCESS_PLATFORM));
-    int numQueues = 1;
-    int[] maxQueueSize = {256, 256, 256, 256, 256, 256, 256, 256};
-    int[] notifyOff = {0, 1, 2, 3, 4, 5, 6, 7};
+    public int numQueues = 1;
+    public int[] maxQueueSize = filled(256);
+    public int[] notifyOff = identity();
     /** status reads that still return the old value after a reset is written; -1 forever */
     int resetDelayReads;
     /** device-config reads that bump config_generation first; -1 forever */
     int bumpGenerationOnReads;
-    final byte[] deviceConfig = new byte[0x1000];
+    public final byte[] deviceConfig = new byte[0x1000];
     final List<long[]> notifies = new ArrayList<>(); // {offset, value}
     /** told the value of each notify (the queue index), after it was recorded: a device model runs here */
-    java.util.function.IntConsumer onNotify = q -> { };
+    public java.util.function.IntConsumer onNotify = q -> { };
+    /** told each status the device took (after its FEATURES_OK decision), not resets */
+    public java.util.function.IntConsumer onStatus = st -> { };
+    /** told each device reset */
+    public Runnable onReset = () -> { };
 
-    int status;
+    public int status;
     private int pendingResetReads;
     private int statusBeforeReset;
     int generation;
     int dfSelect;
     int gfSelect;
-    long driverFeatures;
+    public long driverFeatures;
     int configMsix = VIRTIO_MSI_NO_VECTOR;
     int queueSelect;
-    final int[] queueSize = new int[8];
-    final int[] queueMsix = new int[8];
-    final int[] queueEnable = new int[8];
-    final long[] queueDesc = new long[8];
-    final long[] queueAvail = new long[8];
-    final long[] queueUsed = new long[8];
-    int queueEnableZeroWrites;
+    public final int[] queueSize = new int[MAX_QUEUES];
+    final int[] queueMsix = new int[MAX_QUEUES];
+    public final int[] queueEnable = new int[MAX_QUEUES];
+    public final long[] queueDesc = new long[MAX_QUEUES];
+    public final long[] queueAvail = new long[MAX_QUEUES];
+    public final long[] queueUsed = new long[MAX_QUEUES];
+    public int queueEnableZeroWrites;
     int resets;
 
     private FakeVirtioPciFunction(PciAddress address, byte[] config) {
@@ -94,7 +110,7 @@ final class FakeVirtioPciFunction implements PciFunction {
     }
 
     /** @param bdf e.g. {@code "0000:00:05.0"}: loads {@code config-0000-00-05.0.bin} */
-    static FakeVirtioPciFunction fixture(String bdf) {
+    public static FakeVirtioPciFunction fixture(String bdf) {
         return new FakeVirtioPciFunction(PciAddress.parse(bdf), load(bdf));
     }
 
@@ -166,8 +182,23 @@ final class FakeVirtioPciFunction implements PciFunction {
 
     // ---------------------------------------------------------------- device model
 
+    private static int[] filled(int v) {
+        int[] a = new int[MAX_QUEUES];
+        Arrays.fill(a, v);
+        return a;
+    }
+
+    private static int[] identity() {
+        int[] a = new int[MAX_QUEUES];
+        Arrays.setAll(a, i -> i);
+        return a;
+    }
+
     private void doReset() {
         resets++;
+        if (onReset != null) {
+            onReset.run();
+        }
         status = 0;
         dfSelect = gfSelect = 0;
         driverFeatures = 0;
@@ -284,6 +315,7 @@ final class FakeVirtioPciFunction implements PciFunction {
             value &= ~VirtioStatus.FEATURES_OK;
         }
         status = value;
+        onStatus.accept(value);
     }
 
     /** BAR 4 holds the virtio structures; other BARs are plain memory. */
