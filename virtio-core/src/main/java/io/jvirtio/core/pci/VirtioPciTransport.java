@@ -75,8 +75,9 @@ public final class VirtioPciTransport implements VirtioBackendOps {
     }
 
     /**
-     * Takes over a function: walks its virtio capabilities, refuses a legacy-only or incomplete one,
-     * resets the device, refuses a device that does not offer VIRTIO_F_ACCESS_PLATFORM, and leaves it
+     * Takes over a function: walks its virtio capabilities, refuses a legacy-only or incomplete one and
+     * one of another device type than {@link VirtioPciOptions#virtioId()} asks for, resets the
+     * device, refuses a device that does not offer VIRTIO_F_ACCESS_PLATFORM, and leaves it
      * reset. The transport owns the function from now on ({@link #destruct()} closes it); on failure
      * the function is closed.
      *
@@ -86,7 +87,13 @@ public final class VirtioPciTransport implements VirtioBackendOps {
         Objects.requireNonNull(function, "function");
         Objects.requireNonNull(options, "options");
         try {
-            VirtioPciTransport t = new VirtioPciTransport(function, options, VirtioPciCapabilities.read(function));
+            VirtioPciCapabilities caps = VirtioPciCapabilities.read(function);
+            if (options.virtioId() != VirtioPciOptions.ANY_DEVICE && caps.virtioId() != options.virtioId()) {
+                throw new DeviceException("PCI function " + function.address() + " is a virtio " + typeName(caps.virtioId()) + " device (virtio id "
+                        + caps.virtioId() + ", PCI device 0x" + Integer.toHexString(caps.deviceId()) + "), not a virtio "
+                        + typeName(options.virtioId()) + " device (virtio id " + options.virtioId() + ")");
+            }
+            VirtioPciTransport t = new VirtioPciTransport(function, options, caps);
             t.requireAccessPlatform();
             LOG.info("{}: virtio id {} (PCI device 0x{}), {} queues, common {}, notify {} (multiplier {}), device {}", t.who, t.caps.virtioId(),
                     Integer.toHexString(t.caps.deviceId()), t.numQueues, t.caps.common(), t.caps.notification(), t.caps.notifyOffMultiplier(), t.caps.device());
@@ -115,6 +122,16 @@ public final class VirtioPciTransport implements VirtioBackendOps {
             throw new DeviceException(who + ": the device (features 0x" + Long.toHexString(offered)
                     + ") does not offer VIRTIO_F_ACCESS_PLATFORM (bit 33): it would DMA around the IOMMU; QEMU: iommu_platform=on");
         }
+    }
+
+    private static String typeName(int virtioId) {
+        return switch (virtioId) {
+            case VirtioPciSpec.VIRTIO_ID_BLOCK -> "block";
+            case VirtioPciSpec.VIRTIO_ID_SCSI -> "SCSI";
+            case 1 -> "network";
+            case 9 -> "9P";
+            default -> "type " + virtioId;
+        };
     }
 
     /** The field table of the device type's config struct; other types get aligned accesses only. */

@@ -443,6 +443,25 @@ class VirtioPciTransportTest {
         assertEquals(1, legacy.closes);
     }
 
+    @Test
+    void wrongDeviceTypeIsRefusedWhenATypeIsAsked() {
+        FakeVirtioPciFunction scsi = FakeVirtioPciFunction.fixture("0000:00:10.0");
+        DeviceException e = assertThrows(DeviceException.class, () -> VirtioPciTransport.open(scsi, FAST.withVirtioId(VIRTIO_ID_BLOCK)));
+        assertEquals("PCI function 0000:00:10.0 is a virtio SCSI device (virtio id 8, PCI device 0x1048), not a virtio block device (virtio id 2)",
+                e.getMessage());
+        assertEquals(1, scsi.closes);
+        VirtioPciTransport t = VirtioPciTransport.open(f, FAST.withVirtioId(VIRTIO_ID_BLOCK));
+        assertEquals(VIRTIO_ID_BLOCK, t.virtioDeviceId());
+    }
+
+    @Test
+    void optionsAreChecked() {
+        assertThrows(IllegalArgumentException.class, () -> new VirtioPciOptions(Duration.ZERO, 1));
+        assertThrows(IllegalArgumentException.class, () -> new VirtioPciOptions(Duration.ofSeconds(1), 0));
+        assertThrows(IllegalArgumentException.class, () -> VirtioPciOptions.defaults().withVirtioId(0x40));
+        assertEquals(VirtioPciOptions.ANY_DEVICE, VirtioPciOptions.defaults().virtioId());
+    }
+
     private static String render(List<int[]> accesses) {
         StringBuilder sb = new StringBuilder();
         for (int[] a : accesses) {
