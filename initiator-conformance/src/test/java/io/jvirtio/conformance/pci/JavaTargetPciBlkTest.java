@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 import static io.jvirtio.core.testing.BlkPatterns.*;
@@ -51,7 +52,7 @@ class JavaTargetPciBlkTest {
 
     private ModelBackedPciFunction function(int queues) {
         model = new VirtioBlkModel("pci-model", store, BlkModelOptions.builder().numQueues(queues).build());
-        return new ModelBackedPciFunction("0000:00:05.0", model);
+        return new ModelBackedPciFunction("0000:00:05.0", model, Set.of());
     }
 
     private VirtioBlkDevice attach(ModelBackedPciFunction f, int queues) {

@@ -9,6 +9,7 @@ import io.jvirtio.spec.VirtioStatus;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A simulated virtio-pci function whose device side is a Java target model (the blk model of the
@@ -17,16 +18,24 @@ import java.util.List;
  * notify, the queue's ring served in-process by {@link SimulatedDevice} at the addresses the
  * driver wrote into the queue registers (IOVA = process address, as with VFIO here), each request
  * handed to the model. Requests run on the notifying thread; the model must complete them before
- * {@code handle} returns (the blk model does).
+ * {@code handle} returns (the blk model does, and the scsi model for its control and request queues).
  */
 final class ModelBackedPciFunction {
     private final FakeVirtioPciFunction function;
     private final VirtioDeviceModel model;
     private final SimulatedDevice[] queues;
+    private final Set<Integer> heldQueues;
 
-    ModelBackedPciFunction(String bdf, VirtioDeviceModel model) {
+    /**
+     * @param bdf        the captured config space to present
+     * @param model      the device side
+     * @param heldQueues queues whose buffers the device keeps without completing them (the scsi event
+     *                   queue: a device with no event to report); their notifies are not served
+     */
+    ModelBackedPciFunction(String bdf, VirtioDeviceModel model, Set<Integer> heldQueues) {
         this.function = FakeVirtioPciFunction.fixture(bdf);
         this.model = model;
+        this.heldQueues = Set.copyOf(heldQueues);
         if (model.numQueues() > FakeVirtioPciFunction.MAX_QUEUES) {
             throw new IllegalArgumentException(model.numQueues() + " queues: the register file has " + FakeVirtioPciFunction.MAX_QUEUES);
         }
@@ -71,6 +80,9 @@ final class ModelBackedPciFunction {
     private void notified(int q) {
         if ((function.status & VirtioStatus.DRIVER_OK) == 0 || function.queueEnable[q] != 1) {
             throw new AssertionError("queue " + q + " notified before it runs (status 0x" + Integer.toHexString(function.status) + ")");
+        }
+        if (heldQueues.contains(q)) {
+            return;
         }
         SimulatedDevice sim = queues[q];
         if (sim == null) {

@@ -27,7 +27,7 @@ import static io.jvirtio.spec.pci.VirtioPciSpec.*;
  *
  * <p>Public (test-jar) so other modules can put a device model behind it: {@link #onStatus},
  * {@link #onReset} and {@link #onNotify} are where a device side runs; the queue registers tell it
- * where the driver put its rings. Not thread-safe: one driver thread at a time.
+ * where the driver put its rings. BAR accesses are serialized on the function; the hooks run under that lock.
  */
 public final class FakeVirtioPciFunction implements PciFunction {
     /** BAR 4 offset of the common configuration. */
@@ -348,6 +348,18 @@ public final class FakeVirtioPciFunction implements PciFunction {
         }
 
         private long read(long offset, int width) {
+            synchronized (FakeVirtioPciFunction.this) { // the driver's threads (a scsi event poller) share the register file
+                return readLocked(offset, width);
+            }
+        }
+
+        private void write(long offset, int width, long value) {
+            synchronized (FakeVirtioPciFunction.this) {
+                writeLocked(offset, width, value);
+            }
+        }
+
+        private long readLocked(long offset, int width) {
             bounds(offset, width);
             long v;
             if (index == 4 && offset < ISR) {
@@ -370,7 +382,7 @@ public final class FakeVirtioPciFunction implements PciFunction {
             return v;
         }
 
-        private void write(long offset, int width, long value) {
+        private void writeLocked(long offset, int width, long value) {
             bounds(offset, width);
             accesses.add(new Access(true, index, offset, width, value));
             if (index == 4 && offset < ISR) {
