@@ -120,6 +120,16 @@ class VirtioPciEndToEndTest {
     }
 
     @Test
+    void deviceWithoutVersion1IsRefusedByTheDeviceCore() {
+        f.offeredFeatures &= ~bit(VIRTIO_F_VERSION_1);
+        VirtioDevice dev = device();
+        DeviceException e = assertThrows(DeviceException.class, () -> dev.negotiate(0));
+        assertTrue(e.getMessage().contains("without VIRTIO_F_VERSION_1 (bit 32)"), e.getMessage());
+        dev.close();
+        assertEquals(1, f.closes);
+    }
+
+    @Test
     void queueCountBeyondNumQueuesIsRefused() {
         VirtioDevice dev = device();
         dev.negotiate(0);
