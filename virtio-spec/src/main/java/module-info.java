@@ -10,6 +10,7 @@ module io.jvirtio.spec {
 
     exports io.jvirtio.spec;
     exports io.jvirtio.spec.blk;
+    exports io.jvirtio.spec.pci;
     exports io.jvirtio.spec.scsi;
     exports io.jvirtio.spec.vhostuser;
     exports io.jvirtio.spec.ring to io.jvirtio.core, io.jvirtio.backend;
