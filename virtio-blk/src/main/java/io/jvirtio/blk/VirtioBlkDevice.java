@@ -13,6 +13,7 @@ import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.pci.PciAddress;
+import io.jvirtio.core.pci.VirtioPciDeviceType;
 import io.jvirtio.core.pci.VirtioPciOptions;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.vfio.VfioAttach;
@@ -201,7 +202,8 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
      * @param options queues, sizes, memory
      * @throws io.jvirtio.spec.VirtioException naming the function when VFIO cannot open it (no {@code /dev/vfio}, not
      *                                         bound to vfio-pci, group not viable, ...) or it is not a usable
-     *                                         virtio-blk device; nothing stays open
+     *                                         virtio-blk device (a function of another virtio type is refused by
+     *                                         name); nothing stays open
      */
     public static VirtioBlkDevice attachPci(String name, PciAddress address, VirtioBlkOptions options) {
         return attachPci(name, address, options, VfioOptions.defaults(), VirtioPciOptions.defaults());
@@ -213,8 +215,10 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
      */
     public static VirtioBlkDevice attachPci(String name, PciAddress address, VirtioBlkOptions options, VfioOptions vfio,
                                             VirtioPciOptions pci) {
-        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci,
-                (ops, memory) -> attach(name, ops, memory, true, options));
+        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci, (ops, memory) -> {
+            VirtioPciDeviceType.require(ops, VirtioPciDeviceType.VIRTIO_ID_BLOCK);
+            return attach(name, ops, memory, true, options);
+        });
     }
 
     /** A target that came back must be this device: the same config (capacity, block size, queues, limits). */

@@ -7,6 +7,7 @@ import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.pci.PciAddress;
+import io.jvirtio.core.pci.VirtioPciDeviceType;
 import io.jvirtio.core.pci.VirtioPciOptions;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.vfio.VfioAttach;
@@ -250,7 +251,8 @@ public final class VirtioScsiController implements AutoCloseable {
      * @param options queues, sizes, memory, scan and event settings
      * @throws io.jvirtio.spec.VirtioException naming the function when VFIO cannot open it (no {@code /dev/vfio}, not
      *                                         bound to vfio-pci, group not viable, ...) or it is not a usable
-     *                                         virtio-scsi device; nothing stays open
+     *                                         virtio-scsi device (a function of another virtio type is refused by
+     *                                         name); nothing stays open
      */
     public static VirtioScsiController attachPci(String name, PciAddress address, VirtioScsiOptions options) {
         return attachPci(name, address, options, VfioOptions.defaults(), VirtioPciOptions.defaults());
@@ -262,8 +264,10 @@ public final class VirtioScsiController implements AutoCloseable {
      */
     public static VirtioScsiController attachPci(String name, PciAddress address, VirtioScsiOptions options, VfioOptions vfio,
                                                  VirtioPciOptions pci) {
-        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci,
-                (ops, memory) -> attach(name, ops, memory, true, options));
+        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci, (ops, memory) -> {
+            VirtioPciDeviceType.require(ops, VirtioPciDeviceType.VIRTIO_ID_SCSI);
+            return attach(name, ops, memory, true, options);
+        });
     }
 
     // ---------------------------------------------------------------- accessors
