@@ -85,6 +85,20 @@ class PciWithoutVfioTest {
         }
     }
 
+    @Test
+    void theAttachRpcAnswersWithWhatWasWrong() {
+        JsonRpc rpc = new JsonRpc(registry);
+        String request = "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"bdev_virtio_attach_controller\", \"params\":"
+                + " {\"name\": \"VirtioBlk0\", \"dev_type\": \"blk\", \"trtype\": \"pci\", \"traddr\": \"%s\"%s}}";
+        String answer = rpc.handle(request.formatted("0000:00:05.x", ""));
+        assertTrue(answer.contains("traddr: Invalid PCI address '0000:00:05.x'"), answer);
+        answer = rpc.handle(request.formatted("0000:00:05.0", ", \"vq_count\": 1"));
+        assertTrue(answer.contains("vq_count: 1 is not allowed for trtype \\\"pci\\\""), answer);
+        answer = rpc.handle(request.formatted("0000:00:05.0", ""));
+        assertTrue(answer.contains("-32602") && answer.contains("cannot attach VirtioBlk0 over VFIO"), answer);
+        assertTrue(registry.controllers().isEmpty());
+    }
+
     /** @return what this process's file descriptors point at */
     private static List<String> openFiles() {
         try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
