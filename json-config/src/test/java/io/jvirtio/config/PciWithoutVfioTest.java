@@ -4,6 +4,7 @@ import io.jvirtio.backend.VhostUserTarget;
 import io.jvirtio.backend.blk.BlkModelOptions;
 import io.jvirtio.backend.blk.VirtioBlkModel;
 import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.core.vfio.VfioException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,9 +64,10 @@ class PciWithoutVfioTest {
         String m = e.getMessage();
         assertTrue(m.startsWith(file + ": subsystems[0].config[1].params.traddr: \"00:06.0\" (0000:00:06.0): cannot attach VirtioScsi0"
                 + " over VFIO: "), m);
-        // TIGHTEN AFTER MERGE with the VFIO layer: the cause is VfioPciFunction.open's (no /dev/vfio on this host, and
-        // the fix); this tree's contract stub says "not available in this build".
-        assertTrue(m.contains("VFIO") || m.contains("/dev/vfio"), m);
+        // the cause is VfioPciFunction.open's own message (here: no such function, or no /dev/vfio, with the fix)
+        assertInstanceOf(VfioException.class, e.getCause(), m);
+        assertTrue(m.contains("over VFIO: " + e.getCause().getMessage()), m);
+        assertTrue(e.getCause().getMessage().startsWith("PCI function 0000:00:06.0"), e.getCause().getMessage());
         assertTrue(registry.controllers().isEmpty(), "the user controller attached before it is detached again");
         assertTrue(registry.bdevs().isEmpty());
         List<String> after = openFiles();
