@@ -5,15 +5,12 @@ import io.jvirtio.core.pci.PciAddress;
 import io.jvirtio.core.pci.VirtioPciOptions;
 import io.jvirtio.core.vfio.VfioException;
 import io.jvirtio.core.vfio.VfioOptions;
+import io.jvirtio.testkit.OpenFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -32,20 +29,6 @@ class BlkAttachPciTest {
                 PciAddress.parse("0000:00:05.0"), options, nowhere, VirtioPciOptions.defaults()));
         assertTrue(e.getMessage().startsWith("PCI function 0000:00:05.0: no VFIO on this host (" + dir.resolve("dev-vfio")
                 + " does not exist): load vfio-pci (modprobe vfio-pci) and bind the device: "), e.getMessage());
-        assertTrue(openFiles().stream().noneMatch(f -> f.contains("jvirtio-PciBlk0") || f.contains("vfio")), openFiles().toString());
-    }
-
-    private static List<String> openFiles() {
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            return fds.map(fd -> {
-                try {
-                    return Files.readSymbolicLink(fd).toString();
-                } catch (IOException gone) {
-                    return "";
-                }
-            }).toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        assertTrue(OpenFiles.list().stream().noneMatch(f -> f.contains("jvirtio-PciBlk0") || f.contains("vfio")), OpenFiles.list().toString());
     }
 }
