@@ -302,7 +302,7 @@ public final class DeviceQueue {
             switch (fault) {
                 case ID_OUT_OF_RANGE -> id = r.size() + 7;
                 case ID_NOT_IN_FLIGHT -> id = idNotInFlight(req.head());
-                case LEN_TOO_LARGE -> len = req.writableBytes() + 4096;
+                case LEN_TOO_LARGE -> len = req.readableBytes() + req.writableBytes() + 4096; // past every byte posted
                 case USED_INDEX_JUMP -> advance = r.size() + 1;
             }
             LOG.warn("{}: injected fault {}: used element id={} len={} for head {}", name, fault, id, len, req.head());

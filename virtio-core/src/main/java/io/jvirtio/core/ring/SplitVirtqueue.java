@@ -52,9 +52,14 @@ import static io.jvirtio.spec.ring.SplitRingLayout.VRING_USED_F_NO_NOTIFY;
  *
  * <p><b>Untrusted device.</b> Nothing read from ring memory is used as an index before it is checked,
  * and the driver's bookkeeping (free list, chains, cookies, writable bytes) lives only in Java arrays.
- * A used element with an id out of range or not a head in flight, a {@code len} larger than the writable
- * bytes posted, or a used index that moved by more than the requests in flight breaks the queue: every
+ * A used element with an id out of range or not a head in flight, a {@code len} larger than all the bytes
+ * the request posted, or a used index that moved by more than the requests in flight breaks the queue: every
  * request in flight fails with a {@link RingViolationException} and {@link #reqStart} throws from then on.
+ * A {@code len} past the writable bytes but within the request's buffers is capped to the writable bytes
+ * and counted ({@link #overlongUsedLengths()}), logged once per queue: QEMU's own virtio-scsi counts the
+ * data-out bytes of a write in {@code len} ({@code virtio_scsi_complete_req}: {@code qsgl.size +
+ * resp_iov.size}), and neither Linux's virtio_scsi nor SPDK reads {@code len} there. Drivers never read
+ * more than {@code len} device-written bytes, so the cap keeps the bound that matters.
  *
  * <p><b>Threads.</b> Not thread-safe: one thread owns the queue at a time (SPDK's model). The hot path
  * ({@code reqStart}, {@code reqAddIov}, {@code reqFlush}, {@code poll}) allocates nothing and makes no
@@ -102,12 +107,16 @@ public final class SplitVirtqueue {
     private final Object[] cookies;
     /** Per head: ring descriptors the request holds (1 when indirect). */
     private final int[] chainLength;
-    /** Per head: device-writable bytes posted, the bound for used.len. */
+    /** Per head: device-writable bytes posted, what used.len is capped to. */
     private final long[] writableBytes;
+    /** Per head: all bytes posted (readable and writable), the bound for used.len. */
+    private final long[] postedBytes;
     /** Per head: whether its buffers are in its indirect table. */
     private final boolean[] indirectHead;
     /** Per head: one of the HEAD_ states. */
     private final byte[] headState;
+    /** Used elements whose len was capped to their writable bytes (written by the polling thread only). */
+    private long overlongUsedLengths;
     /** Heads in avail ring order, our own copy: the avail ring itself is writable by the device. */
     private final int[] availShadow;
 
@@ -197,6 +206,7 @@ public final class SplitVirtqueue {
         this.cookies = new Object[size];
         this.chainLength = new int[size];
         this.writableBytes = new long[size];
+        this.postedBytes = new long[size];
         this.indirectHead = new boolean[size];
         this.headState = new byte[size];
         this.availShadow = new int[size];
@@ -273,6 +283,7 @@ public final class SplitVirtqueue {
         cookies[head] = cookie;
         chainLength[head] = descriptors;
         writableBytes[head] = 0;
+        postedBytes[head] = 0;
         indirectHead[head] = useIndirect;
         headState[head] = HEAD_BUILDING;
         buildHead = head;
@@ -325,6 +336,7 @@ public final class SplitVirtqueue {
             buildLast = d;
         }
         buildAdded++;
+        postedBytes[head] += length;
         if (deviceWritable) {
             writableBytes[head] += length;
             buildWritableSeen = true;
@@ -426,9 +438,12 @@ public final class SplitVirtqueue {
                             + id + ", which is not the head of a request in flight", sink);
                 }
                 if (Integer.toUnsignedLong(len) > writableBytes[id]) {
-                    return delivered + breakQueue(RingViolation.LEN_TOO_LARGE, "used element " + element + " (id " + id
-                            + ") has len " + Integer.toUnsignedString(len) + ", more than the " + writableBytes[id]
-                            + " writable bytes posted", sink);
+                    if (Integer.toUnsignedLong(len) > postedBytes[id]) {
+                        return delivered + breakQueue(RingViolation.LEN_TOO_LARGE, "used element " + element + " (id " + id
+                                + ") has len " + Integer.toUnsignedString(len) + ", more than the " + postedBytes[id]
+                                + " bytes posted (" + writableBytes[id] + " writable)", sink);
+                    }
+                    len = capOverlongLen(element, id, len);
                 }
                 Object cookie = cookies[id];
                 publishedCount--;
@@ -445,6 +460,21 @@ public final class SplitVirtqueue {
         }
         updateUsedEvent();
         return delivered;
+    }
+
+    /** A len within the request's buffers but past its writable part: taken as the writable bytes (see the class comment). */
+    private int capOverlongLen(int element, int id, int len) {
+        if (overlongUsedLengths++ == 0) {
+            LOG.warn("{}: used element {} (id {}) has len {}, more than the {} writable bytes posted but within the {} posted;"
+                    + " taken as {} (QEMU's virtio-scsi counts data-out bytes in used.len); not logged again for this queue",
+                    label, element, id, Integer.toUnsignedString(len), writableBytes[id], postedBytes[id], writableBytes[id]);
+        }
+        return (int) writableBytes[id];
+    }
+
+    /** @return how many used elements had a len past their writable bytes (within their buffers) and were capped */
+    public long overlongUsedLengths() {
+        return overlongUsedLengths;
     }
 
     /** @return true if the device has published used elements that {@link #poll} has not taken yet */

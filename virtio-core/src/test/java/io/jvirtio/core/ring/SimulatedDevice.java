@@ -108,7 +108,7 @@ public final class SimulatedDevice implements Notifier, AutoCloseable {
     private final long availEventOffset;
     private final int[] batchIds;
     private final int[] batchLens;
-    private final long[] batchWritable;
+    private final long[] batchPosted;
 
     private final AtomicLong notifications = new AtomicLong();
     private final AtomicLong interrupts = new AtomicLong();
@@ -149,7 +149,7 @@ public final class SimulatedDevice implements Notifier, AutoCloseable {
         this.availEventOffset = SplitRingLayout.availEventOffset(size);
         this.batchIds = new int[size + 1];
         this.batchLens = new int[size + 1];
-        this.batchWritable = new long[size + 1];
+        this.batchPosted = new long[size + 1];
         publishNotificationWish();
     }
 
@@ -297,11 +297,14 @@ public final class SimulatedDevice implements Notifier, AutoCloseable {
             collect(head, readable, writable);
             batchIds[i] = head;
             batchLens[i] = handler.handle(readable, writable);
-            long writableTotal = 0;
-            for (Buffer b : writable) {
-                writableTotal += b.length();
+            long postedTotal = 0;
+            for (Buffer b : readable) {
+                postedTotal += b.length();
             }
-            batchWritable[i] = writableTotal;
+            for (Buffer b : writable) {
+                postedTotal += b.length();
+            }
+            batchPosted[i] = postedTotal;
         }
         int oldUsed = usedIdx;
         for (int k = 0; k < count; k++) {
@@ -313,7 +316,7 @@ public final class SimulatedDevice implements Notifier, AutoCloseable {
                 long v = faultValue;
                 switch (f) {
                     case ID_OUT_OF_RANGE -> id = v == DEFAULT_FAULT_VALUE ? size + OUT_OF_RANGE_ID_DELTA : (int) v;
-                    case LEN_TOO_LARGE -> len = v == DEFAULT_FAULT_VALUE ? (int) (batchWritable[i] + 1) : (int) v;
+                    case LEN_TOO_LARGE -> len = v == DEFAULT_FAULT_VALUE ? (int) (batchPosted[i] + 1) : (int) v;
                     case ID_NOT_IN_FLIGHT -> duplicate = true;
                     default -> {
                     }
