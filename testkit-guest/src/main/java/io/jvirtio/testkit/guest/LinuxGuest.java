@@ -429,7 +429,8 @@ public final class LinuxGuest {
         StringBuilder dev = new StringBuilder();
         int slot = FIRST_PCI_SLOT;
         for (Device d : devices) {
-            dev.append(d.id).append(' ').append(String.format(Locale.ROOT, "0000:00:%02x.0", slot)).append('\n');
+            // "@PORT": the guest's init looks the device up below that root port (its bus number is the kernel's choice)
+            dev.append(d.id).append(' ').append(d.behindRootPort ? "@" : "").append(String.format(Locale.ROOT, "0000:00:%02x.0", slot)).append('\n');
             slot++;
         }
         StringBuilder sh = new StringBuilder();
@@ -484,7 +485,16 @@ public final class LinuxGuest {
     // ------------------------------------------------------------------ configuration
 
     /** One PCI device: its QEMU arguments, given its slot. */
-    private record Device(String id, java.util.function.Function<String, List<String>> argsForAddr) {
+    /**
+     * One PCI device: its QEMU arguments, given its slot on bus 0.
+     *
+     * @param behindRootPort the slot holds a {@code pcie-root-port} and the device is function 0 below it
+     */
+    private record Device(String id, java.util.function.Function<String, List<String>> argsForAddr, boolean behindRootPort) {
+        Device(String id, java.util.function.Function<String, List<String>> argsForAddr) {
+            this(id, argsForAddr, false);
+        }
+
         List<String> args(String addr) {
             return argsForAddr.apply(addr);
         }
@@ -736,6 +746,27 @@ public final class LinuxGuest {
             devices.add(new Device(id, addr -> List.of(
                     "-drive", "if=none,id=drv-" + id + ",file=" + img + ",format=raw,discard=unmap",
                     "-device", "virtio-blk-pci,id=" + id + ",drive=drv-" + id + ",addr=" + addr + extra(extraProps))));
+            return this;
+        }
+
+        /**
+         * As {@link #virtioBlk(String, Path, String)}, with the disk behind a {@code pcie-root-port} of
+         * its own (the port takes the slot): a PCI Express function, which has function-level reset
+         * (VFIO reports {@code VFIO_DEVICE_FLAGS_RESET}; a function on the root bus does not). In the
+         * guest {@code $JVIRTIO_PCI_<id>} is the function below the port ({@code 0000:01:00.0}).
+         *
+         * @param id         the device id (the port is {@code rp-<id>})
+         * @param image      the raw image
+         * @param extraProps more {@code virtio-blk-pci} properties, or empty
+         */
+        public Builder virtioBlkOnRootPort(String id, Path image, String extraProps) {
+            checkId(id);
+            String img = esc(image.toAbsolutePath().toString());
+            int chassis = devices.size() + 1;
+            devices.add(new Device(id, addr -> List.of(
+                    "-device", "pcie-root-port,id=rp-" + id + ",chassis=" + chassis + ",slot=" + chassis + ",addr=" + addr,
+                    "-drive", "if=none,id=drv-" + id + ",file=" + img + ",format=raw,discard=unmap",
+                    "-device", "virtio-blk-pci,id=" + id + ",drive=drv-" + id + ",bus=rp-" + id + ",addr=0x0" + extra(extraProps)), true));
             return this;
         }
 

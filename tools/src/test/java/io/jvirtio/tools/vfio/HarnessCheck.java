@@ -15,8 +15,9 @@ import static io.jvirtio.tools.vfio.GuestCheckException.check;
  * The guest fixture as the guest JVM sees it, before any jvirtio code runs: the VFIO container
  * device, one {@code /dev/vfio/GROUP} per bound function, each bound function's driver
  * {@code vfio-pci} and its virtio-pci modern identity, the unbound function still on
- * {@code virtio-pci}, no device at the absent address, and the emulated IOMMU's 48-bit address
- * width (IOVA = virtual address needs it). Guest side.
+ * {@code virtio-pci}, no device at the absent address, the PCI Express function below its root port
+ * with function-level reset, and the emulated IOMMU's 48-bit address width (IOVA = virtual address
+ * needs it). Guest side.
  */
 final class HarnessCheck {
     private static final Path DEVICES = Path.of("/sys/bus/pci/devices");
@@ -31,8 +32,9 @@ final class HarnessCheck {
      * @param bound   functions the script bound to vfio-pci
      * @param unbound the function left on virtio-pci
      * @param absent  an address without a device
+     * @param pcie    the bound function behind a pcie-root-port
      */
-    void run(List<PciAddress> bound, PciAddress unbound, PciAddress absent) throws IOException {
+    void run(List<PciAddress> bound, PciAddress unbound, PciAddress absent, PciAddress pcie) throws IOException {
         check(Files.exists(DEV_VFIO.resolve("vfio")), "/dev/vfio/vfio is missing (vfio module not loaded?)");
         for (PciAddress a : bound) {
             Path dev = DEVICES.resolve(a.toString());
@@ -50,6 +52,11 @@ final class HarnessCheck {
         String unboundDriver = link(DEVICES.resolve(unbound.toString()).resolve("driver"));
         check("virtio-pci".equals(unboundDriver), unbound + " is bound to " + unboundDriver + ", expected virtio-pci (left unbound on purpose)");
         check(!Files.exists(DEVICES.resolve(absent.toString())), "there is a device at " + absent + ", which must stay empty");
+        check(pcie.bus() != 0, pcie + " is on the root bus, expected below its pcie-root-port");
+        Path resetMethod = DEVICES.resolve(pcie.toString()).resolve("reset_method");
+        String methods = Files.exists(resetMethod) ? read(resetMethod) : "(no reset_method)";
+        check(methods.contains("flr"), pcie + " reset methods: " + methods + ", expected flr (a PCI Express function)");
+        out.println("harness: " + pcie + " below its root port, reset methods: " + methods);
         Path cap = DEVICES.resolve(bound.getFirst().toString()).resolve("iommu/intel-iommu/cap");
         long vtdCap = Long.parseUnsignedLong(read(cap), 16);
         int addressWidth = (int) ((vtdCap >>> 16) & 0x3f) + 1; // VT-d CAP_REG.MGAW + 1

@@ -17,7 +17,10 @@ final class VfioGuestPlan {
     static final String BLK_ID = "vb0";
     /** The virtio-scsi-pci function bound to vfio-pci (LUN 0: 512-byte blocks, LUN 1: 4096-byte blocks). */
     static final String SCSI_ID = "vs0";
-    /** A second virtio-blk-pci function bound to vfio-pci, for the JSON-config scenarios ({@code jvirtio perf -w verify} writes all over it). */
+    /**
+     * A second virtio-blk-pci function bound to vfio-pci, behind a pcie-root-port (so it has FLR), for
+     * the JSON-config scenarios ({@code jvirtio perf -w verify} writes all over it).
+     */
     static final String PERF_ID = "vp0";
     /** A virtio-blk-pci function left on virtio-pci: attaching it must fail with how to bind it. */
     static final String UNBOUND_ID = "vu0";

@@ -100,7 +100,7 @@ public final class VfioGuestScenarios {
 
     private void runAll() {
         run(HARNESS_DEVICES, () -> new HarnessCheck(out).run(List.of(blkAddress, scsiAddress, perfAddress), unboundAddress,
-                PciAddress.parse(ABSENT_ADDRESS)));
+                PciAddress.parse(ABSENT_ADDRESS), perfAddress));
         run(HARNESS_MEMORY, this::memoryDomain);
         run(BLK_ATTACH, this::attachBlk);
         run(BLK_PATTERNS, () -> onBlk(BLK_PATTERNS));

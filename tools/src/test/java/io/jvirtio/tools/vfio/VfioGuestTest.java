@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.DynamicTest.dynamicTest;
  * QEMU TCG with an emulated {@code intel-iommu} (48-bit address width, so IOVA = virtual address
  * works), a virtio-blk-pci (2 queues) and a virtio-scsi-pci (2 request queues; LUN 0 with 512-byte
  * and LUN 1 with 4096-byte blocks), both {@code iommu_platform=on,disable-legacy=on} on image files,
- * a second blk function for the JSON-config scenarios and one left on virtio-pci. The guest script
+ * a second blk function behind a {@code pcie-root-port} (PCI Express, with function-level reset) for
+ * the JSON-config scenarios, and one left on virtio-pci. The guest script
  * binds three functions to vfio-pci and starts ONE JVM (the host's JDK and this build's class path,
  * {@code host_java}) running {@link VfioGuestScenarios}; each scenario it reports becomes a dynamic
  * test here, a scenario that never reports fails. After the guest powered off, the image files must
@@ -91,7 +92,7 @@ class VfioGuestTest {
                 .virtioScsi(SCSI_ID, SCSI_QUEUES, List.of(ScsiDisk.of(images.get("lun0"), 0, 0),
                         ScsiDisk.of(images.get("lun1"), 0, 1).with("logical_block_size=" + LUN1_BLOCK_SIZE + ",physical_block_size="
                                 + LUN1_BLOCK_SIZE)), vfioProps)
-                .virtioBlk(PERF_ID, perf, vfioProps)
+                .virtioBlkOnRootPort(PERF_ID, perf, vfioProps)
                 .virtioBlk(UNBOUND_ID, unbound, vfioProps)
                 .hostJava(HostJava.current())
                 .timeout(GUEST_TIMEOUT)
