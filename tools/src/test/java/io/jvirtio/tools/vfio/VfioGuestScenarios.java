@@ -49,6 +49,8 @@ public final class VfioGuestScenarios {
     static final String START_MARKER = "guest-jvm: main() at uptime ";
     /** Printed after the last scenario. */
     static final String DONE_MARKER = "guest-jvm: done at uptime ";
+    /** A scenario that takes longer fails and ends the JVM (the rest then count as not reported): one hang must not eat the guest's timeout. */
+    static final long SCENARIO_TIMEOUT_SECONDS = 90;
 
     private final PrintStream out;
     private final PciAddress blkAddress;
@@ -58,6 +60,8 @@ public final class VfioGuestScenarios {
     private final Map<String, String> failures = new LinkedHashMap<>();
     private VirtioBlkDevice blk;
     private VirtioScsiController scsi;
+    private volatile String running;
+    private volatile long runningSince;
 
     private VfioGuestScenarios(PrintStream out, Map<String, String> args) {
         this.out = out;
@@ -79,6 +83,7 @@ public final class VfioGuestScenarios {
             a.put(arg.substring(0, eq), arg.substring(eq + 1));
         }
         VfioGuestScenarios s = new VfioGuestScenarios(System.out, a);
+        s.startWatchdog();
         s.runAll();
         System.out.println(DONE_MARKER + uptime() + ", " + s.failures.size() + " scenario(s) failed");
         System.out.flush();
@@ -126,12 +131,46 @@ public final class VfioGuestScenarios {
                 new VfioOptions(noVfio, VfioOptions.defaults().sysfsPci(), VfioOptions.BarAccess.MAP_WHEN_POSSIBLE), noVfio.toString()));
     }
 
+    /**
+     * Fails the running scenario when it exceeds {@link #SCENARIO_TIMEOUT_SECONDS}: prints its FAIL
+     * line and every thread's stack, then halts the JVM (a stuck device call cannot be interrupted).
+     */
+    private void startWatchdog() {
+        Thread w = new Thread(() -> {
+            while (true) {
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                String name = running;
+                if (name != null && System.nanoTime() - runningSince > TimeUnit.SECONDS.toNanos(SCENARIO_TIMEOUT_SECONDS)) {
+                    out.println("FAIL: " + name + ": did not finish within " + SCENARIO_TIMEOUT_SECONDS + " s; the JVM stops here");
+                    Thread.getAllStackTraces().forEach((t, stack) -> {
+                        out.println("  | thread " + t.getName());
+                        for (StackTraceElement e : stack) {
+                            out.println("  | \tat " + e);
+                        }
+                    });
+                    out.flush();
+                    Runtime.getRuntime().halt(3);
+                }
+            }
+        }, "scenario-watchdog");
+        w.setDaemon(true);
+        w.start();
+    }
+
     private void run(String name, Scenario scenario) {
         long t0 = System.nanoTime();
+        runningSince = t0;
+        running = name;
         try {
             scenario.run();
+            running = null;
             out.println("ok: " + name + " (" + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) + " ms)");
         } catch (Throwable t) {
+            running = null;
             String reason = oneLine(t);
             failures.put(name, reason);
             out.println("FAIL: " + name + ": " + reason);
