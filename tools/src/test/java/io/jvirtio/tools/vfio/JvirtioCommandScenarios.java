@@ -62,13 +62,28 @@ final class JvirtioCommandScenarios {
         return new Run(status, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
     }
 
-    /** @return an SPDK JSON config attaching each {@code (name, dev_type, address)} with {@code trtype "pci"} */
-    static String config(List<String[]> controllers) {
+    /**
+     * One {@code bdev_virtio_attach_controller} entry.
+     *
+     * @param name    the controller name
+     * @param devType {@code blk} or {@code scsi}
+     * @param trtype  {@code pci} or {@code user}
+     * @param traddr  the PCI address or the socket
+     */
+    record Controller(String name, String devType, String trtype, String traddr) {
+        static Controller pci(String name, String devType, PciAddress address) {
+            return new Controller(name, devType, "pci", address.toString());
+        }
+    }
+
+    /** @return an SPDK JSON config attaching every controller, then {@code bdev_wait_for_examine} */
+    static String config(List<Controller> controllers) {
         List<String> entries = new ArrayList<>();
-        for (String[] c : controllers) {
+        for (Controller c : controllers) {
             entries.add(String.format(Locale.ROOT, """
                     {"method": "bdev_virtio_attach_controller",
-                     "params": {"name": "%s", "trtype": "pci", "traddr": "%s", "dev_type": "%s"}}""", c[0], c[2], c[1]));
+                     "params": {"name": "%s", "trtype": "%s", "traddr": "%s", "dev_type": "%s"}}""", c.name(), c.trtype(), c.traddr(),
+                    c.devType()));
         }
         entries.add("{\"method\": \"bdev_wait_for_examine\"}");
         return "{\"subsystems\": [{\"subsystem\": \"bdev\", \"config\": [\n" + String.join(",\n", entries) + "\n]}]}\n";
@@ -82,8 +97,7 @@ final class JvirtioCommandScenarios {
 
     /** {@code jvirtio bdevs --json} on a blk and a scsi function: SPDK's {@code pci-modern} entries with the addresses. */
     void bdevs() throws IOException {
-        Path cfg = write("bdevs", config(List.of(new String[] {PERF_BDEV, "blk", perf.toString()},
-                new String[] {SCSI_CONTROLLER, "scsi", scsi.toString()})));
+        Path cfg = write("bdevs", config(List.of(Controller.pci(PERF_BDEV, "blk", perf), Controller.pci(SCSI_CONTROLLER, "scsi", scsi))));
         Run r = jvirtio("bdevs", "--json", cfg.toString());
         check(r.status == 0, "jvirtio bdevs: " + r.describe());
         for (PciAddress a : List.of(perf, scsi)) {
@@ -92,14 +106,29 @@ final class JvirtioCommandScenarios {
         }
         check(Pattern.compile("\"type\"\\s*:\\s*\"pci-modern\"").matcher(r.out).find(),
                 "jvirtio bdevs output has no \"type\": \"pci-modern\": " + r.describe());
-        JsonNode bdevs = JSON.readTree(r.out);
+        checkBdevs(r.out);
+    }
+
+    /**
+     * Checks {@code bdev_get_bdevs} output for the blk bdev and the scsi controller's two LUNs with
+     * their block sizes; prints the blk bdev's {@code driver_specific}.
+     */
+    void checkBdevs(String output) throws IOException {
+        JsonNode bdevs = JSON.readTree(output);
         Map<String, Integer> expected = Map.of(PERF_BDEV, 512, SCSI_CONTROLLER + "t0", 512, SCSI_CONTROLLER + "t0l1", VfioGuestPlan.LUN1_BLOCK_SIZE);
         for (Map.Entry<String, Integer> e : expected.entrySet()) {
             JsonNode b = find(bdevs, e.getKey());
-            check(b != null, "jvirtio bdevs lists no bdev " + e.getKey() + ": " + r.describe());
+            check(b != null, "jvirtio bdevs lists no bdev " + e.getKey() + ": " + output);
             check(b.path("block_size").asInt() == e.getValue(), e.getKey() + ": block_size " + b.path("block_size") + ", expected " + e.getValue());
         }
         out.println("bdevs: " + PERF_BDEV + " driver_specific " + JSON.writeValueAsString(find(bdevs, PERF_BDEV).path("driver_specific")));
+    }
+
+    /** @return {@code jvirtio bdevs --json config}'s output, checked for exit status 0 */
+    static String bdevsOutput(Path config) {
+        Run r = jvirtio("bdevs", "--json", config.toString());
+        check(r.status == 0, "jvirtio bdevs: " + r.describe());
+        return r.out;
     }
 
     private static JsonNode find(JsonNode bdevs, String name) {
@@ -113,13 +142,17 @@ final class JvirtioCommandScenarios {
 
     /** {@code jvirtio perf --json CONFIG -w verify}: I/O happened, no error, no miscompare; the figure is printed. */
     void perfVerify() throws IOException {
-        Path cfg = write("perf", config(List.<String[]>of(new String[] {PERF_BDEV, "blk", perf.toString()})));
+        perfVerify(write("perf", config(List.of(Controller.pci(PERF_BDEV, "blk", perf)))));
+    }
+
+    /** {@code jvirtio perf --json cfg -w verify} on the config's one bdev: I/O happened, no error, no miscompare. */
+    void perfVerify(Path cfg) throws IOException {
         Run r = jvirtio("perf", "--json", cfg.toString(), "-w", "verify", "-q", "8", "-o", "4096", "-t", "2", "--output", "json");
         check(r.status == 0, "jvirtio perf -w verify: " + r.describe());
         JsonNode results = JSON.readTree(r.out).path("results");
         check(results.size() == 1, "jvirtio perf printed " + results.size() + " results, expected 1: " + r.describe());
         JsonNode res = results.get(0);
-        out.println(String.format(Locale.ROOT, "%s%s verify qd %d io_size %d in the TCG guest: %.0f IOPS, %.2f MiB/s, avg %.0f us,"
+        out.println(String.format(Locale.ROOT, "%s%s verify qd %d io_size %d: %.0f IOPS, %.2f MiB/s, avg %.0f us,"
                         + " %d ios, %d errors, %d miscompares", PERF_LINE, res.path("bdev").asText(), res.path("queue_depth").asInt(),
                 res.path("io_size").asInt(), res.path("iops").asDouble(), res.path("mibps").asDouble(),
                 res.path("latency_us").path("avg").asDouble(), res.path("ios").asLong(), res.path("errors").asLong(),
@@ -131,7 +164,7 @@ final class JvirtioCommandScenarios {
 
     /** A config naming a function still on virtio-pci: the command fails, naming the function and vfio-pci. */
     void unboundInConfig() throws IOException {
-        Path cfg = write("unbound", config(List.<String[]>of(new String[] {"VfioUnbound0", "blk", unbound.toString()})));
+        Path cfg = write("unbound", config(List.of(Controller.pci("VfioUnbound0", "blk", unbound))));
         Run r = jvirtio("bdevs", "--json", cfg.toString());
         check(r.status != 0, "jvirtio bdevs attached a function bound to virtio-pci: " + r.describe());
         check(r.err.contains(unbound.toString()) && r.err.contains("vfio-pci"),
