@@ -10,8 +10,10 @@ module io.jvirtio.spec {
 
     exports io.jvirtio.spec;
     exports io.jvirtio.spec.blk;
+    exports io.jvirtio.spec.pci;
     exports io.jvirtio.spec.scsi;
     exports io.jvirtio.spec.vhostuser;
     exports io.jvirtio.spec.ring to io.jvirtio.core, io.jvirtio.backend;
     exports io.jvirtio.sys to io.jvirtio.core, io.jvirtio.backend;
+    exports io.jvirtio.sys.vfio to io.jvirtio.core;
 }

@@ -20,6 +20,16 @@ public final class VirtioFeatures {
     public static final int VIRTIO_F_RING_PACKED = 34;
     /** Buffers are used in the order they were made available. */
     public static final int VIRTIO_F_IN_ORDER = 35;
+    /** Memory accesses by the device are ordered as the platform orders them (real hardware): use platform barriers. */
+    public static final int VIRTIO_F_ORDER_PLATFORM = 36;
+    /** Single root I/O virtualization. */
+    public static final int VIRTIO_F_SR_IOV = 37;
+    /** The driver passes extra data (beyond the queue index) in its notifications. jvirtio never accepts it. */
+    public static final int VIRTIO_F_NOTIFICATION_DATA = 38;
+    /** The driver notifies with the device-provided {@code queue_notify_data}. jvirtio never accepts it. */
+    public static final int VIRTIO_F_NOTIF_CONFIG_DATA = 39;
+    /** The driver can reset one queue (virtio-pci {@code queue_reset}). jvirtio never accepts it. */
+    public static final int VIRTIO_F_RING_RESET = 40;
 
     private VirtioFeatures() {
     }

@@ -13,6 +13,8 @@ public final class LinuxConstants {
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MAP_POPULATE = 0x8000;
     public static final long MAP_FAILED = -1L;
+    /** {@code MAP_FIXED_NOREPLACE}: map at the hint or fail with EEXIST, never over an existing mapping. */
+    public static final int MAP_FIXED_NOREPLACE = 0x100000;
 
     // <linux/memfd.h>
     public static final int MFD_CLOEXEC = 0x0001;
@@ -41,6 +43,7 @@ public final class LinuxConstants {
     public static final short POLLRDHUP = 0x2000;
 
     // <fcntl.h>
+    public static final int O_RDONLY = 0x0;
     public static final int O_RDWR = 0x2;
     public static final int O_CLOEXEC = 0x80000;
 

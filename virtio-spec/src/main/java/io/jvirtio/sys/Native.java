@@ -51,6 +51,12 @@ public final class Native {
     private static final MethodHandle OPEN = errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     private static final MethodHandle IOCTL_PTR = errnoCallVariadic("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), 2);
     private static final MethodHandle IOCTL_LONG = errnoCallVariadic("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), 2);
+    private static final MethodHandle IOCTL_NOARG = errnoCallVariadic("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), 2);
+    private static final MethodHandle PREAD = errnoCall("pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITE = errnoCall("pwrite", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    /** Hot-path {@code pwrite} (a VFIO BAR notify without mmap): no errno capture, raw address, like {@link #WRITE_RAW}. */
+    private static final MethodHandle PWRITE_RAW = LINKER.downcallHandle(LIBC.find("pwrite").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG), Linker.Option.critical(false));
     private static final MethodHandle POLL = errnoCall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -339,6 +345,69 @@ public final class Native {
                 throw new NativeException("ioctl(fd=" + fd + ", request=0x" + Long.toHexString(request) + ", arg=" + arg + ")", errno(st));
             }
             return rc;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code ioctl(2)} without an argument (VFIO's {@code _IO} requests); returns the call's non-negative result. */
+    public static int ioctl(int fd, long request) {
+        try {
+            MemorySegment st = scratch();
+            int rc = (int) IOCTL_NOARG.invokeExact(st, fd, request);
+            if (rc < 0) {
+                throw new NativeException("ioctl(fd=" + fd + ", request=0x" + Long.toHexString(request) + ")", errno(st));
+            }
+            return rc;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code pread(2)} of exactly {@code length} bytes at {@code offset}: a short read is an error
+     * ({@code EIO}), as for a device register or a VFIO region it means the access did not happen.
+     */
+    public static void pread(int fd, MemorySegment buf, long length, long offset) {
+        try {
+            MemorySegment st = scratch();
+            long rc = (long) PREAD.invokeExact(st, fd, buf, length, offset);
+            if (rc != length) {
+                throw new NativeException("pread(fd=" + fd + ", length=" + length + ", offset=0x" + Long.toHexString(offset) + ")"
+                        + (rc >= 0 ? " read " + rc + " bytes" : ""), rc < 0 ? errno(st) : Errno.EIO);
+            }
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code pwrite(2)} of exactly {@code length} bytes at {@code offset}; a short write is an error ({@code EIO}). */
+    public static void pwrite(int fd, MemorySegment buf, long length, long offset) {
+        try {
+            MemorySegment st = scratch();
+            long rc = (long) PWRITE.invokeExact(st, fd, buf, length, offset);
+            if (rc != length) {
+                throw new NativeException("pwrite(fd=" + fd + ", length=" + length + ", offset=0x" + Long.toHexString(offset) + ")"
+                        + (rc >= 0 ? " wrote " + rc + " bytes" : ""), rc < 0 ? errno(st) : Errno.EIO);
+            }
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code pwrite(2)} of a device register (1-8 bytes), allocation-free: the notify of a BAR that
+     * cannot be mmapped. On failure the write is repeated once through the errno-capturing call to
+     * learn errno; a register store that failed did not happen, and a repeated notify is harmless.
+     *
+     * @param buf a native segment holding the value (e.g. a per-thread scratch)
+     */
+    public static void pwriteRegister(int fd, MemorySegment buf, long length, long offset) {
+        try {
+            long rc = (long) PWRITE_RAW.invokeExact(fd, buf.address(), length, offset);
+            if (rc != length) {
+                pwrite(fd, buf, length, offset);
+            }
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -52,6 +52,26 @@ public final class VirtioBlkSpec {
      */
     public static final int CFG_SIZE = 60;
 
+    /**
+     * The width of the {@code struct virtio_blk_config} field that starts at {@code offset}, for
+     * transports that must access each field with its own width (virtio 1.2 4.1.3.1: 8, 16 or 32
+     * bits; a 64-bit field as two 32-bit accesses, which the caller does).
+     *
+     * @return 1, 2, 4 or 8, or 0 when no field of {@link #CFG_SIZE} bytes starts there
+     */
+    public static int cfgFieldWidth(int offset) {
+        return switch (offset) {
+            case CFG_CAPACITY -> 8;
+            case CFG_SIZE_MAX, CFG_SEG_MAX, CFG_BLK_SIZE, CFG_OPT_IO_SIZE, CFG_MAX_DISCARD_SECTORS, CFG_MAX_DISCARD_SEG,
+                 CFG_DISCARD_SECTOR_ALIGNMENT, CFG_MAX_WRITE_ZEROES_SECTORS, CFG_MAX_WRITE_ZEROES_SEG -> 4;
+            case CFG_GEOMETRY_CYLINDERS, CFG_MIN_IO_SIZE, CFG_NUM_QUEUES -> 2;
+            case CFG_GEOMETRY_HEADS, CFG_GEOMETRY_SECTORS, CFG_PHYSICAL_BLOCK_EXP, CFG_ALIGNMENT_OFFSET, CFG_WRITEBACK,
+                 CFG_UNUSED0, CFG_WRITE_ZEROES_MAY_UNMAP, CFG_WRITE_ZEROES_MAY_UNMAP + 1, CFG_WRITE_ZEROES_MAY_UNMAP + 2,
+                 CFG_WRITE_ZEROES_MAY_UNMAP + 3 -> 1; // unused1[3] is three u8
+            default -> 0;
+        };
+    }
+
     // 5.2.6 Request types
     public static final int VIRTIO_BLK_T_IN = 0;
     public static final int VIRTIO_BLK_T_OUT = 1;

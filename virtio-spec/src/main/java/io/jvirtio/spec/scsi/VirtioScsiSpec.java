@@ -40,6 +40,21 @@ public final class VirtioScsiSpec {
     /** Bytes of {@code struct virtio_scsi_config}. */
     public static final int CFG_SIZE = 36;
 
+    /**
+     * The width of the {@code struct virtio_scsi_config} field that starts at {@code offset}, for
+     * transports that must access each field with its own width (virtio 1.2 4.1.3.1).
+     *
+     * @return 2 or 4, or 0 when no field starts there
+     */
+    public static int cfgFieldWidth(int offset) {
+        return switch (offset) {
+            case CFG_NUM_QUEUES, CFG_SEG_MAX, CFG_MAX_SECTORS, CFG_CMD_PER_LUN, CFG_EVENT_INFO_SIZE, CFG_SENSE_SIZE,
+                 CFG_CDB_SIZE, CFG_MAX_LUN -> 4;
+            case CFG_MAX_CHANNEL, CFG_MAX_TARGET -> 2;
+            default -> 0;
+        };
+    }
+
     /** The spec's default (and reset) sense_size, also SPDK's and Linux's VIRTIO_SCSI_SENSE_SIZE. */
     public static final int DEFAULT_SENSE_SIZE = 96;
     /** The spec's default (and reset) cdb_size, also SPDK's and Linux's VIRTIO_SCSI_CDB_SIZE. */
