@@ -29,25 +29,21 @@ final class HarnessCheck {
     }
 
     /**
-     * @param bound   functions the script bound to vfio-pci
+     * @param bound   modern functions the script bound to vfio-pci
+     * @param others  other functions bound to vfio-pci (no identity check: legacy, ...)
      * @param unbound the function left on virtio-pci
      * @param absent  an address without a device
      * @param pcie    the bound function behind a pcie-root-port
      */
-    void run(List<PciAddress> bound, PciAddress unbound, PciAddress absent, PciAddress pcie) throws IOException {
+    void run(List<PciAddress> bound, List<PciAddress> others, PciAddress unbound, PciAddress absent, PciAddress pcie) throws IOException {
         check(Files.exists(DEV_VFIO.resolve("vfio")), "/dev/vfio/vfio is missing (vfio module not loaded?)");
         for (PciAddress a : bound) {
-            Path dev = DEVICES.resolve(a.toString());
-            String driver = link(dev.resolve("driver"));
-            check("vfio-pci".equals(driver), a + " is bound to " + driver + ", expected vfio-pci");
-            String group = link(dev.resolve("iommu_group"));
-            check(group != null, a + " has no iommu_group");
-            check(Files.exists(DEV_VFIO.resolve(group)), "/dev/vfio/" + group + " (group of " + a + ") is missing");
-            String vendor = read(dev.resolve("vendor"));
-            String device = read(dev.resolve("device"));
-            check(vendor.equals("0x1af4") && device.compareTo("0x1040") >= 0 && device.compareTo("0x107f") <= 0,
-                    a + " is " + vendor + ":" + device + ", expected a modern virtio function 0x1af4:0x104x (disable-legacy=on)");
-            out.println("harness: " + a + " " + vendor + ":" + device + " driver " + driver + ", /dev/vfio/" + group);
+            String id = boundToVfio(a);
+            check(id.startsWith("0x1af4:") && id.compareTo("0x1af4:0x1040") >= 0 && id.compareTo("0x1af4:0x107f") <= 0,
+                    a + " is " + id + ", expected a modern virtio function 0x1af4:0x104x (disable-legacy=on)");
+        }
+        for (PciAddress a : others) {
+            boundToVfio(a);
         }
         String unboundDriver = link(DEVICES.resolve(unbound.toString()).resolve("driver"));
         check("virtio-pci".equals(unboundDriver), unbound + " is bound to " + unboundDriver + ", expected virtio-pci (left unbound on purpose)");
@@ -64,6 +60,19 @@ final class HarnessCheck {
                 + "), expected 48 (intel-iommu aw-bits=48)");
         out.println("harness: IOMMU address width " + addressWidth + " bits; " + unbound + " on " + unboundDriver
                 + "; /dev/vfio: " + String.join(" ", list(DEV_VFIO)));
+    }
+
+    /** Checks that {@code a} is on vfio-pci with its group file there; @return its {@code vendor:device} */
+    private String boundToVfio(PciAddress a) throws IOException {
+        Path dev = DEVICES.resolve(a.toString());
+        String driver = link(dev.resolve("driver"));
+        check("vfio-pci".equals(driver), a + " is bound to " + driver + ", expected vfio-pci");
+        String group = link(dev.resolve("iommu_group"));
+        check(group != null, a + " has no iommu_group");
+        check(Files.exists(DEV_VFIO.resolve(group)), "/dev/vfio/" + group + " (group of " + a + ") is missing");
+        String id = read(dev.resolve("vendor")) + ":" + read(dev.resolve("device"));
+        out.println("harness: " + a + " " + id + " driver " + driver + ", /dev/vfio/" + group);
+        return id;
     }
 
     /** @return the file name a symlink points to, or null when there is no link */

@@ -24,6 +24,10 @@ final class VfioGuestPlan {
     static final String PERF_ID = "vp0";
     /** A virtio-blk-pci function left on virtio-pci: attaching it must fail with how to bind it. */
     static final String UNBOUND_ID = "vu0";
+    /** A legacy-only virtio-blk-pci ({@code disable-modern=on}) bound to vfio-pci: the transport must refuse it. */
+    static final String LEGACY_ID = "vl0";
+    /** A modern virtio-blk-pci without {@code iommu_platform=on} bound to vfio-pci: refused, it would DMA around the IOMMU. */
+    static final String NO_ACCESS_PLATFORM_ID = "vn0";
     /** A PCI address with no device on the guest's bus 0 (q35: nothing in slot 0x1d). */
     static final String ABSENT_ADDRESS = "0000:00:1d.0";
 
@@ -57,13 +61,18 @@ final class VfioGuestPlan {
     static final String ERROR_UNBOUND_CONFIG = "error.unbound-function-config";
     static final String ERROR_ABSENT = "error.absent-device";
     static final String ERROR_NO_DEV_VFIO = "error.no-dev-vfio";
+    static final String ERROR_GROUP_IN_USE = "error.group-in-use";
+    static final String ERROR_WRONG_TYPE = "error.wrong-device-type";
+    static final String ERROR_LEGACY = "error.legacy-only-device";
+    static final String ERROR_NO_ACCESS_PLATFORM = "error.no-access-platform";
 
     /** Every scenario, in the order the guest runs them; the host fails a scenario that does not report. */
     static final List<String> SCENARIOS = List.of(HARNESS_DEVICES, HARNESS_MEMORY,
             BLK_ATTACH, BLK_PATTERNS, BLK_VECTORED, BLK_FLUSH, BLK_DISCARD, BLK_WRITE_ZEROES, BLK_TWO_QUEUES, BLK_REATTACH,
             SCSI_SCAN, SCSI_LUN0, SCSI_LUN1, SCSI_TWO_QUEUES,
             JVIRTIO_BDEVS, JVIRTIO_PERF,
-            ERROR_UNBOUND, ERROR_UNBOUND_CONFIG, ERROR_ABSENT, ERROR_NO_DEV_VFIO);
+            ERROR_UNBOUND, ERROR_UNBOUND_CONFIG, ERROR_ABSENT, ERROR_NO_DEV_VFIO, ERROR_GROUP_IN_USE, ERROR_WRONG_TYPE, ERROR_LEGACY,
+            ERROR_NO_ACCESS_PLATFORM);
 
     private VfioGuestPlan() {
     }

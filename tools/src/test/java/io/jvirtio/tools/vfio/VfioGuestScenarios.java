@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import static io.jvirtio.spec.pci.VirtioPciSpec.VIRTIO_ID_BLOCK;
 import static io.jvirtio.tools.vfio.GuestCheckException.check;
 import static io.jvirtio.tools.vfio.VfioGuestPlan.*;
 
@@ -32,7 +33,8 @@ import static io.jvirtio.tools.vfio.VfioGuestPlan.*;
  * {@code jvirtio} command on {@code trtype "pci"} configs ({@link JvirtioCommandScenarios}), and
  * the errors users meet. Exits 0 when all passed, 1 otherwise.
  *
- * <p>Arguments: {@code blk=BDF scsi=BDF perf=BDF unbound=BDF} (from the script's {@code pci_of}).
+ * <p>Arguments: {@code blk=BDF scsi=BDF perf=BDF unbound=BDF legacy=BDF noap=BDF} (from the script's
+ * {@code pci_of}).
  */
 public final class VfioGuestScenarios implements DataScenarios.Devices {
     /** Printed before any scenario. */
@@ -47,6 +49,8 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
     private final PciAddress scsiAddress;
     private final PciAddress perfAddress;
     private final PciAddress unboundAddress;
+    private final PciAddress legacyAddress;
+    private final PciAddress noAccessPlatformAddress;
 
     private VfioGuestScenarios(ScenarioRunner runner, Map<String, String> args) {
         this.runner = runner;
@@ -54,9 +58,11 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
         this.scsiAddress = address(args, "scsi");
         this.perfAddress = address(args, "perf");
         this.unboundAddress = address(args, "unbound");
+        this.legacyAddress = address(args, "legacy");
+        this.noAccessPlatformAddress = address(args, "noap");
     }
 
-    /** @param args {@code blk=BDF scsi=BDF perf=BDF unbound=BDF} */
+    /** @param args {@code blk=BDF scsi=BDF perf=BDF unbound=BDF legacy=BDF noap=BDF} */
     public static void main(String[] args) {
         System.out.println(START_MARKER + uptime());
         Map<String, String> a = new LinkedHashMap<>();
@@ -83,8 +89,8 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
     }
 
     private void runAll() {
-        runner.run(HARNESS_DEVICES, () -> new HarnessCheck(runner.out()).run(List.of(blkAddress, scsiAddress, perfAddress),
-                unboundAddress, PciAddress.parse(ABSENT_ADDRESS), perfAddress));
+        runner.run(HARNESS_DEVICES, () -> new HarnessCheck(runner.out()).run(List.of(blkAddress, scsiAddress, perfAddress,
+                noAccessPlatformAddress), List.of(legacyAddress), unboundAddress, PciAddress.parse(ABSENT_ADDRESS), perfAddress));
         runner.run(HARNESS_MEMORY, VfioGuestScenarios::memoryDomain);
         new DataScenarios(runner, this, "blk " + blkAddress + ", scsi " + scsiAddress).runAll();
         JvirtioCommandScenarios commands = new JvirtioCommandScenarios(runner.out(), perfAddress, scsiAddress, unboundAddress);
@@ -96,6 +102,23 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
         Path noVfio = Path.of("/nonexistent/dev-vfio");
         runner.run(ERROR_NO_DEV_VFIO, () -> expectAttachFailure(perfAddress,
                 new VfioOptions(noVfio, VfioOptions.defaults().sysfsPci(), VfioOptions.BarAccess.MAP_WHEN_POSSIBLE), noVfio.toString()));
+        runner.run(ERROR_GROUP_IN_USE, this::groupInUse);
+        runner.run(ERROR_WRONG_TYPE, () -> expectAttachFailure(scsiAddress, VfioOptions.defaults(),
+                VirtioPciOptions.defaults().withVirtioId(VIRTIO_ID_BLOCK), scsiAddress.toString(), "SCSI"));
+        runner.run(ERROR_LEGACY, () -> expectAttachFailure(legacyAddress, VfioOptions.defaults(), legacyAddress.toString(), "legacy"));
+        runner.run(ERROR_NO_ACCESS_PLATFORM, () -> expectAttachFailure(noAccessPlatformAddress, VfioOptions.defaults(),
+                noAccessPlatformAddress.toString(), "ACCESS_PLATFORM"));
+    }
+
+    /** A second attach of a function this JVM holds: a clear "in use" error, and the first attach keeps working. */
+    private void groupInUse() {
+        try (VirtioBlkDevice first = attachBlk("VfioFirst", perfAddress, VfioOptions.defaults(), VirtioPciOptions.defaults(), 1)) {
+            expectAttachFailure(perfAddress, VfioOptions.defaults(), perfAddress.toString(), "in use");
+            check(first.blockCount() * 512 == PERF_BYTES, "the first attach broke: " + first.blockCount() + " blocks");
+            try (var ch = first.openChannel()) {
+                new PlanExecutor(first, ch).read(0, 4096);
+            }
+        }
     }
 
     /** The JVM's FFM layer works in the guest: a memory domain (memfd, hugepages when reserved) is created and closed. */
@@ -109,12 +132,12 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
 
     @Override
     public VirtioBlkDevice blk(String name, int requestQueues) {
-        return attachBlk(name, blkAddress, VfioOptions.defaults(), requestQueues);
+        return attachBlk(name, blkAddress, VfioOptions.defaults(), VirtioPciOptions.defaults(), requestQueues);
     }
 
-    private static VirtioBlkDevice attachBlk(String name, PciAddress address, VfioOptions vfio, int requestQueues) {
+    private static VirtioBlkDevice attachBlk(String name, PciAddress address, VfioOptions vfio, VirtioPciOptions pci, int requestQueues) {
         VirtioBlkOptions options = VirtioBlkOptions.defaults().withRequestQueues(requestQueues).withMemoryBytes(DEVICE_MEMORY);
-        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, VirtioPciOptions.defaults(),
+        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci,
                 (ops, memory) -> VirtioBlkDevice.attach(name, ops, memory, true, options));
     }
 
@@ -139,9 +162,14 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
      * @return the message
      */
     private String expectAttachFailure(PciAddress address, VfioOptions vfio, String... mustName) {
+        return expectAttachFailure(address, vfio, VirtioPciOptions.defaults(), mustName);
+    }
+
+    /** As {@link #expectAttachFailure(PciAddress, VfioOptions, String...)} with transport options. */
+    private String expectAttachFailure(PciAddress address, VfioOptions vfio, VirtioPciOptions pci, String... mustName) {
         VirtioBlkDevice attached = null;
         try {
-            attached = attachBlk("VfioErr", address, vfio, 1);
+            attached = attachBlk("VfioErr", address, vfio, pci, 1);
         } catch (VirtioException e) {
             runner.out().println("error message: " + ScenarioRunner.oneLine(e));
             for (String s : mustName) {

@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.DynamicTest.dynamicTest;
  * works), a virtio-blk-pci (2 queues) and a virtio-scsi-pci (2 request queues; LUN 0 with 512-byte
  * and LUN 1 with 4096-byte blocks), both {@code iommu_platform=on,disable-legacy=on} on image files,
  * a second blk function behind a {@code pcie-root-port} (PCI Express, with function-level reset) for
- * the JSON-config scenarios, and one left on virtio-pci. The guest script
+ * the JSON-config scenarios, one left on virtio-pci, a legacy-only one and one without
+ * {@code iommu_platform} (both bound to vfio-pci, both must be refused). The guest script
  * binds three functions to vfio-pci and starts ONE JVM (the host's JDK and this build's class path,
  * {@code host_java}) running {@link VfioGuestScenarios}; each scenario it reports becomes a dynamic
  * test here, a scenario that never reports fails. After the guest powered off, the image files must
@@ -55,18 +56,20 @@ class VfioGuestTest {
                 t() { cut -d' ' -f1 /proc/uptime; }
                 echo "guest: script at uptime $(t)"
                 echo 160 > /proc/sys/vm/nr_hugepages
-                for id in %1$s %2$s %3$s; do
+                for id in %1$s %2$s %3$s %8$s %9$s; do
                   group=$(vfio_bind $id) || exit 1
                   echo "guest: $id $(pci_of $id) bound to vfio-pci, IOMMU group $group"
                 done
                 echo "guest: %4$s $(pci_of %4$s) stays on $(driver_of %4$s)"
                 echo "guest: hugepages $(cat /proc/sys/vm/nr_hugepages)"
                 echo "%5$s$(t)"
-                host_java %6$s blk=$(pci_of %1$s) scsi=$(pci_of %2$s) perf=$(pci_of %3$s) unbound=$(pci_of %4$s)
+                host_java %6$s blk=$(pci_of %1$s) scsi=$(pci_of %2$s) perf=$(pci_of %3$s) unbound=$(pci_of %4$s) \\
+                    legacy=$(pci_of %8$s) noap=$(pci_of %9$s)
                 rc=$?
                 echo "%7$s$rc at uptime $(t)"
                 exit $rc
-                """, BLK_ID, SCSI_ID, PERF_ID, UNBOUND_ID, BOUND_AT, VfioGuestScenarios.class.getName(), JVM_EXIT);
+                """, BLK_ID, SCSI_ID, PERF_ID, UNBOUND_ID, BOUND_AT, VfioGuestScenarios.class.getName(), JVM_EXIT,
+                LEGACY_ID, NO_ACCESS_PLATFORM_ID);
     }
 
     private static Path image(Path dir, String name, long size) throws IOException {
@@ -83,6 +86,8 @@ class VfioGuestTest {
                 "lun1", image(dir, "lun1.img", LUN_BYTES));
         Path perf = image(dir, "perf.img", PERF_BYTES);
         Path unbound = image(dir, "unbound.img", UNBOUND_BYTES);
+        Path legacy = image(dir, "legacy.img", UNBOUND_BYTES);
+        Path noAccessPlatform = image(dir, "noap.img", UNBOUND_BYTES);
         String vfioProps = "disable-legacy=on,iommu_platform=on";
         LinuxGuest guest = LinuxGuest.builder()
                 .modules(LinuxGuest.VFIO_MODULES)
@@ -94,6 +99,8 @@ class VfioGuestTest {
                                 + LUN1_BLOCK_SIZE)), vfioProps)
                 .virtioBlkOnRootPort(PERF_ID, perf, vfioProps)
                 .virtioBlk(UNBOUND_ID, unbound, vfioProps)
+                .virtioBlk(LEGACY_ID, legacy, "disable-legacy=off,disable-modern=on")
+                .virtioBlk(NO_ACCESS_PLATFORM_ID, noAccessPlatform, "disable-legacy=on")
                 .hostJava(HostJava.current())
                 .timeout(GUEST_TIMEOUT)
                 .build();
@@ -130,8 +137,10 @@ class VfioGuestTest {
             Optional<String> wrong = ImageCheck.whole(file, plan);
             tests.add(dynamicTest("image " + plan.image() + " holds exactly that, zeros elsewhere", () -> wrong.ifPresent(w -> fail(w))));
         }
-        Optional<String> touched = ImageCheck.allZero(unbound);
-        tests.add(dynamicTest("image of the unbound function was not written", () -> touched.ifPresent(w -> fail(w))));
+        for (Path untouched : List.of(unbound, legacy, noAccessPlatform)) {
+            Optional<String> touched = ImageCheck.allZero(untouched);
+            tests.add(dynamicTest("image " + untouched.getFileName() + " of a refused function was not written", () -> touched.ifPresent(w -> fail(w))));
+        }
         return tests;
     }
 
