@@ -1,6 +1,7 @@
 package io.jvirtio.config;
 
 import io.jvirtio.core.ReconnectPolicy;
+import io.jvirtio.core.pci.PciAddress;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -12,7 +13,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
-import java.util.regex.Pattern;
 
 import static io.jvirtio.config.JsonObjectReader.quote;
 
@@ -28,7 +28,8 @@ import static io.jvirtio.config.JsonObjectReader.quote;
  * @param name    the controller name; for blk also the bdev name
  * @param devType {@code blk} or {@code scsi} (a {@link ControllerType}'s {@link ControllerType#devType()})
  * @param trtype  the transport
- * @param traddr  the vhost-user socket path, or the PCI address
+ * @param traddr  the vhost-user socket path, or the PCI address as given (any form SPDK's
+ *                {@code spdk_pci_addr_parse} takes; {@link #pciAddress()} normalizes it)
  * @param vqCount request queues (fixed scsi queues not counted); 0 for PCI, where the device decides
  * @param vqSize  descriptors per queue; 0 for PCI
  * @param reconnect {@code ctrlr_loss_timeout_sec}, {@code reconnect_delay_sec}, {@code fast_io_fail_timeout_sec}
@@ -53,8 +54,6 @@ public record ControllerParams(String name, String devType, Transport trtype, St
             "fast_io_fail_timeout_sec");
     private static final List<String> REQUIRED = List.of("name", "dev_type", "trtype", "traddr");
     private static final String REQUIRED_NOTE = METHOD + " requires name, dev_type, trtype and traddr";
-    /** What {@code spdk_pci_addr_parse} takes: [domain:]bus:device.function. */
-    private static final Pattern PCI_ADDRESS = Pattern.compile("(?:[0-9a-fA-F]{1,4}:)?[0-9a-fA-F]{1,2}:[01]?[0-9a-fA-F]\\.[0-7]");
 
     /** Params without a reconnect policy. */
     public ControllerParams(String name, String devType, Transport trtype, String traddr, int vqCount, int vqSize) {
@@ -98,10 +97,7 @@ public record ControllerParams(String name, String devType, Transport trtype, St
                     throw new ConfigException(JsonPath.of("vq_size"), vqSize + " is not allowed for trtype \"pci\""
                             + " (vq_count and vq_size apply to trtype \"user\" only; a PCI device sets its own)");
                 }
-                if (!PCI_ADDRESS.matcher(traddr).matches()) {
-                    throw new ConfigException(JsonPath.of("traddr"), quote(traddr) + " is not a PCI address"
-                            + " (domain:bus:device.function, e.g. 0000:00:04.0)");
-                }
+                parsePciAddress(traddr);
             }
         }
     }
@@ -242,6 +238,26 @@ public record ControllerParams(String name, String devType, Transport trtype, St
             }
             return new ConfigException(at, quote(trtype) + " is not a transport; use \"user\" (vhost-user socket) or \"pci\" (PCI address)");
         });
+    }
+
+    /** SPDK's {@code spdk_pci_addr_parse}; its RPC's error text, on {@code traddr}. */
+    private static PciAddress parsePciAddress(String traddr) {
+        try {
+            return PciAddress.parse(traddr);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(JsonPath.of("traddr"), e.getMessage());
+        }
+    }
+
+    /**
+     * @return the PCI function ({@code traddr} parsed as SPDK does: {@code 0000:00:05.0}, {@code 00:05.0}, {@code 0:5.0},
+     *         ...); its {@code toString()} is the normalized form save_config writes
+     */
+    public PciAddress pciAddress() {
+        if (trtype != Transport.PCI) {
+            throw new IllegalStateException(name + ": trtype " + trtype.spdkName() + " has no PCI address");
+        }
+        return parsePciAddress(traddr);
     }
 
     /** @return the vhost-user socket ({@code traddr} as a path) */

@@ -47,10 +47,11 @@ class BlkControllerTypeTest {
     }
 
     @Test
-    void pciIsRefusedBeforeAnythingIsTouched() {
-        ConfigException e = assertThrows(ConfigException.class,
-                () -> registry.attachController(ControllerParams.pci("P", "blk", "0000:00:04.0")));
-        assertEquals("trtype", e.jsonPath().toString());
-        assertTrue(e.getMessage().startsWith("trtype: \"pci\" is not available yet for dev_type blk"), e.getMessage());
+    void aPciParamsWithVqCountIsRefusedBeforeAnythingIsTouched() {
+        ConfigException e = assertThrows(ConfigException.class, () -> registry.attachController(SpdkJson.parse(
+                "{\"name\": \"P\", \"dev_type\": \"blk\", \"trtype\": \"pci\", \"traddr\": \"0000:00:04.0\", \"vq_count\": 2}", "t")));
+        assertEquals("vq_count", e.jsonPath().toString());
+        assertTrue(e.getMessage().startsWith("vq_count: 2 is not allowed for trtype \"pci\""), e.getMessage());
+        assertTrue(registry.controllers().isEmpty());
     }
 }

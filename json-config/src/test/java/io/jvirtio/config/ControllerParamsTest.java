@@ -95,7 +95,40 @@ class ControllerParamsTest {
         assertEquals("vq_size", e.jsonPath().toString());
         assertThrows(ConfigException.class, () -> ControllerParams.pci("P", "blk", "not-an-address"));
         e = refused("{\"name\": \"P\", \"dev_type\": \"blk\", \"trtype\": \"pci\", \"traddr\": \"/var/tmp/vhost.blk0\"}");
-        assertEquals("traddr: \"/var/tmp/vhost.blk0\" is not a PCI address (domain:bus:device.function, e.g. 0000:00:04.0)", e.getMessage());
+        assertEquals("traddr: Invalid PCI address '/var/tmp/vhost.blk0' (expected domain:bus:device.function, e.g. 0000:00:05.0)",
+                e.getMessage());
+    }
+
+    /** spdk_pci_addr_parse's forms; the params keep what was written, pciAddress() is the normalized form. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "0000:00:04.0 | 0000:00:04.0",
+            "0000.00.04.0 | 0000:00:04.0",
+            "0000:00:04   | 0000:00:04.0",
+            "00:04.1      | 0000:00:04.1",
+            "0.4.7        | 0000:00:04.7",
+            "1a:1f        | 0000:1a:1f.0",
+            "ABCD:EF:1F.7 | abcd:ef:1f.7",
+    })
+    void pciAddressFormsAreSpdks(String traddr, String normalized) {
+        ControllerParams p = ControllerParams.pci("P", "blk", traddr);
+        assertEquals(traddr, p.traddr());
+        assertEquals(normalized, p.pciAddress().toString());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "0000:00:20.0  | Invalid PCI address '0000:00:20.0': PCI device 0x20 is out of range (0..0x1f)",
+            "0000:00:04.8  | Invalid PCI address '0000:00:04.8'",
+            "0000:100:04.0 | Invalid PCI address '0000:100:04.0': PCI bus 0x100 is out of range (0..0xff)",
+            "04            | Invalid PCI address '04' (expected domain:bus:device.function, e.g. 0000:00:05.0)",
+            "pci0          | Invalid PCI address 'pci0' (expected domain:bus:device.function, e.g. 0000:00:05.0)",
+    })
+    void invalidPciAddressesNameTheValueOnTraddr(String traddr, String message) {
+        ConfigException e = refused("{\"name\": \"P\", \"dev_type\": \"scsi\", \"trtype\": \"pci\", \"traddr\": \"" + traddr + "\"}");
+        assertEquals("traddr", e.jsonPath().toString());
+        assertTrue(e.getMessage().startsWith("traddr: " + message), e.getMessage());
+        assertThrows(IllegalStateException.class, () -> ControllerParams.user("U", "blk", java.nio.file.Path.of("/s")).pciAddress());
     }
 
     @Test

@@ -10,6 +10,11 @@ import java.util.Map;
  * bad value is an {@link UsageException} naming the option and the value.
  */
 final class Args {
+    /** The config file option ({@code --json}, as SPDK's applications name it). */
+    static final String JSON = "--json";
+    /** bdevperf's names for {@link #JSON}: {@code -c}, {@code --config}; taken wherever {@code --json} is. */
+    static final List<String> CONFIG_ALIASES = List.of("-c", "--config");
+
     private final Map<String, String> values = new LinkedHashMap<>();
     private final List<String> positional = new ArrayList<>();
 
@@ -30,6 +35,9 @@ final class Args {
         Args a = new Args();
         for (int i = 0; i < argv.length; i++) {
             String arg = argv[i];
+            if (CONFIG_ALIASES.contains(arg) && withValue.contains(JSON)) {
+                arg = JSON;
+            }
             if (arg.startsWith("-")) {
                 if (withValue.contains(arg)) {
                     if (i + 1 >= argv.length) {

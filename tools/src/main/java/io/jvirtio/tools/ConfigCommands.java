@@ -14,11 +14,13 @@ import java.util.List;
 /**
  * {@code jvirtio bdevs --json CONFIG} (SPDK's {@code bdev_get_bdevs}) and
  * {@code jvirtio save-config --json CONFIG} (SPDK's {@code save_config}): attach what an SPDK
- * JSON config names, print it back in SPDK's shapes, detach.
+ * JSON config names (vhost-user sockets, virtio PCI functions), print it back in SPDK's shapes,
+ * detach. {@code -c} and {@code --config} are bdevperf's names for {@code --json}.
  */
 final class ConfigCommands {
-    static final String BDEVS_USAGE = "usage: jvirtio bdevs --json CONFIG [-b BDEV] [--skip-unsupported]\n";
-    static final String SAVE_USAGE = "usage: jvirtio save-config --json CONFIG [--skip-unsupported]\n";
+    static final String BDEVS_USAGE = "usage: jvirtio bdevs --json|-c CONFIG [-b BDEV] [--skip-unsupported]\n"
+            + "  CONFIG: an SPDK JSON config; trtype \"user\" (vhost-user socket) or \"pci\" (virtio PCI function bound to vfio-pci)\n";
+    static final String SAVE_USAGE = "usage: jvirtio save-config --json|-c CONFIG [--skip-unsupported]\n";
 
     private ConfigCommands() {
     }
@@ -50,7 +52,7 @@ final class ConfigCommands {
 
     private static BdevRegistry load(Args a, String usage) {
         if (!a.has("--json")) {
-            throw new Args.UsageException("--json CONFIG is required\n" + usage);
+            throw new Args.UsageException("--json CONFIG (or -c CONFIG) is required\n" + usage);
         }
         Path config = Path.of(a.get("--json", ""));
         if (!Files.isRegularFile(config)) {

@@ -14,8 +14,9 @@ public final class Jvirtio {
               demo --qsd [-t S]   the same checks against qemu-storage-daemon exporting a temporary file,
                                   verified against the file on the host
               perf ...            bdevperf-like measurement (jvirtio perf --help)
-              bdevs --json CONFIG        attach what an SPDK JSON config names; print bdev_get_bdevs JSON
-              save-config --json CONFIG  attach it; print save_config JSON
+              bdevs --json CONFIG        attach what an SPDK JSON config names (trtype "user": a vhost-user socket,
+                                         "pci": a virtio PCI function bound to vfio-pci); print bdev_get_bdevs JSON
+              save-config --json CONFIG  attach it; print save_config JSON    (-c CONFIG is the same as --json CONFIG)
               target --socket PATH --blk ram:64M | --scsi ram:64M,targets=2,luns=2 ...
                                   run the Java vhost-user target until stopped (jvirtio target --help)
             """;

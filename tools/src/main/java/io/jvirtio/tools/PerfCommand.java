@@ -31,18 +31,22 @@ import java.util.concurrent.Future;
 
 /**
  * {@code jvirtio perf}: bdevperf's measurement. One job per bdev per core, each on its own thread
- * and request queue; the bdevs come from an SPDK JSON config ({@code --json}), a vhost-user-blk
- * socket, or a qemu-storage-daemon started for the run. Several queue depths ({@code -q 1,32})
+ * and request queue; the bdevs come from an SPDK JSON config ({@code --json} / {@code -c}: vhost-user
+ * sockets or virtio PCI functions bound to vfio-pci), a vhost-user-blk socket, or a qemu-storage-daemon
+ * started for the run. Several queue depths ({@code -q 1,32})
  * run one after the other on the same attachment.
  */
 final class PerfCommand {
     static final String USAGE = """
-            usage: jvirtio perf (--json CONFIG [-b BDEV] | --socket PATH [--target-pid PID] | --qsd-null SIZE | --qsd-file IMAGE)
+            usage: jvirtio perf (--json|-c CONFIG [-b BDEV] | --socket PATH [--target-pid PID] | --qsd-null SIZE | --qsd-file IMAGE)
                                 [-q DEPTH[,DEPTH...]] [-o IO_SIZE] [-w WORKLOAD] [-M RWMIXREAD] [-t SECONDS]
                                 [-m CORE_MASK | --cores N] [--vq-size N] [--hugepages auto|require|never] [--output text|json]
                                 [--ctrlr-loss-timeout-sec N --reconnect-delay-sec N [--fast-io-fail-timeout-sec N]]
               WORKLOAD: read, write, randread, randwrite, rw, randrw, verify, unmap, flush, write_zeroes (default randread)
+              CONFIG: an SPDK JSON config; trtype "user" (vhost-user socket) or "pci" (a virtio PCI function bound to
+                vfio-pci, e.g. "traddr": "0000:00:05.0"; docs/vfio.md)
               -m 0x3 or --cores 2: one thread (and request queue) per core on each bdev; the config's vq_count must allow it
+                (trtype pci: the device's own queue count)
               defaults: -q 32 -o 4096 -t 5 -M 50 --cores 1 --vq-size 256 (--vq-size applies to --socket/--qsd-*)
               reconnect (SPDK's bdev_nvme terms; --socket/--qsd-*; in a --json config: the controller's params):
                 --ctrlr-loss-timeout-sec 0 never reconnects (default), -1 for ever; --reconnect-delay-sec the longest
@@ -88,7 +92,7 @@ final class PerfCommand {
                         b.maxChannels());
                 if (b.maxChannels() < cores) {
                     throw new Args.UsageException("--cores " + cores + ": bdev " + b.name() + " has only " + b.maxChannels()
-                            + " request queue(s); attach it with vq_count >= " + cores);
+                            + " request queue(s); " + moreQueuesHint(bdevs.deviceOf(b), cores));
                 }
             }
             List<PerfReport.Run> runs = new ArrayList<>();
@@ -106,6 +110,16 @@ final class PerfCommand {
             }
             return runs.stream().anyMatch(r -> r.result().errors() > 0 || r.result().firstError() != null) ? 1 : 0;
         }
+    }
+
+    /** How to get more request queues: vq_count for vhost-user, the device itself for PCI (SPDK takes all its queues). */
+    static String moreQueuesHint(VirtioDevice device, int cores) {
+        Object trtype = device == null ? null : device.backend().writeJsonConfig().get("trtype");
+        if ("pci".equals(trtype)) {
+            return "the PCI device has no more (trtype pci uses all of them); give it " + cores
+                    + " or more (QEMU: num-queues=" + cores + ")";
+        }
+        return "attach it with vq_count >= " + cores;
     }
 
     /** Runs every (bdev, core) job at once; returns one aggregated run per bdev. */
@@ -306,14 +320,24 @@ final class PerfCommand {
             list.add(blk);
         }
 
+        /** @return the virtio device behind {@code b}, or null for a bdev of another kind */
+        VirtioDevice deviceOf(Bdev b) {
+            if (b instanceof VirtioBlkDevice blk) {
+                return blk.device();
+            }
+            if (b instanceof io.jvirtio.scsi.VirtioScsiDisk disk) {
+                return disk.controller().device();
+            }
+            return null;
+        }
+
         /** @return the virtio devices behind the bdevs, each once */
         List<VirtioDevice> devices() {
             java.util.LinkedHashSet<VirtioDevice> ds = new java.util.LinkedHashSet<>();
             for (Bdev b : list) {
-                if (b instanceof VirtioBlkDevice blk) {
-                    ds.add(blk.device());
-                } else if (b instanceof io.jvirtio.scsi.VirtioScsiDisk disk) {
-                    ds.add(disk.controller().device());
+                VirtioDevice d = deviceOf(b);
+                if (d != null) {
+                    ds.add(d);
                 }
             }
             return new ArrayList<>(ds);

@@ -12,7 +12,12 @@ import io.jvirtio.core.SameConfig;
 import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
+import io.jvirtio.core.pci.PciAddress;
+import io.jvirtio.core.pci.VirtioPciDeviceType;
+import io.jvirtio.core.pci.VirtioPciOptions;
 import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.vfio.VfioAttach;
+import io.jvirtio.core.vfio.VfioOptions;
 import io.jvirtio.core.vhostuser.VhostUserAttach;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 import org.slf4j.Logger;
@@ -124,12 +129,29 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
      */
     public static VirtioBlkDevice attach(String name, VirtioBackendOps ops, MemoryDomain memory, boolean ownsMemory,
                                          VirtioBlkOptions options) {
+        return attach(name, ops, memory, ownsMemory, options, false);
+    }
+
+    /**
+     * As {@link #attach(String, VirtioBackendOps, MemoryDomain, boolean, VirtioBlkOptions)}, with one request queue for
+     * each the device has ({@code num_queues} with VIRTIO_BLK_F_MQ, else 1; no more than the transport reports)
+     * instead of {@link VirtioBlkOptions#requestQueues()}: what SPDK's PCI attach does, where {@code vq_count}
+     * cannot be given. {@link #options()} then holds the count used.
+     */
+    public static VirtioBlkDevice attachWithDeviceQueues(String name, VirtioBackendOps ops, MemoryDomain memory, boolean ownsMemory,
+                                                         VirtioBlkOptions options) {
+        return attach(name, ops, memory, ownsMemory, options, true);
+    }
+
+    private static VirtioBlkDevice attach(String name, VirtioBackendOps ops, MemoryDomain memory, boolean ownsMemory,
+                                          VirtioBlkOptions requested, boolean deviceQueues) {
         VirtioDevice device = new VirtioDevice(name, ops, memory);
         try {
             device.negotiate(DRIVER_FEATURES);
             VirtioBlkConfig config = VirtioBlkConfig.read(device);
             OptionalInt transportMax = ops.getMaxQueues();
             int available = Math.min(config.numQueues(), transportMax.orElse(Integer.MAX_VALUE));
+            VirtioBlkOptions options = deviceQueues ? requested.withRequestQueues(Math.max(1, available)) : requested;
             if (options.requestQueues() > available) {
                 throw new DeviceException(name + ": " + options.requestQueues() + " request queues requested, the device has "
                         + available + " (num_queues " + config.numQueues()
@@ -165,6 +187,38 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     public static VirtioBlkDevice connectVhostUser(String name, Path socket, VirtioBlkOptions options, VhostUserOptions vhostUser) {
         return VhostUserAttach.attach(name, socket, options.memoryBytes(), options.hugePages(), vhostUser,
                 (ops, memory) -> attach(name, ops, memory, true, options));
+    }
+
+    /**
+     * Attaches the virtio-blk PCI function at {@code address} (bound to vfio-pci) through kernel VFIO, with a
+     * memory domain of its own mapped for the device's DMA (SPDK's {@code bdev_virtio_pci_blk_dev_create}).
+     * The device sets the limits: {@link VirtioBlkOptions#requestQueues()} must not exceed its {@code num_queues}
+     * (the default, 1, never does) and {@link VirtioBlkOptions#queueSize()} is cut to its queue size (e.g. 256 for
+     * QEMU's virtio-blk-pci). A PCI function cannot lose its peer, so a {@link VirtioBlkOptions#reconnect()} policy
+     * is accepted and never acts. Setting up VFIO and binding: {@code docs/vfio.md}.
+     *
+     * @param name    the bdev name
+     * @param address the function, e.g. {@code PciAddress.parse("0000:00:05.0")}
+     * @param options queues, sizes, memory
+     * @throws io.jvirtio.spec.VirtioException naming the function when VFIO cannot open it (no {@code /dev/vfio}, not
+     *                                         bound to vfio-pci, group not viable, ...) or it is not a usable
+     *                                         virtio-blk device (a function of another virtio type is refused by
+     *                                         name); nothing stays open
+     */
+    public static VirtioBlkDevice attachPci(String name, PciAddress address, VirtioBlkOptions options) {
+        return attachPci(name, address, options, VfioOptions.defaults(), VirtioPciOptions.defaults());
+    }
+
+    /**
+     * As {@link #attachPci(String, PciAddress, VirtioBlkOptions)} with VFIO options (where {@code /dev/vfio} and sysfs
+     * are, how BARs are reached) and virtio-pci transport options (reset timeout, config-generation retries).
+     */
+    public static VirtioBlkDevice attachPci(String name, PciAddress address, VirtioBlkOptions options, VfioOptions vfio,
+                                            VirtioPciOptions pci) {
+        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci, (ops, memory) -> {
+            VirtioPciDeviceType.require(ops, VirtioPciDeviceType.VIRTIO_ID_BLOCK);
+            return attach(name, ops, memory, true, options);
+        });
     }
 
     /** A target that came back must be this device: the same config (capacity, block size, queues, limits). */

@@ -182,6 +182,12 @@ final class SimulatedBlkBackend implements VirtioBackendOps {
         return VirtioBlkDevice.attach("sim0", this, memory, true, options);
     }
 
+    /** As {@link #attach}, with one request queue per device queue ({@link VirtioBlkDevice#attachWithDeviceQueues}). */
+    VirtioBlkDevice attachWithDeviceQueues(VirtioBlkOptions options) {
+        memory = MemoryDomain.create("sim", options.memoryBytes(), HugePagePolicy.NEVER);
+        return VirtioBlkDevice.attachWithDeviceQueues("sim0", this, memory, true, options);
+    }
+
     /** Small defaults for unit tests: one queue of 64, 4 KiB pages, 16 MiB of device memory. */
     static VirtioBlkOptions options() {
         return new VirtioBlkOptions(1, 64, 0, HugePagePolicy.NEVER, 16L << 20);

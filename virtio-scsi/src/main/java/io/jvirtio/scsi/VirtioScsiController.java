@@ -6,7 +6,12 @@ import io.jvirtio.core.SameConfig;
 import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
+import io.jvirtio.core.pci.PciAddress;
+import io.jvirtio.core.pci.VirtioPciDeviceType;
+import io.jvirtio.core.pci.VirtioPciOptions;
 import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.vfio.VfioAttach;
+import io.jvirtio.core.vfio.VfioOptions;
 import io.jvirtio.core.vhostuser.VhostUserAttach;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
 import org.slf4j.Logger;
@@ -141,6 +146,24 @@ public final class VirtioScsiController implements AutoCloseable {
      */
     public static VirtioScsiController attach(String name, VirtioBackendOps ops, MemoryDomain memory, boolean ownsMemory,
                                               VirtioScsiOptions options) {
+        return attach(name, ops, memory, ownsMemory, options, false);
+    }
+
+    /**
+     * As {@link #attach(String, VirtioBackendOps, MemoryDomain, boolean, VirtioScsiOptions)}, with one request queue
+     * for each the device has ({@code num_queues}, no more than the transport reports beside the control and event
+     * queues) instead of {@link VirtioScsiOptions#requestQueues()}, and so no dedicated scan queue: what SPDK's PCI
+     * attach does, where {@code vq_count} cannot be given. {@link #options()} then holds the count used. A device
+     * that reports its queues neither in its config nor through the transport gets the requested count.
+     */
+    public static VirtioScsiController attachWithDeviceQueues(String name, VirtioBackendOps ops, MemoryDomain memory,
+                                                              boolean ownsMemory, VirtioScsiOptions options) {
+        return attach(name, ops, memory, ownsMemory, options, true);
+    }
+
+    private static VirtioScsiController attach(String name, VirtioBackendOps ops, MemoryDomain memory, boolean ownsMemory,
+                                               VirtioScsiOptions requested, boolean deviceQueues) {
+        VirtioScsiOptions options = requested;
         VirtioDevice device = new VirtioDevice(name, ops, memory);
         VirtioScsiController ctrl = null;
         try {
@@ -152,6 +175,9 @@ public final class VirtioScsiController implements AutoCloseable {
             boolean known = config.fromDevice() || transportMax.isPresent();
             int transportRequestQueues = transportMax.orElse(Integer.MAX_VALUE) - FIXED_QUEUES;
             int available = known ? Math.min(config.numQueues(), transportRequestQueues) : options.requestQueues();
+            if (deviceQueues && known) {
+                options = options.withRequestQueues(Math.max(1, available));
+            }
             if (options.requestQueues() > available) {
                 throw new DeviceException(name + ": " + options.requestQueues() + " request queues requested, the device has "
                         + available + " (num_queues " + config.numQueues() + (config.fromDevice() ? "" : " from the transport")
@@ -209,6 +235,39 @@ public final class VirtioScsiController implements AutoCloseable {
     public static VirtioScsiController connectVhostUser(String name, Path socket, VirtioScsiOptions options, VhostUserOptions vhostUser) {
         return VhostUserAttach.attach(name, socket, options.memoryBytes(), options.hugePages(), vhostUser,
                 (ops, memory) -> attach(name, ops, memory, true, options));
+    }
+
+    /**
+     * Attaches the virtio-scsi PCI function at {@code address} (bound to vfio-pci) through kernel VFIO, with a
+     * memory domain of its own mapped for the device's DMA, and scans its targets (SPDK's
+     * {@code bdev_virtio_pci_scsi_dev_create}). The device sets the limits: {@link VirtioScsiOptions#requestQueues()}
+     * must not exceed its {@code num_queues} (the default, 1, never does; a queue to spare becomes the scan queue) and
+     * {@link VirtioScsiOptions#queueSize()} is cut to its queue size (e.g. 256 for QEMU's virtio-scsi-pci). A PCI
+     * function cannot lose its peer, so a {@link VirtioScsiOptions#reconnect()} policy is accepted and never acts.
+     * Setting up VFIO and binding: {@code docs/vfio.md}.
+     *
+     * @param name    the controller name; its bdevs are {@code <name>t<target>} and {@code <name>t<target>l<lun>}
+     * @param address the function, e.g. {@code PciAddress.parse("0000:00:06.0")}
+     * @param options queues, sizes, memory, scan and event settings
+     * @throws io.jvirtio.spec.VirtioException naming the function when VFIO cannot open it (no {@code /dev/vfio}, not
+     *                                         bound to vfio-pci, group not viable, ...) or it is not a usable
+     *                                         virtio-scsi device (a function of another virtio type is refused by
+     *                                         name); nothing stays open
+     */
+    public static VirtioScsiController attachPci(String name, PciAddress address, VirtioScsiOptions options) {
+        return attachPci(name, address, options, VfioOptions.defaults(), VirtioPciOptions.defaults());
+    }
+
+    /**
+     * As {@link #attachPci(String, PciAddress, VirtioScsiOptions)} with VFIO options (where {@code /dev/vfio} and
+     * sysfs are, how BARs are reached) and virtio-pci transport options (reset timeout, config-generation retries).
+     */
+    public static VirtioScsiController attachPci(String name, PciAddress address, VirtioScsiOptions options, VfioOptions vfio,
+                                                 VirtioPciOptions pci) {
+        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci, (ops, memory) -> {
+            VirtioPciDeviceType.require(ops, VirtioPciDeviceType.VIRTIO_ID_SCSI);
+            return attach(name, ops, memory, true, options);
+        });
     }
 
     // ---------------------------------------------------------------- accessors

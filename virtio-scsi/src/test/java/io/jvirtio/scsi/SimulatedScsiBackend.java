@@ -108,6 +108,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
     private volatile boolean destructed;
     private volatile boolean autoProcess = true;
     private MemoryDomain memory;
+    private volatile int maxQueueSize = 1024;
 
     SimulatedScsiBackend() {
         cfg.set(LE_INT, CFG_NUM_QUEUES, 2);
@@ -192,6 +193,18 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
     VirtioScsiController attach(VirtioScsiOptions options) {
         memory = MemoryDomain.create("sim", options.memoryBytes(), HugePagePolicy.NEVER);
         return VirtioScsiController.attach("Sim", this, memory, true, options);
+    }
+
+    /** As {@link #attach}, with one request queue per device queue ({@link VirtioScsiController#attachWithDeviceQueues}). */
+    VirtioScsiController attachWithDeviceQueues(VirtioScsiOptions options) {
+        memory = MemoryDomain.create("sim", options.memoryBytes(), HugePagePolicy.NEVER);
+        return VirtioScsiController.attachWithDeviceQueues("Sim", this, memory, true, options);
+    }
+
+    /** The largest queue the device takes (default 1024); a PCI device reports its own, e.g. QEMU's 256. */
+    SimulatedScsiBackend maxQueueSize(int size) {
+        maxQueueSize = size;
+        return this;
     }
 
     static VirtioScsiOptions options() {
@@ -476,7 +489,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
 
     @Override
     public int getQueueSize(int index) {
-        return 1024;
+        return maxQueueSize;
     }
 
     @Override
