@@ -98,7 +98,7 @@ final class JvirtioCommandScenarios {
     /** {@code jvirtio bdevs --json} on a blk and a scsi function: SPDK's {@code pci-modern} entries with the addresses. */
     void bdevs() throws IOException {
         Path cfg = write("bdevs", config(List.of(Controller.pci(PERF_BDEV, "blk", perf), Controller.pci(SCSI_CONTROLLER, "scsi", scsi))));
-        Run r = jvirtio("bdevs", "--json", cfg.toString());
+        Run r = jvirtio("bdevs", "-c", cfg.toString());
         check(r.status == 0, "jvirtio bdevs: " + r.describe());
         for (PciAddress a : List.of(perf, scsi)) {
             check(Pattern.compile("\"pci_address\"\\s*:\\s*\"" + Pattern.quote(a.toString()) + "\"").matcher(r.out).find(),
@@ -126,7 +126,7 @@ final class JvirtioCommandScenarios {
 
     /** @return {@code jvirtio bdevs --json config}'s output, checked for exit status 0 */
     static String bdevsOutput(Path config) {
-        Run r = jvirtio("bdevs", "--json", config.toString());
+        Run r = jvirtio("bdevs", "-c", config.toString());
         check(r.status == 0, "jvirtio bdevs: " + r.describe());
         return r.out;
     }
@@ -147,7 +147,7 @@ final class JvirtioCommandScenarios {
 
     /** {@code jvirtio perf --json cfg -w verify} on the config's one bdev: I/O happened, no error, no miscompare. */
     void perfVerify(Path cfg) throws IOException {
-        Run r = jvirtio("perf", "--json", cfg.toString(), "-w", "verify", "-q", "8", "-o", "4096", "-t", "2", "--output", "json");
+        Run r = jvirtio("perf", "-c", cfg.toString(), "-w", "verify", "-q", "8", "-o", "4096", "-t", "2", "--output", "json");
         check(r.status == 0, "jvirtio perf -w verify: " + r.describe());
         JsonNode results = JSON.readTree(r.out).path("results");
         check(results.size() == 1, "jvirtio perf printed " + results.size() + " results, expected 1: " + r.describe());
@@ -165,7 +165,7 @@ final class JvirtioCommandScenarios {
     /** A config naming a function still on virtio-pci: the command fails, naming the function and vfio-pci. */
     void unboundInConfig() throws IOException {
         Path cfg = write("unbound", config(List.of(Controller.pci("VfioUnbound0", "blk", unbound))));
-        Run r = jvirtio("bdevs", "--json", cfg.toString());
+        Run r = jvirtio("bdevs", "-c", cfg.toString());
         check(r.status != 0, "jvirtio bdevs attached a function bound to virtio-pci: " + r.describe());
         check(r.err.contains(unbound.toString()) && r.err.contains("vfio-pci"),
                 "the error does not name " + unbound + " and vfio-pci: " + r.describe());

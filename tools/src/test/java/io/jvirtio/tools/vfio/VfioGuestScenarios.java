@@ -6,7 +6,6 @@ import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.pci.PciAddress;
 import io.jvirtio.core.pci.VirtioPciOptions;
-import io.jvirtio.core.vfio.VfioAttach;
 import io.jvirtio.core.vfio.VfioOptions;
 import io.jvirtio.scsi.VirtioScsiController;
 import io.jvirtio.scsi.VirtioScsiOptions;
@@ -20,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import static io.jvirtio.spec.pci.VirtioPciSpec.VIRTIO_ID_BLOCK;
 import static io.jvirtio.tools.vfio.GuestCheckException.check;
 import static io.jvirtio.tools.vfio.VfioGuestPlan.*;
 
@@ -29,7 +27,8 @@ import static io.jvirtio.tools.vfio.VfioGuestPlan.*;
  * class path through {@code host_java}) and runs every scenario of {@link VfioGuestPlan#SCENARIOS}
  * in order ({@link ScenarioRunner} prints an {@code ok:} or {@code FAIL:} line for each): the
  * harness self-check, the data scenarios ({@link DataScenarios}) on the functions the script bound
- * to vfio-pci, attached through the public API ({@link VfioAttach} + the drivers' attach), the
+ * to vfio-pci, attached through the public API ({@code VirtioBlkDevice.attachPci},
+ * {@code VirtioScsiController.attachPci}), the
  * {@code jvirtio} command on {@code trtype "pci"} configs ({@link JvirtioCommandScenarios}), and
  * the errors users meet. Exits 0 when all passed, 1 otherwise.
  *
@@ -103,8 +102,7 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
         runner.run(ERROR_NO_DEV_VFIO, () -> expectAttachFailure(perfAddress,
                 new VfioOptions(noVfio, VfioOptions.defaults().sysfsPci(), VfioOptions.BarAccess.MAP_WHEN_POSSIBLE), noVfio.toString()));
         runner.run(ERROR_GROUP_IN_USE, this::groupInUse);
-        runner.run(ERROR_WRONG_TYPE, () -> expectAttachFailure(scsiAddress, VfioOptions.defaults(),
-                VirtioPciOptions.defaults().withVirtioId(VIRTIO_ID_BLOCK), scsiAddress.toString(), "SCSI"));
+        runner.run(ERROR_WRONG_TYPE, () -> expectAttachFailure(scsiAddress, VfioOptions.defaults(), scsiAddress.toString(), "scsi"));
         runner.run(ERROR_LEGACY, () -> expectAttachFailure(legacyAddress, VfioOptions.defaults(), legacyAddress.toString(), "legacy"));
         runner.run(ERROR_NO_ACCESS_PLATFORM, () -> expectAttachFailure(noAccessPlatformAddress, VfioOptions.defaults(),
                 noAccessPlatformAddress.toString(), "ACCESS_PLATFORM"));
@@ -112,7 +110,7 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
 
     /** A second attach of a function this JVM holds: a clear "in use" error, and the first attach keeps working. */
     private void groupInUse() {
-        try (VirtioBlkDevice first = attachBlk("VfioFirst", perfAddress, VfioOptions.defaults(), VirtioPciOptions.defaults(), 1)) {
+        try (VirtioBlkDevice first = attachBlk("VfioFirst", perfAddress, VfioOptions.defaults(), 1)) {
             expectAttachFailure(perfAddress, VfioOptions.defaults(), perfAddress.toString(), "in use");
             check(first.blockCount() * 512 == PERF_BYTES, "the first attach broke: " + first.blockCount() + " blocks");
             try (var ch = first.openChannel()) {
@@ -132,19 +130,19 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
 
     @Override
     public VirtioBlkDevice blk(String name, int requestQueues) {
-        return attachBlk(name, blkAddress, VfioOptions.defaults(), VirtioPciOptions.defaults(), requestQueues);
+        return attachBlk(name, blkAddress, VfioOptions.defaults(), requestQueues);
     }
 
-    private static VirtioBlkDevice attachBlk(String name, PciAddress address, VfioOptions vfio, VirtioPciOptions pci, int requestQueues) {
+    /** The public API: {@link VirtioBlkDevice#attachPci}. */
+    private static VirtioBlkDevice attachBlk(String name, PciAddress address, VfioOptions vfio, int requestQueues) {
         VirtioBlkOptions options = VirtioBlkOptions.defaults().withRequestQueues(requestQueues).withMemoryBytes(DEVICE_MEMORY);
-        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci,
-                (ops, memory) -> VirtioBlkDevice.attach(name, ops, memory, true, options));
+        return VirtioBlkDevice.attachPci(name, address, options, vfio, VirtioPciOptions.defaults());
     }
 
+    /** The public API: {@link VirtioScsiController#attachPci}. */
     @Override
     public VirtioScsiController scsi(String name, VirtioScsiOptions options) {
-        return VfioAttach.attach(name, scsiAddress, options.memoryBytes(), options.hugePages(), VfioOptions.defaults(),
-                VirtioPciOptions.defaults(), (ops, memory) -> VirtioScsiController.attach(name, ops, memory, true, options));
+        return VirtioScsiController.attachPci(name, scsiAddress, options);
     }
 
     // ---------------------------------------------------------------- errors
@@ -162,14 +160,9 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
      * @return the message
      */
     private String expectAttachFailure(PciAddress address, VfioOptions vfio, String... mustName) {
-        return expectAttachFailure(address, vfio, VirtioPciOptions.defaults(), mustName);
-    }
-
-    /** As {@link #expectAttachFailure(PciAddress, VfioOptions, String...)} with transport options. */
-    private String expectAttachFailure(PciAddress address, VfioOptions vfio, VirtioPciOptions pci, String... mustName) {
         VirtioBlkDevice attached = null;
         try {
-            attached = attachBlk("VfioErr", address, vfio, pci, 1);
+            attached = attachBlk("VfioErr", address, vfio, 1);
         } catch (VirtioException e) {
             runner.out().println("error message: " + ScenarioRunner.oneLine(e));
             for (String s : mustName) {

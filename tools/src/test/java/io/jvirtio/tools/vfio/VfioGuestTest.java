@@ -49,6 +49,8 @@ class VfioGuestTest {
     private static final Duration GUEST_TIMEOUT = Duration.ofMinutes(4);
     private static final String BOUND_AT = "guest: bound at uptime ";
     private static final String JVM_EXIT = "guest: JVM exit status ";
+    /** Prefix of the guest kernel's IOMMU fault lines (a DMA to an address jvirtio did not map). */
+    private static final String DMAR_FAULT = "guest: dmesg: ";
 
     /** The guest script: bind, report, run the scenarios' JVM, report its exit. */
     static String script() {
@@ -67,9 +69,11 @@ class VfioGuestTest {
                     legacy=$(pci_of %8$s) noap=$(pci_of %9$s)
                 rc=$?
                 echo "%7$s$rc at uptime $(t)"
+                dmesg | grep -E 'DMAR: \\[DMA|DMAR:.*fault' | sed 's/^/%10$s/'
+                echo "guest: $(dmesg | grep -c -E 'DMAR: \\[DMA|DMAR:.*fault') IOMMU fault line(s) in dmesg"
                 exit $rc
                 """, BLK_ID, SCSI_ID, PERF_ID, UNBOUND_ID, BOUND_AT, VfioGuestScenarios.class.getName(), JVM_EXIT,
-                LEGACY_ID, NO_ACCESS_PLATFORM_ID);
+                LEGACY_ID, NO_ACCESS_PLATFORM_ID, DMAR_FAULT);
     }
 
     private static Path image(Path dir, String name, long size) throws IOException {
@@ -116,6 +120,10 @@ class VfioGuestTest {
             assertTrue(lines.number(BOUND_AT) > 0, () -> "the script never bound the functions\n" + r.describe());
             assertFalse(lines.withPrefix(VfioGuestScenarios.DONE_MARKER).isEmpty(), () -> "the guest JVM did not finish\n" + r.describe());
             assertTrue(r.exitStatus() == 0 || r.exitStatus() == 1, () -> "the guest JVM exited with " + r.exitStatus() + "\n" + r.describe());
+        }));
+        tests.add(dynamicTest("no IOMMU fault (DMAR) in the guest: every DMA went to mapped memory", () -> {
+            assertTrue(r.scriptOutput().contains("IOMMU fault line(s) in dmesg"), () -> "the script did not check dmesg\n" + r.describe());
+            assertEquals(List.of(), lines.withPrefix(DMAR_FAULT), "the guest kernel logged IOMMU faults");
         }));
         for (String scenario : SCENARIOS) {
             tests.add(dynamicTest(scenario, () -> {
