@@ -4,7 +4,7 @@ import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.pci.VirtioPciDeviceType;
+import io.jvirtio.spec.pci.VirtioPciSpec;
 import io.jvirtio.core.pci.VirtioPciOptions;
 import io.jvirtio.core.vfio.VfioOptions;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
@@ -42,7 +42,7 @@ public final class BlkControllerType extends VirtioControllerType<VirtioBlkOptio
      */
     public BlkControllerType(VirtioBlkOptions baseOptions, VhostUserOptions vhostUserOptions, VfioOptions vfioOptions,
                              VirtioPciOptions pciOptions) {
-        this(baseOptions, new VhostUserAttachStep(vhostUserOptions), new PciAttachStep(vfioOptions, pciOptions));
+        this(baseOptions, new VhostUserAttachStep(vhostUserOptions), new PciAttachStep(vfioOptions, pciOptions.withVirtioId(VirtioPciSpec.VIRTIO_ID_BLOCK)));
     }
 
     /** With the transport steps given (tests: a PCI step without VFIO). */
@@ -60,7 +60,6 @@ public final class BlkControllerType extends VirtioControllerType<VirtioBlkOptio
         if (!deviceQueues) {
             return new BlkController(VirtioBlkDevice.attach(name, ops, memory, true, options));
         }
-        VirtioPciDeviceType.require(ops, VirtioPciDeviceType.VIRTIO_ID_BLOCK);
         return new BlkController(VirtioBlkDevice.attachWithDeviceQueues(name, ops, memory, true, options));
     }
 }

@@ -26,20 +26,8 @@ record PciAttachStep(VfioOptions vfio, VirtioPciOptions pci) implements Transpor
     @Override
     public <T> T attach(ControllerParams params, long memoryBytes, HugePagePolicy hugePages, DriverAttach<T> driver) {
         PciAddress address = params.pciAddress();
-        boolean[] driverRan = {false};
-        try {
-            return VfioAttach.attach(params.name(), address, memoryBytes, hugePages, vfio, pci,
-                    e -> refused(params, address, e.getMessage(), e), (ops, memory) -> {
-                        driverRan[0] = true;
-                        return driver.attach(ops, memory);
-                    });
-        } catch (UnsupportedOperationException e) {
-            // a build whose VFIO or virtio-pci layer is not there (the contract stubs say so); the driver did not run
-            if (driverRan[0]) {
-                throw e;
-            }
-            throw refused(params, address, "the virtio-pci/VFIO transport is not available in this build (" + e.getMessage() + ")", e);
-        }
+        return VfioAttach.attach(params.name(), address, memoryBytes, hugePages, vfio, pci, e -> refused(params, address, e.getMessage(), e),
+                driver);
     }
 
     private static ConfigException refused(ControllerParams params, PciAddress address, String why, RuntimeException cause) {

@@ -2,7 +2,7 @@ package io.jvirtio.config;
 
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.pci.VirtioPciDeviceType;
+import io.jvirtio.spec.pci.VirtioPciSpec;
 import io.jvirtio.core.pci.VirtioPciOptions;
 import io.jvirtio.core.vfio.VfioOptions;
 import io.jvirtio.core.vhostuser.VhostUserOptions;
@@ -47,7 +47,7 @@ public final class ScsiControllerType extends VirtioControllerType<VirtioScsiOpt
      */
     public ScsiControllerType(VirtioScsiOptions baseOptions, VhostUserOptions vhostUserOptions, VfioOptions vfioOptions,
                               VirtioPciOptions pciOptions) {
-        this(baseOptions, new VhostUserAttachStep(vhostUserOptions), new PciAttachStep(vfioOptions, pciOptions));
+        this(baseOptions, new VhostUserAttachStep(vhostUserOptions), new PciAttachStep(vfioOptions, pciOptions.withVirtioId(VirtioPciSpec.VIRTIO_ID_SCSI)));
     }
 
     /** With the transport steps given (tests: a PCI step without VFIO). */
@@ -73,7 +73,6 @@ public final class ScsiControllerType extends VirtioControllerType<VirtioScsiOpt
         if (!deviceQueues) {
             return new ScsiController(VirtioScsiController.attach(name, ops, memory, true, options));
         }
-        VirtioPciDeviceType.require(ops, VirtioPciDeviceType.VIRTIO_ID_SCSI);
         return new ScsiController(VirtioScsiController.attachWithDeviceQueues(name, ops, memory, true, options));
     }
 }

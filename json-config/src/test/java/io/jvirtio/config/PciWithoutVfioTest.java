@@ -4,16 +4,15 @@ import io.jvirtio.backend.VhostUserTarget;
 import io.jvirtio.backend.blk.BlkModelOptions;
 import io.jvirtio.backend.blk.VirtioBlkModel;
 import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.core.vfio.VfioException;
+import io.jvirtio.testkit.OpenFiles;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -57,18 +56,19 @@ class PciWithoutVfioTest {
                   {"method": "bdev_virtio_attach_controller",
                    "params": {"name": "VirtioScsi0", "dev_type": "scsi", "trtype": "pci", "traddr": "00:06.0"}}]}]}
                 """.formatted(socket));
-        List<String> before = openFiles();
+        List<String> before = OpenFiles.list();
         ConfigException e = assertThrows(ConfigException.class, () -> registry.load(file));
         assertEquals("subsystems[0].config[1].params.traddr", e.jsonPath().toString());
         String m = e.getMessage();
         assertTrue(m.startsWith(file + ": subsystems[0].config[1].params.traddr: \"00:06.0\" (0000:00:06.0): cannot attach VirtioScsi0"
                 + " over VFIO: "), m);
-        // TIGHTEN AFTER MERGE with the VFIO layer: the cause is VfioPciFunction.open's (no /dev/vfio on this host, and
-        // the fix); this tree's contract stub says "not available in this build".
-        assertTrue(m.contains("VFIO") || m.contains("/dev/vfio"), m);
+        // the cause is VfioPciFunction.open's own message (here: no such function, or no /dev/vfio, with the fix)
+        assertInstanceOf(VfioException.class, e.getCause(), m);
+        assertTrue(m.contains("over VFIO: " + e.getCause().getMessage()), m);
+        assertTrue(e.getCause().getMessage().startsWith("PCI function 0000:00:06.0"), e.getCause().getMessage());
         assertTrue(registry.controllers().isEmpty(), "the user controller attached before it is detached again");
         assertTrue(registry.bdevs().isEmpty());
-        List<String> after = openFiles();
+        List<String> after = OpenFiles.list();
         assertTrue(after.stream().noneMatch(f -> f.contains("jvirtio-VirtioScsi0") || f.startsWith("/dev/vfio")), after.toString());
         assertTrue(after.stream().noneMatch(f -> f.contains("jvirtio-VirtioBlk0")), "the rolled-back controller's memory: " + after);
         assertTrue(before.stream().noneMatch(f -> f.startsWith("/dev/vfio")));
@@ -97,20 +97,5 @@ class PciWithoutVfioTest {
         answer = rpc.handle(request.formatted("0000:00:05.0", ""));
         assertTrue(answer.contains("-32602") && answer.contains("cannot attach VirtioBlk0 over VFIO"), answer);
         assertTrue(registry.controllers().isEmpty());
-    }
-
-    /** @return what this process's file descriptors point at */
-    private static List<String> openFiles() {
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            return fds.map(fd -> {
-                try {
-                    return Files.readSymbolicLink(fd).toString();
-                } catch (IOException gone) {
-                    return "";
-                }
-            }).toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

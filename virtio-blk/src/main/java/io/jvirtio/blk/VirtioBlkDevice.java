@@ -13,8 +13,8 @@ import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.pci.PciAddress;
-import io.jvirtio.core.pci.VirtioPciDeviceType;
 import io.jvirtio.core.pci.VirtioPciOptions;
+import io.jvirtio.spec.pci.VirtioPciSpec;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.vfio.VfioAttach;
 import io.jvirtio.core.vfio.VfioOptions;
@@ -215,10 +215,8 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
      */
     public static VirtioBlkDevice attachPci(String name, PciAddress address, VirtioBlkOptions options, VfioOptions vfio,
                                             VirtioPciOptions pci) {
-        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci, (ops, memory) -> {
-            VirtioPciDeviceType.require(ops, VirtioPciDeviceType.VIRTIO_ID_BLOCK);
-            return attach(name, ops, memory, true, options);
-        });
+        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci.withVirtioId(VirtioPciSpec.VIRTIO_ID_BLOCK),
+                (ops, memory) -> attach(name, ops, memory, true, options));
     }
 
     /** A target that came back must be this device: the same config (capacity, block size, queues, limits). */

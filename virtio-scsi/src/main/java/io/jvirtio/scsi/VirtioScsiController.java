@@ -7,8 +7,8 @@ import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.pci.PciAddress;
-import io.jvirtio.core.pci.VirtioPciDeviceType;
 import io.jvirtio.core.pci.VirtioPciOptions;
+import io.jvirtio.spec.pci.VirtioPciSpec;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.vfio.VfioAttach;
 import io.jvirtio.core.vfio.VfioOptions;
@@ -264,10 +264,8 @@ public final class VirtioScsiController implements AutoCloseable {
      */
     public static VirtioScsiController attachPci(String name, PciAddress address, VirtioScsiOptions options, VfioOptions vfio,
                                                  VirtioPciOptions pci) {
-        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci, (ops, memory) -> {
-            VirtioPciDeviceType.require(ops, VirtioPciDeviceType.VIRTIO_ID_SCSI);
-            return attach(name, ops, memory, true, options);
-        });
+        return VfioAttach.attach(name, address, options.memoryBytes(), options.hugePages(), vfio, pci.withVirtioId(VirtioPciSpec.VIRTIO_ID_SCSI),
+                (ops, memory) -> attach(name, ops, memory, true, options));
     }
 
     // ---------------------------------------------------------------- accessors

@@ -89,9 +89,9 @@ public final class VirtioPciTransport implements VirtioBackendOps {
         try {
             VirtioPciCapabilities caps = VirtioPciCapabilities.read(function);
             if (options.virtioId() != VirtioPciOptions.ANY_DEVICE && caps.virtioId() != options.virtioId()) {
-                throw new DeviceException("PCI function " + function.address() + " is a virtio " + typeName(caps.virtioId()) + " device (virtio id "
-                        + caps.virtioId() + ", PCI device 0x" + Integer.toHexString(caps.deviceId()) + "), not a virtio "
-                        + typeName(options.virtioId()) + " device (virtio id " + options.virtioId() + ")");
+                throw new DeviceException("PCI function " + function.address() + " is a " + typeName(caps.virtioId()) + " device (virtio id "
+                        + caps.virtioId() + ", PCI device 0x" + Integer.toHexString(caps.deviceId()) + "), not " + typeName(options.virtioId())
+                        + attachAs(caps.virtioId()));
             }
             VirtioPciTransport t = new VirtioPciTransport(function, options, caps);
             t.requireAccessPlatform();
@@ -126,11 +126,20 @@ public final class VirtioPciTransport implements VirtioBackendOps {
 
     private static String typeName(int virtioId) {
         return switch (virtioId) {
-            case VirtioPciSpec.VIRTIO_ID_BLOCK -> "block";
-            case VirtioPciSpec.VIRTIO_ID_SCSI -> "SCSI";
-            case 1 -> "network";
-            case 9 -> "9P";
-            default -> "type " + virtioId;
+            case VirtioPciSpec.VIRTIO_ID_BLOCK -> "virtio-blk";
+            case VirtioPciSpec.VIRTIO_ID_SCSI -> "virtio-scsi";
+            case 1 -> "virtio-net";
+            case 9 -> "virtio-9p";
+            default -> "virtio type " + virtioId;
+        };
+    }
+
+    /** What to do instead, for the two device types jvirtio drives. */
+    private static String attachAs(int virtioId) {
+        return switch (virtioId) {
+            case VirtioPciSpec.VIRTIO_ID_BLOCK -> "; attach it as blk (dev_type \"blk\", VirtioBlkDevice.attachPci)";
+            case VirtioPciSpec.VIRTIO_ID_SCSI -> "; attach it as scsi (dev_type \"scsi\", VirtioScsiController.attachPci)";
+            default -> "";
         };
     }
 

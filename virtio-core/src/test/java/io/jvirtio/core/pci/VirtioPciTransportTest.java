@@ -340,7 +340,8 @@ class VirtioPciTransportTest {
             notifier.notify(0);
         }
         long allocated = bean.getCurrentThreadAllocatedBytes() - before;
-        assertTrue(allocated < 1024, allocated + " bytes allocated by 100000 notifies");
+        // one object per notify would be >= 1.6 MB; the few hundred bytes a run may show are the JIT's (OSR, deopt)
+        assertTrue(allocated < 16 * 1024, allocated + " bytes allocated by 100000 notifies");
         assertEquals(200_000, bar.writes);
     }
 
@@ -447,7 +448,8 @@ class VirtioPciTransportTest {
     void wrongDeviceTypeIsRefusedWhenATypeIsAsked() {
         FakeVirtioPciFunction scsi = FakeVirtioPciFunction.fixture("0000:00:10.0");
         DeviceException e = assertThrows(DeviceException.class, () -> VirtioPciTransport.open(scsi, FAST.withVirtioId(VIRTIO_ID_BLOCK)));
-        assertEquals("PCI function 0000:00:10.0 is a virtio SCSI device (virtio id 8, PCI device 0x1048), not a virtio block device (virtio id 2)",
+        assertEquals("PCI function 0000:00:10.0 is a virtio-scsi device (virtio id 8, PCI device 0x1048), not virtio-blk;"
+                + " attach it as scsi (dev_type \"scsi\", VirtioScsiController.attachPci)",
                 e.getMessage());
         assertEquals(1, scsi.closes);
         VirtioPciTransport t = VirtioPciTransport.open(f, FAST.withVirtioId(VIRTIO_ID_BLOCK));
