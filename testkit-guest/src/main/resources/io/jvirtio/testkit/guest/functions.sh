@@ -1,5 +1,6 @@
 # Helpers for test scripts in the jvirtio guest (busybox sh). Sourced before the caller's script.
 # Devices added by LinuxGuest.Builder with an id have their PCI address in $JVIRTIO_PCI_<id>.
+# Variables given with LinuxGuest.Builder.env are exported before this file is sourced.
 
 # fail MESSAGE: prints "FAIL: MESSAGE" (to stderr, so that it shows even inside $(...)) and exits 1.
 # Inside a command substitution only the subshell exits: write  dev=$(blk_of blk0) || exit 1
@@ -83,4 +84,66 @@ scsi_disks_of() {
 # hctl_disk H:C:T:L: the sdX name of that SCSI disk, empty when absent.
 hctl_disk() {
   ls "/sys/class/scsi_disk/$1/device/block" 2>/dev/null | head -n 1
+}
+
+# bdf_of ID|BDF: a PCI address given as is (0000:00:05.0), or the address of the device with that id.
+bdf_of() {
+  case "$1" in
+    *:*) echo "$1" ;;
+    *) pci_of "$1" ;;
+  esac
+}
+
+# driver_of ID|BDF: the name of the driver bound to that PCI function, empty when none.
+driver_of() {
+  _bdf=$(bdf_of "$1") || exit 1
+  if [ -e "/sys/bus/pci/devices/$_bdf/driver" ]; then
+    basename "$(readlink "/sys/bus/pci/devices/$_bdf/driver")"
+  fi
+}
+
+# vfio_bind ID|BDF [SECONDS]: hands the PCI function to vfio-pci (unbind from its driver,
+# driver_override vfio-pci, drivers_probe), waits for /dev/vfio/GROUP (default 5 s) and prints
+# the IOMMU group number. Write  group=$(vfio_bind vb0) || exit 1
+vfio_bind() {
+  _bdf=$(bdf_of "$1") || exit 1
+  _dev=/sys/bus/pci/devices/$_bdf
+  [ -e "$_dev" ] || fail "vfio_bind: no PCI device $_bdf (devices: $(ls /sys/bus/pci/devices | tr '\n' ' '))"
+  [ -e "$_dev/iommu_group" ] || fail "vfio_bind: $_bdf has no IOMMU group (needs LinuxGuest.Builder.intelIommu())"
+  [ -e /sys/bus/pci/drivers/vfio-pci ] || fail "vfio_bind: the vfio-pci driver is not loaded (modules vfio-pci, vfio_iommu_type1)"
+  _group=$(basename "$(readlink "$_dev/iommu_group")")
+  _drv=$(driver_of "$_bdf")
+  if [ -n "$_drv" ] && [ "$_drv" != vfio-pci ]; then
+    echo "$_bdf" > "$_dev/driver/unbind" || fail "vfio_bind: cannot unbind $_bdf from $_drv"
+  fi
+  echo vfio-pci > "$_dev/driver_override" || fail "vfio_bind: cannot set driver_override of $_bdf"
+  echo "$_bdf" > /sys/bus/pci/drivers_probe 2>/dev/null
+  _drv=$(driver_of "$_bdf")
+  [ "$_drv" = vfio-pci ] || fail "vfio_bind: $_bdf is bound to '${_drv:-no driver}' after drivers_probe, not vfio-pci"
+  wait_for "/dev/vfio/$_group" "${2:-5}"
+  echo "$_group"
+}
+
+# host_root_mounts: makes the chroot into the host's / (the read-only 9p share at $JVIRTIO_HOST_ROOT,
+# see LinuxGuest.Builder.hostJava) usable: the guest's proc, sysfs and devtmpfs, and a tmpfs on /tmp.
+# Idempotent.
+host_root_mounts() {
+  _root=${JVIRTIO_HOST_ROOT:-/mnt/host}
+  [ -d "$_root/usr" ] || fail "host_root_mounts: the host's / is not mounted at $_root (LinuxGuest.Builder.hostJava)"
+  grep -qs " $_root/proc " /proc/mounts || mount -t proc proc "$_root/proc" || fail "cannot mount proc in $_root"
+  grep -qs " $_root/sys " /proc/mounts || mount -t sysfs sysfs "$_root/sys" || fail "cannot mount sysfs in $_root"
+  grep -qs " $_root/dev " /proc/mounts || mount -t devtmpfs devtmpfs "$_root/dev" || fail "cannot mount devtmpfs in $_root"
+  grep -qs " $_root/tmp " /proc/mounts || mount -t tmpfs tmpfs "$_root/tmp" || fail "cannot mount a tmpfs on $_root/tmp"
+}
+
+# host_java ARGS...: runs the host's JDK ($JVIRTIO_JAVA with $JVIRTIO_JAVA_OPTS and the class path
+# $JVIRTIO_CLASSPATH, all set by LinuxGuest.Builder.hostJava) chrooted into the host's /, so every
+# path is the host's; returns java's exit status. Example: host_java io.example.Main arg1 arg2
+host_java() {
+  [ -n "${JVIRTIO_JAVA:-}" ] || fail "host_java: \$JVIRTIO_JAVA is not set (LinuxGuest.Builder.hostJava)"
+  _root=${JVIRTIO_HOST_ROOT:-/mnt/host}
+  host_root_mounts || exit 1
+  [ -x "$_root$JVIRTIO_JAVA" ] || fail "host_java: $JVIRTIO_JAVA is not executable under $_root"
+  # shellcheck disable=SC2086  # the options are split on purpose
+  chroot "$_root" "$JVIRTIO_JAVA" $JVIRTIO_JAVA_OPTS -cp "$JVIRTIO_CLASSPATH" "$@"
 }
