@@ -126,6 +126,11 @@ public final class VfioPciFunction implements PciFunction {
             f.device = new DeviceFd(address, f.group.deviceFd());
             f.readDevice();
             f.enableCommand();
+            if (f.supportsReset()) {
+                // as DPDK's rte_vfio_setup_device: start from a clean function whatever its last user left
+                // (BARs are mapped on first use, after this, so no mapping is revoked under us)
+                f.reset();
+            }
         } catch (RuntimeException e) {
             try {
                 f.close();
