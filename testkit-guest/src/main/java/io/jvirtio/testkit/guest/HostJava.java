@@ -19,9 +19,9 @@ import java.util.jar.Manifest;
  * ({@link LinuxGuest.Builder#hostJava(HostJava)}): the host's {@code /} is shared read-only over 9p
  * at {@link #GUEST_ROOT} and {@code host_java} {@code chroot}s into it, so {@code java.home}, the
  * build's {@code target/} directories and the local Maven repository have the same paths as on the
- * host and nothing is copied. Inside the chroot {@code /proc}, {@code /sys}, {@code /dev} are the
- * guest's and {@code /tmp} is an empty tmpfs (which is why no class path entry may live under the
- * host's {@code /tmp}).
+ * host and nothing is copied, wherever the checkout is (CI may clone under {@code /tmp}). Inside the
+ * chroot {@code /proc}, {@code /sys}, {@code /dev} are the guest's and {@link #GUEST_TMP} is an empty
+ * tmpfs, the guest JVM's {@code java.io.tmpdir} (the share is read-only).
  *
  * <p>Under TCG a JVM costs about 10 s before {@code main} does real work (FFM bootstrap), so a test
  * should start one JVM per guest and run all its cases in it.
@@ -41,29 +41,31 @@ public record HostJava(Path java, List<Path> classPath, List<String> jvmOptions)
     public static final String ROOT_ENV = "JVIRTIO_HOST_ROOT";
     /** Where the host's {@code /} is mounted in the guest. */
     public static final String GUEST_ROOT = "/mnt/host";
+    /** The writable tmpfs inside the chroot ({@code java.io.tmpdir} of the guest JVM); shadows the host's {@code /run} there. */
+    public static final String GUEST_TMP = "/run";
     /** The 9p tag of that share. */
     public static final String SHARE_TAG = "hostroot";
     /**
      * Options that start fastest under TCG (measured: vfio-plan §5.5): serial GC, C1 only, a small
-     * heap, no perf data file, native access for FFM.
+     * heap, no perf data file, native access for FFM; temporary files on {@link #GUEST_TMP}.
      */
     public static final List<String> TCG_OPTIONS = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m",
-            "-XX:-UsePerfData", "--enable-native-access=ALL-UNNAMED");
+            "-XX:-UsePerfData", "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + GUEST_TMP);
 
-    /** @throws IllegalArgumentException when a path is relative, under {@code /tmp}, or an option holds a space */
+    /** @throws IllegalArgumentException when a path is relative or under {@link #GUEST_TMP} (shadowed there), or an option holds a space */
     public HostJava {
         Objects.requireNonNull(java, "java");
         classPath = List.copyOf(classPath);
         jvmOptions = List.copyOf(jvmOptions);
         List<Path> bad = new ArrayList<>();
         for (Path p : concat(java, classPath)) {
-            if (!p.isAbsolute() || p.normalize().startsWith("/tmp")) {
+            if (!p.isAbsolute() || p.normalize().startsWith(GUEST_TMP)) {
                 bad.add(p);
             }
         }
         if (!bad.isEmpty()) {
-            throw new IllegalArgumentException("paths the guest cannot see through the chroot (relative, or under /tmp, which is a tmpfs"
-                    + " there): " + bad);
+            throw new IllegalArgumentException("paths the guest cannot see through the chroot (relative, or under " + GUEST_TMP
+                    + ", which is a tmpfs there): " + bad);
         }
         for (String o : jvmOptions) {
             if (o.isEmpty() || o.chars().anyMatch(Character::isWhitespace)) {
@@ -95,8 +97,8 @@ public record HostJava(Path java, List<Path> classPath, List<String> jvmOptions)
     }
 
     /**
-     * This JVM's class path, with a manifest-only jar (surefire's {@code surefirebooter*.jar}, which
-     * lives under {@code /tmp}) replaced by the entries of its {@code Class-Path}.
+     * This JVM's class path, with a manifest-only jar (surefire's {@code surefirebooter*.jar}, a
+     * temporary file) replaced by the entries of its {@code Class-Path}.
      *
      * @return absolute paths, in order
      */

@@ -125,7 +125,9 @@ vfio_bind() {
 }
 
 # host_root_mounts: makes the chroot into the host's / (the read-only 9p share at $JVIRTIO_HOST_ROOT,
-# see LinuxGuest.Builder.hostJava) usable: the guest's proc, sysfs and devtmpfs, and a tmpfs on /tmp.
+# see LinuxGuest.Builder.hostJava) usable: the guest's proc, sysfs and devtmpfs, and a tmpfs on /run
+# (HostJava.GUEST_TMP, the guest JVM's java.io.tmpdir). The host's /tmp stays visible: a checkout
+# (CI's clean clone) may live there.
 # Idempotent.
 host_root_mounts() {
   _root=${JVIRTIO_HOST_ROOT:-/mnt/host}
@@ -133,7 +135,7 @@ host_root_mounts() {
   grep -qs " $_root/proc " /proc/mounts || mount -t proc proc "$_root/proc" || fail "cannot mount proc in $_root"
   grep -qs " $_root/sys " /proc/mounts || mount -t sysfs sysfs "$_root/sys" || fail "cannot mount sysfs in $_root"
   grep -qs " $_root/dev " /proc/mounts || mount -t devtmpfs devtmpfs "$_root/dev" || fail "cannot mount devtmpfs in $_root"
-  grep -qs " $_root/tmp " /proc/mounts || mount -t tmpfs tmpfs "$_root/tmp" || fail "cannot mount a tmpfs on $_root/tmp"
+  grep -qs " $_root/run " /proc/mounts || mount -t tmpfs tmpfs "$_root/run" || fail "cannot mount a tmpfs on $_root/run"
 }
 
 # host_java ARGS...: runs the host's JDK ($JVIRTIO_JAVA with $JVIRTIO_JAVA_OPTS and the class path
