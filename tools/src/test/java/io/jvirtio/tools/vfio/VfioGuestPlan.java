@@ -67,6 +67,8 @@ final class VfioGuestPlan {
     static final String ERROR_UNBOUND_CONFIG = "error.unbound-function-config";
     static final String ERROR_ABSENT = "error.absent-device";
     static final String ERROR_NO_DEV_VFIO = "error.no-dev-vfio";
+    static final String ERROR_GROUP_FILE_MISSING = "error.group-file-missing";
+    static final String ERROR_NO_IOMMU_GROUP = "error.no-iommu-group";
     static final String ERROR_GROUP_IN_USE = "error.group-in-use";
     static final String ERROR_WRONG_TYPE = "error.wrong-device-type";
     static final String ERROR_LEGACY = "error.legacy-only-device";
@@ -78,7 +80,8 @@ final class VfioGuestPlan {
             SCSI_SCAN, SCSI_LUN0, SCSI_LUN1, SCSI_TWO_QUEUES,
             BLK_MEMORY_GROWTH, BLK_MEMORY_RELEASED, BLK_BAR_FILE,
             JVIRTIO_BDEVS, JVIRTIO_SAVE_CONFIG, JVIRTIO_PERF,
-            ERROR_UNBOUND, ERROR_UNBOUND_CONFIG, ERROR_ABSENT, ERROR_NO_DEV_VFIO, ERROR_GROUP_IN_USE, ERROR_WRONG_TYPE, ERROR_LEGACY,
+            ERROR_UNBOUND, ERROR_UNBOUND_CONFIG, ERROR_ABSENT, ERROR_NO_DEV_VFIO, ERROR_GROUP_FILE_MISSING, ERROR_NO_IOMMU_GROUP,
+            ERROR_GROUP_IN_USE, ERROR_WRONG_TYPE, ERROR_LEGACY,
             ERROR_NO_ACCESS_PLATFORM);
 
     private VfioGuestPlan() {

@@ -102,6 +102,10 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
         Path noVfio = Path.of("/nonexistent/dev-vfio");
         runner.run(ERROR_NO_DEV_VFIO, () -> expectAttachFailure(perfAddress,
                 new VfioOptions(noVfio, VfioOptions.defaults().sysfsPci(), VfioOptions.BarAccess.MAP_WHEN_POSSIBLE), noVfio.toString()));
+        runner.run(ERROR_GROUP_FILE_MISSING, () -> expectAttachFailure(perfAddress, FakeVfioPaths.devVfioWithoutGroups(),
+                perfAddress.toString(), "IOMMU group", "does not exist"));
+        runner.run(ERROR_NO_IOMMU_GROUP, () -> expectAttachFailure(perfAddress, FakeVfioPaths.sysfsWithoutIommuGroup(perfAddress),
+                perfAddress.toString(), "no IOMMU group", "intel_iommu=on"));
         runner.run(ERROR_GROUP_IN_USE, this::groupInUse);
         runner.run(ERROR_WRONG_TYPE, () -> expectAttachFailure(scsiAddress, VfioOptions.defaults(), scsiAddress.toString(), "scsi"));
         runner.run(ERROR_LEGACY, () -> expectAttachFailure(legacyAddress, VfioOptions.defaults(), legacyAddress.toString(), "legacy"));
