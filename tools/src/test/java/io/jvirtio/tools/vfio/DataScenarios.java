@@ -26,13 +26,27 @@ import static io.jvirtio.tools.vfio.VfioGuestPlan.*;
  * in every build). Each writes its {@link ImagePlan} operations and reads them back.
  */
 final class DataScenarios {
-    /** Where the devices under test come from. */
+    /** Where the devices under test come from, and what the process shows of them. */
     interface Devices {
         /** @return the blk device under test, attached with {@code requestQueues} queues and {@link VfioGuestPlan#DEVICE_MEMORY} */
-        VirtioBlkDevice blk(String name, int requestQueues);
+        default VirtioBlkDevice blk(String name, int requestQueues) {
+            return blk(name, requestQueues, DEVICE_MEMORY, false);
+        }
+
+        /**
+         * @param memoryBytes     the first region (and growth step) of the device's memory domain
+         * @param barsThroughFile reach the BARs with pread/pwrite only (VFIO; ignored where there are no BARs)
+         * @return the blk device under test
+         */
+        VirtioBlkDevice blk(String name, int requestQueues, long memoryBytes, boolean barsThroughFile);
 
         /** @return the scsi controller under test, attached with {@code options} */
         VirtioScsiController scsi(String name, VirtioScsiOptions options);
+
+        /** @return what the process shows of the transport's DMA and BAR mappings; {@link ProcessView#NONE} where nothing */
+        default ProcessView process() {
+            return ProcessView.NONE;
+        }
     }
 
     private final ScenarioRunner runner;
@@ -48,7 +62,10 @@ final class DataScenarios {
         this.where = where;
     }
 
-    /** Runs every blk and scsi scenario in {@link VfioGuestPlan#SCENARIOS} order; closes what they attached. */
+    /**
+     * Runs every blk and scsi scenario in {@link VfioGuestPlan#SCENARIOS} order, closes what they attached,
+     * then runs the {@link MemoryScenarios}.
+     */
     void runAll() {
         runner.run(BLK_ATTACH, this::attachBlk);
         for (String s : List.of(BLK_PATTERNS, BLK_VECTORED, BLK_FLUSH, BLK_DISCARD, BLK_WRITE_ZEROES)) {
@@ -61,6 +78,7 @@ final class DataScenarios {
         runner.run(SCSI_LUN1, () -> onLun(1, SCSI_LUN1));
         runner.run(SCSI_TWO_QUEUES, this::scsiTwoQueues);
         close();
+        new MemoryScenarios(runner, devices).runAll();
     }
 
     // ---------------------------------------------------------------- blk

@@ -66,9 +66,9 @@ class DataScenariosOverVhostUserTest {
                      .closeOnExit(lun0).closeOnExit(lun1).start()) {
             DataScenarios.Devices devices = new DataScenarios.Devices() {
                 @Override
-                public VirtioBlkDevice blk(String name, int requestQueues) {
+                public VirtioBlkDevice blk(String name, int requestQueues, long memoryBytes, boolean barsThroughFile) {
                     return VirtioBlkDevice.connectVhostUser(name, blkSock,
-                            VirtioBlkOptions.defaults().withRequestQueues(requestQueues).withMemoryBytes(DEVICE_MEMORY));
+                            VirtioBlkOptions.defaults().withRequestQueues(requestQueues).withMemoryBytes(memoryBytes));
                 }
 
                 @Override
@@ -83,7 +83,7 @@ class DataScenariosOverVhostUserTest {
         assertEquals(Map.of(), runner.failures(), out);
         GuestLines parsed = new GuestLines(out, SCENARIOS);
         for (String s : List.of(BLK_ATTACH, BLK_PATTERNS, BLK_VECTORED, BLK_FLUSH, BLK_DISCARD, BLK_WRITE_ZEROES, BLK_TWO_QUEUES,
-                BLK_REATTACH, SCSI_SCAN, SCSI_LUN0, SCSI_LUN1, SCSI_TWO_QUEUES)) {
+                BLK_REATTACH, SCSI_SCAN, SCSI_LUN0, SCSI_LUN1, SCSI_TWO_QUEUES, BLK_MEMORY_GROWTH, BLK_MEMORY_RELEASED, BLK_BAR_FILE)) {
             assertEquals(true, parsed.outcome(s).map(GuestLines.Outcome::ok).orElse(false), s + " did not report ok:\n" + out);
         }
         for (ImagePlan plan : VfioGuestPlan.images()) {

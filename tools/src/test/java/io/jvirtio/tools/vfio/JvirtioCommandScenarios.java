@@ -14,7 +14,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 import static io.jvirtio.tools.vfio.GuestCheckException.check;
@@ -22,7 +24,8 @@ import static io.jvirtio.tools.vfio.GuestCheckException.check;
 /**
  * The {@code jvirtio} command on {@code trtype "pci"} SPDK JSON configs, run in-process in the guest
  * JVM ({@link Jvirtio#run}): {@code bdevs} shows the functions as SPDK's {@code pci-modern} with
- * their addresses, {@code perf -w verify} runs without an error or a miscompare, a config naming a
+ * their addresses and every field of SPDK's shape, {@code save-config} writes SPDK's config and
+ * reads it back to the same, {@code perf -w verify} runs without an error or a miscompare, a config naming a
  * function that is not bound to vfio-pci fails with a message that says so. Guest side.
  */
 final class JvirtioCommandScenarios {
@@ -95,7 +98,10 @@ final class JvirtioCommandScenarios {
         return p;
     }
 
-    /** {@code jvirtio bdevs --json} on a blk and a scsi function: SPDK's {@code pci-modern} entries with the addresses. */
+    /**
+     * {@code jvirtio bdevs --json} on a blk and a scsi function: SPDK's {@code pci-modern} entries with the
+     * addresses, every field checked ({@link BdevsJsonCheck}).
+     */
     void bdevs() throws IOException {
         Path cfg = write("bdevs", config(List.of(Controller.pci(PERF_BDEV, "blk", perf), Controller.pci(SCSI_CONTROLLER, "scsi", scsi))));
         Run r = jvirtio("bdevs", "-c", cfg.toString());
@@ -106,22 +112,83 @@ final class JvirtioCommandScenarios {
         }
         check(Pattern.compile("\"type\"\\s*:\\s*\"pci-modern\"").matcher(r.out).find(),
                 "jvirtio bdevs output has no \"type\": \"pci-modern\": " + r.describe());
-        checkBdevs(r.out);
+        checkBdevs(r.out, expectedPciBdevs());
     }
 
     /**
-     * Checks {@code bdev_get_bdevs} output for the blk bdev and the scsi controller's two LUNs with
-     * their block sizes; prints the blk bdev's {@code driver_specific}.
+     * The guest's bdevs: the blk function behind the root port (1 queue, {@link VfioGuestPlan#PERF_BYTES}) and the
+     * scsi function's two LUNs (2 request queues, so SPDK's {@code vq_count} is 4 with the control and event queues);
+     * QEMU's queues have 256 descriptors; QEMU offers flush, discard and write-zeroes (scsi: UNMAP, WRITE SAME).
      */
-    void checkBdevs(String output) throws IOException {
-        JsonNode bdevs = JSON.readTree(output);
-        Map<String, Integer> expected = Map.of(PERF_BDEV, 512, SCSI_CONTROLLER + "t0", 512, SCSI_CONTROLLER + "t0l1", VfioGuestPlan.LUN1_BLOCK_SIZE);
-        for (Map.Entry<String, Integer> e : expected.entrySet()) {
-            JsonNode b = find(bdevs, e.getKey());
-            check(b != null, "jvirtio bdevs lists no bdev " + e.getKey() + ": " + output);
-            check(b.path("block_size").asInt() == e.getValue(), e.getKey() + ": block_size " + b.path("block_size") + ", expected " + e.getValue());
-        }
-        out.println("bdevs: " + PERF_BDEV + " driver_specific " + JSON.writeValueAsString(find(bdevs, PERF_BDEV).path("driver_specific")));
+    private List<BdevsJsonCheck.Expected> expectedPciBdevs() {
+        Set<String> all = Set.of("read", "write", "unmap", "write_zeroes", "flush", "reset");
+        Map<String, String> blkAt = pciFields(perf);
+        Map<String, String> scsiAt = pciFields(scsi);
+        long lun = VfioGuestPlan.LUN_BYTES;
+        int lun1 = VfioGuestPlan.LUN1_BLOCK_SIZE;
+        return List.of(new BdevsJsonCheck.Expected(PERF_BDEV, "VirtioBlk Disk", 512, VfioGuestPlan.PERF_BYTES / 512, 1, 256, blkAt, all),
+                new BdevsJsonCheck.Expected(SCSI_CONTROLLER + "t0", "Virtio SCSI Disk", 512, lun / 512, 4, 256, scsiAt, all),
+                new BdevsJsonCheck.Expected(SCSI_CONTROLLER + "t0l1", "Virtio SCSI Disk", lun1, lun / lun1, 4, 256, scsiAt, all));
+    }
+
+    private static Map<String, String> pciFields(PciAddress a) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("type", "pci-modern");
+        m.put("pci_address", a.toString());
+        return m;
+    }
+
+    /**
+     * Checks {@code bdev_get_bdevs} output field by field against {@code expected} ({@link BdevsJsonCheck});
+     * prints the blk bdev's {@code driver_specific}.
+     */
+    void checkBdevs(String output, List<BdevsJsonCheck.Expected> expected) throws IOException {
+        BdevsJsonCheck.verify(output, expected);
+        out.println("bdevs: " + PERF_BDEV + " driver_specific " + JSON.writeValueAsString(find(JSON.readTree(output), PERF_BDEV)
+                .path("driver_specific")));
+    }
+
+    /**
+     * {@code jvirtio save-config} on a config naming the functions in SPDK's short form ({@code 01:00.0}):
+     * exactly SPDK's {@code save_config} (the scsi controller, the blk controller, in the config's order, the
+     * addresses written in full, no queue params, {@code bdev_wait_for_examine}), and the same again when the
+     * saved config is loaded and saved.
+     */
+    void saveConfig() throws IOException {
+        List<Controller> shortForm = List.of(new Controller(SCSI_CONTROLLER, "scsi", "pci", shortForm(scsi)),
+                new Controller(PERF_BDEV, "blk", "pci", shortForm(perf)));
+        String saved = saveConfigRoundTrip(write("short", config(shortForm)));
+        String want = String.format(Locale.ROOT, "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[%s,%s,"
+                + "{\"method\":\"bdev_wait_for_examine\"}]}]}", savedEntry(SCSI_CONTROLLER, "scsi", scsi), savedEntry(PERF_BDEV, "blk", perf));
+        check(want.equals(saved), "jvirtio save-config printed " + saved + ", expected SPDK's " + want);
+        out.println("save-config: " + saved);
+    }
+
+    /** @return one saved {@code bdev_virtio_attach_controller}, compact, its params in SPDK's order */
+    private static String savedEntry(String name, String devType, PciAddress a) {
+        return String.format(Locale.ROOT, "{\"method\":\"bdev_virtio_attach_controller\",\"params\":{\"name\":\"%s\","
+                + "\"dev_type\":\"%s\",\"trtype\":\"pci\",\"traddr\":\"%s\"}}", name, devType, a);
+    }
+
+    /** @return {@code bus:device.function}, SPDK's short form of a domain-0 address */
+    private static String shortForm(PciAddress a) {
+        return String.format(Locale.ROOT, "%02x:%02x.%x", a.bus(), a.device(), a.function());
+    }
+
+    /**
+     * {@code jvirtio save-config} on {@code cfg}, then on what it printed: both runs succeed and print the same JSON.
+     *
+     * @return the saved config, compact
+     */
+    static String saveConfigRoundTrip(Path cfg) throws IOException {
+        Run first = jvirtio("save-config", "-c", cfg.toString());
+        check(first.status == 0, "jvirtio save-config: " + first.describe());
+        String saved = JSON.writeValueAsString(JSON.readTree(first.out));
+        Run again = jvirtio("save-config", "-c", write("saved", first.out).toString());
+        check(again.status == 0, "jvirtio save-config on its own output: " + again.describe());
+        String resaved = JSON.writeValueAsString(JSON.readTree(again.out));
+        check(saved.equals(resaved), "save-config of the saved config differs: " + resaved + ", first " + saved);
+        return saved;
     }
 
     /** @return {@code jvirtio bdevs --json config}'s output, checked for exit status 0 */

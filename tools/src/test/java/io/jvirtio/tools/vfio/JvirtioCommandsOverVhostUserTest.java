@@ -16,7 +16,10 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import static io.jvirtio.tools.vfio.JvirtioCommandScenarios.Controller;
@@ -26,12 +29,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The guest's {@code jvirtio} command checks ({@link JvirtioCommandScenarios}) on the host, over
- * vhost-user to the Java target: the {@code bdev_get_bdevs} parse (names, block sizes) and the
- * {@code perf -w verify} result parse and figure line. Only the PCI-specific fields
+ * vhost-user to the Java target: the {@code bdev_get_bdevs} check of every field ({@link BdevsJsonCheck}),
+ * the {@code save-config} round trip and the {@code perf -w verify} result parse and figure line. Only the PCI-specific fields
  * ({@code "type": "pci-modern"}, {@code "pci_address"}) need the guest.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class JvirtioCommandsOverVhostUserTest {
+
+    /** What the Java target's blk (defaults) and scsi LUNs support. */
+    private static final Set<String> ALL = Set.of("read", "write", "unmap", "write_zeroes", "flush", "reset");
+
+    /** @return the vhost-user transport's {@code driver_specific.virtio} fields */
+    private static Map<String, String> user(Path socket) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("type", "user");
+        m.put("socket", socket.toString());
+        return m;
+    }
 
     @Test
     void bdevsAndPerfVerifyChecksPassOnARealRun(@TempDir Path dir) throws Exception {
@@ -54,7 +68,18 @@ class JvirtioCommandsOverVhostUserTest {
             Path both = Files.writeString(dir.resolve("both.json"), JvirtioCommandScenarios.config(List.of(
                     new Controller(PERF_BDEV, "blk", "user", blkSock.toString()),
                     new Controller(SCSI_CONTROLLER, "scsi", "user", scsiSock.toString()))));
-            commands.checkBdevs(JvirtioCommandScenarios.bdevsOutput(both));
+            // scsi vq_count 4: 1 request queue (SPDK's default vq_count), control, event, and the scan queue the
+            // 2-queue target has to spare (ScsiControllerType)
+            commands.checkBdevs(JvirtioCommandScenarios.bdevsOutput(both), List.of(
+                    new BdevsJsonCheck.Expected(PERF_BDEV, "VirtioBlk Disk", 512, (16 << 20) / 512, 1, 512, user(blkSock),
+                            ALL),
+                    new BdevsJsonCheck.Expected(SCSI_CONTROLLER + "t0", "Virtio SCSI Disk", 512, (8 << 20) / 512, 4, 512, user(scsiSock),
+                            ALL),
+                    new BdevsJsonCheck.Expected(SCSI_CONTROLLER + "t0l1", "Virtio SCSI Disk", VfioGuestPlan.LUN1_BLOCK_SIZE,
+                            (8 << 20) / VfioGuestPlan.LUN1_BLOCK_SIZE, 4, 512, user(scsiSock), ALL)));
+            String saved = JvirtioCommandScenarios.saveConfigRoundTrip(both);
+            assertTrue(saved.contains("\"name\":\"" + PERF_BDEV + "\",\"dev_type\":\"blk\",\"trtype\":\"user\"")
+                    && saved.contains("\"name\":\"" + SCSI_CONTROLLER + "\",\"dev_type\":\"scsi\",\"trtype\":\"user\""), saved);
             Path perf = Files.writeString(dir.resolve("perf.json"), JvirtioCommandScenarios.config(List.of(
                     new Controller(PERF_BDEV, "blk", "user", blkSock.toString()))));
             commands.perfVerify(perf);

@@ -16,15 +16,49 @@ import java.util.List;
  * side. Not thread-safe: one per thread, like its channel.
  */
 final class PlanExecutor {
+    /** Where the I/O buffers come from: the bdev's memory, or a source that checks where they lie. */
+    interface Buffers {
+        /** @return a buffer of {@code size} bytes aligned to {@code alignment}, device-visible */
+        MemorySegment allocate(long size, long alignment);
+
+        /** Returns a buffer from {@link #allocate}. */
+        void free(MemorySegment buffer);
+
+        /** @return {@code bdev}'s own {@link Bdev#allocateBuffer} and {@link Bdev#freeBuffer} */
+        static Buffers of(Bdev bdev) {
+            return new Buffers() {
+                @Override
+                public MemorySegment allocate(long size, long alignment) {
+                    return bdev.allocateBuffer(size, alignment);
+                }
+
+                @Override
+                public void free(MemorySegment buffer) {
+                    bdev.freeBuffer(buffer);
+                }
+            };
+        }
+    }
+
     private final Bdev bdev;
     private final IoChannel channel;
     private final SyncIo io;
+    private final Buffers buffers;
 
     /** @param channel a channel of {@code bdev}, owned by the caller */
     PlanExecutor(Bdev bdev, IoChannel channel) {
+        this(bdev, channel, Buffers.of(bdev));
+    }
+
+    /**
+     * @param channel a channel of {@code bdev}, owned by the caller
+     * @param buffers where every I/O buffer comes from
+     */
+    PlanExecutor(Bdev bdev, IoChannel channel, Buffers buffers) {
         this.bdev = bdev;
         this.channel = channel;
         this.io = new SyncIo(channel);
+        this.buffers = buffers;
     }
 
     /** @return the blocking I/O on this executor's channel (flush, ...) */
@@ -66,13 +100,29 @@ final class PlanExecutor {
         }
     }
 
+    /**
+     * Reads {@code op}'s range back and compares it with what the whole {@code plan} leaves there
+     * (later operations of the plan may have overwritten part of it).
+     */
+    void verifyFinal(ImagePlan plan, ImagePlan.Op op) {
+        int n = Math.toIntExact(op.length());
+        byte[] expected = plan.expected(op.offset(), n);
+        byte[] actual = read(op.offset(), n);
+        int at = java.util.Arrays.mismatch(expected, actual);
+        if (at >= 0) {
+            throw new GuestCheckException(bdev.name() + ": the range of " + describe(op) + " read back wrong: first difference at byte "
+                    + at + " (disk offset " + (op.offset() + at) + "): 0x" + Integer.toHexString(actual[at] & 0xff) + ", expected 0x"
+                    + Integer.toHexString(expected[at] & 0xff) + " (what " + plan.image() + "'s plan leaves there)");
+        }
+    }
+
     private void write(ImagePlan.Write w) {
         byte[] data = w.bytes();
         List<MemorySegment> iovs = new ArrayList<>();
         try {
             int pos = 0;
             for (int len : w.iovLengths()) {
-                MemorySegment seg = bdev.allocateBuffer(len, 4096);
+                MemorySegment seg = buffers.allocate(len, 4096);
                 iovs.add(seg);
                 MemorySegment.copy(data, pos, seg, ValueLayout.JAVA_BYTE, 0, len);
                 pos += len;
@@ -83,18 +133,18 @@ final class PlanExecutor {
                 io.writev(iovs.toArray(MemorySegment[]::new), iovs.size(), w.offset());
             }
         } finally {
-            iovs.forEach(bdev::freeBuffer);
+            iovs.forEach(buffers::free);
         }
     }
 
     /** @return {@code n} bytes at {@code offset}, read with one plain read */
     byte[] read(long offset, int n) {
-        MemorySegment seg = bdev.allocateBuffer(n, 4096);
+        MemorySegment seg = buffers.allocate(n, 4096);
         try {
             io.read(seg, offset);
             return seg.toArray(ValueLayout.JAVA_BYTE);
         } finally {
-            bdev.freeBuffer(seg);
+            buffers.free(seg);
         }
     }
 
@@ -104,7 +154,7 @@ final class PlanExecutor {
         List<MemorySegment> iovs = new ArrayList<>();
         try {
             for (int len : lengths) {
-                iovs.add(bdev.allocateBuffer(len, 4096));
+                iovs.add(buffers.allocate(len, 4096));
             }
             io.readv(iovs.toArray(MemorySegment[]::new), iovs.size(), w.offset());
             byte[] out = new byte[Math.toIntExact(w.length())];
@@ -115,7 +165,7 @@ final class PlanExecutor {
             }
             return out;
         } finally {
-            iovs.forEach(bdev::freeBuffer);
+            iovs.forEach(buffers::free);
         }
     }
 

@@ -40,6 +40,8 @@ final class VfioGuestPlan {
     static final int LUN1_BLOCK_SIZE = 4096;
     /** Each attached device's memory domain. */
     static final long DEVICE_MEMORY = 32 * MIB;
+    /** The first region (and growth step) of {@link #BLK_MEMORY_GROWTH}'s memory domain: the smallest a domain has. */
+    static final long GROWTH_REGION = 2 * MIB;
 
     static final String HARNESS_DEVICES = "harness.vfio-devices";
     static final String HARNESS_MEMORY = "harness.memory-domain";
@@ -55,12 +57,18 @@ final class VfioGuestPlan {
     static final String SCSI_LUN0 = "scsi.lun0-io";
     static final String SCSI_LUN1 = "scsi.lun1-io";
     static final String SCSI_TWO_QUEUES = "scsi.two-queues";
+    static final String BLK_MEMORY_GROWTH = "blk.memory-growth";
+    static final String BLK_MEMORY_RELEASED = "blk.memory-released";
+    static final String BLK_BAR_FILE = "blk.bar-file-access";
     static final String JVIRTIO_BDEVS = "jvirtio.bdevs";
+    static final String JVIRTIO_SAVE_CONFIG = "jvirtio.save-config";
     static final String JVIRTIO_PERF = "jvirtio.perf-verify";
     static final String ERROR_UNBOUND = "error.unbound-function";
     static final String ERROR_UNBOUND_CONFIG = "error.unbound-function-config";
     static final String ERROR_ABSENT = "error.absent-device";
     static final String ERROR_NO_DEV_VFIO = "error.no-dev-vfio";
+    static final String ERROR_GROUP_FILE_MISSING = "error.group-file-missing";
+    static final String ERROR_NO_IOMMU_GROUP = "error.no-iommu-group";
     static final String ERROR_GROUP_IN_USE = "error.group-in-use";
     static final String ERROR_WRONG_TYPE = "error.wrong-device-type";
     static final String ERROR_LEGACY = "error.legacy-only-device";
@@ -70,8 +78,10 @@ final class VfioGuestPlan {
     static final List<String> SCENARIOS = List.of(HARNESS_DEVICES, HARNESS_MEMORY,
             BLK_ATTACH, BLK_PATTERNS, BLK_VECTORED, BLK_FLUSH, BLK_DISCARD, BLK_WRITE_ZEROES, BLK_TWO_QUEUES, BLK_REATTACH,
             SCSI_SCAN, SCSI_LUN0, SCSI_LUN1, SCSI_TWO_QUEUES,
-            JVIRTIO_BDEVS, JVIRTIO_PERF,
-            ERROR_UNBOUND, ERROR_UNBOUND_CONFIG, ERROR_ABSENT, ERROR_NO_DEV_VFIO, ERROR_GROUP_IN_USE, ERROR_WRONG_TYPE, ERROR_LEGACY,
+            BLK_MEMORY_GROWTH, BLK_MEMORY_RELEASED, BLK_BAR_FILE,
+            JVIRTIO_BDEVS, JVIRTIO_SAVE_CONFIG, JVIRTIO_PERF,
+            ERROR_UNBOUND, ERROR_UNBOUND_CONFIG, ERROR_ABSENT, ERROR_NO_DEV_VFIO, ERROR_GROUP_FILE_MISSING, ERROR_NO_IOMMU_GROUP,
+            ERROR_GROUP_IN_USE, ERROR_WRONG_TYPE, ERROR_LEGACY,
             ERROR_NO_ACCESS_PLATFORM);
 
     private VfioGuestPlan() {
@@ -95,7 +105,34 @@ final class VfioGuestPlan {
         for (int t = 0; t < BLK_QUEUES; t++) {
             twoQueues(b, t);
         }
+        memory(b);
+        barFile(b);
         return b.build("blk", BLK_BYTES, 512);
+    }
+
+    /**
+     * {@link #BLK_MEMORY_GROWTH} (48 MiB on: buffers in the domain's second region) and
+     * {@link #BLK_MEMORY_RELEASED} (51 MiB on: the device attached again after the close).
+     */
+    private static void memory(ImagePlan.Builder b) {
+        int[] sizes = {512, 4096, 12288, 65536, 131072, 2560};
+        for (int i = 0; i < sizes.length; i++) {
+            b.write(BLK_MEMORY_GROWTH, 48 * MIB + i * 256 * KIB + (i * 3L % 8) * 512, sizes[i], 10_000 + i);
+        }
+        b.writev(BLK_MEMORY_GROWTH, 49 * MIB + 512 * KIB + 1536, List.of(4096, 512, 8192, 1024), 10_100);
+        b.write(BLK_MEMORY_GROWTH, 50 * MIB, (int) (64 * KIB), 10_200).writeZeroes(BLK_MEMORY_GROWTH, 50 * MIB + 8 * KIB, 16 * KIB);
+        b.write(BLK_MEMORY_RELEASED, 51 * MIB + 512, 8192, 10_300).write(BLK_MEMORY_RELEASED, 51 * MIB + 256 * KIB, 4096, 10_301);
+    }
+
+    /** {@link #BLK_BAR_FILE}, 56 MiB on: the data checks with every BAR access through pread/pwrite. */
+    private static void barFile(ImagePlan.Builder b) {
+        int[] sizes = {512, 1536, 4096, 32768, 131072};
+        for (int i = 0; i < sizes.length; i++) {
+            b.write(BLK_BAR_FILE, 56 * MIB + i * 256 * KIB + (i * 5L % 8) * 512, sizes[i], 11_000 + i);
+        }
+        b.writev(BLK_BAR_FILE, 57 * MIB + 512 * KIB, List.of(512, 4096, 2048), 11_100);
+        b.write(BLK_BAR_FILE, 58 * MIB, (int) (256 * KIB), 11_200).discard(BLK_BAR_FILE, 58 * MIB, 128 * KIB);
+        b.writeZeroes(BLK_BAR_FILE, 58 * MIB + 192 * KIB, 32 * KIB);
     }
 
     /** Thread {@code t}'s writes in {@link #BLK_TWO_QUEUES}: 32 of 4 KiB in its own 8 MiB from 32 MiB on. */

@@ -94,6 +94,7 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
         new DataScenarios(runner, this, "blk " + blkAddress + ", scsi " + scsiAddress).runAll();
         JvirtioCommandScenarios commands = new JvirtioCommandScenarios(runner.out(), perfAddress, scsiAddress, unboundAddress);
         runner.run(JVIRTIO_BDEVS, commands::bdevs);
+        runner.run(JVIRTIO_SAVE_CONFIG, commands::saveConfig);
         runner.run(JVIRTIO_PERF, commands::perfVerify);
         runner.run(ERROR_UNBOUND, this::unboundFunction);
         runner.run(ERROR_UNBOUND_CONFIG, commands::unboundInConfig);
@@ -101,6 +102,10 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
         Path noVfio = Path.of("/nonexistent/dev-vfio");
         runner.run(ERROR_NO_DEV_VFIO, () -> expectAttachFailure(perfAddress,
                 new VfioOptions(noVfio, VfioOptions.defaults().sysfsPci(), VfioOptions.BarAccess.MAP_WHEN_POSSIBLE), noVfio.toString()));
+        runner.run(ERROR_GROUP_FILE_MISSING, () -> expectAttachFailure(perfAddress, FakeVfioPaths.devVfioWithoutGroups(),
+                perfAddress.toString(), "IOMMU group", "does not exist"));
+        runner.run(ERROR_NO_IOMMU_GROUP, () -> expectAttachFailure(perfAddress, FakeVfioPaths.sysfsWithoutIommuGroup(perfAddress),
+                perfAddress.toString(), "no IOMMU group", "intel_iommu=on"));
         runner.run(ERROR_GROUP_IN_USE, this::groupInUse);
         runner.run(ERROR_WRONG_TYPE, () -> expectAttachFailure(scsiAddress, VfioOptions.defaults(), scsiAddress.toString(), "scsi"));
         runner.run(ERROR_LEGACY, () -> expectAttachFailure(legacyAddress, VfioOptions.defaults(), legacyAddress.toString(), "legacy"));
@@ -129,13 +134,24 @@ public final class VfioGuestScenarios implements DataScenarios.Devices {
     // ---------------------------------------------------------------- the devices, over VFIO
 
     @Override
-    public VirtioBlkDevice blk(String name, int requestQueues) {
-        return attachBlk(name, blkAddress, VfioOptions.defaults(), requestQueues);
+    public VirtioBlkDevice blk(String name, int requestQueues, long memoryBytes, boolean barsThroughFile) {
+        VfioOptions vfio = barsThroughFile ? VfioOptions.defaults().withBarAccess(VfioOptions.BarAccess.FILE_ONLY) : VfioOptions.defaults();
+        return attachBlk(name, blkAddress, vfio, requestQueues, memoryBytes);
+    }
+
+    /** VFIO pins, maps BARs and memfds: {@code /proc/self} shows each. */
+    @Override
+    public ProcessView process() {
+        return new ProcSelf();
+    }
+
+    private static VirtioBlkDevice attachBlk(String name, PciAddress address, VfioOptions vfio, int requestQueues) {
+        return attachBlk(name, address, vfio, requestQueues, DEVICE_MEMORY);
     }
 
     /** The public API: {@link VirtioBlkDevice#attachPci}. */
-    private static VirtioBlkDevice attachBlk(String name, PciAddress address, VfioOptions vfio, int requestQueues) {
-        VirtioBlkOptions options = VirtioBlkOptions.defaults().withRequestQueues(requestQueues).withMemoryBytes(DEVICE_MEMORY);
+    private static VirtioBlkDevice attachBlk(String name, PciAddress address, VfioOptions vfio, int requestQueues, long memoryBytes) {
+        VirtioBlkOptions options = VirtioBlkOptions.defaults().withRequestQueues(requestQueues).withMemoryBytes(memoryBytes);
         return VirtioBlkDevice.attachPci(name, address, options, vfio, VirtioPciOptions.defaults());
     }
 
