@@ -1,6 +1,7 @@
 package io.jvirtio.core.mem;
 
 import io.jvirtio.spec.VirtioException;
+import io.jvirtio.sys.Errno;
 import io.jvirtio.sys.LinuxConstants;
 import io.jvirtio.sys.Native;
 import io.jvirtio.sys.NativeException;
@@ -25,6 +26,12 @@ import static io.jvirtio.sys.LinuxConstants.HUGE_PAGE_2M;
  * plain memfd otherwise. SPDK's vhost target crashes on 4 KiB-page front-end memory, so the plain
  * fallback is logged as a warning naming the fix.
  *
+ * <p>Placement: a domain may have an {@link AddressWindow} (a VFIO IOMMU's IOVA ranges), and then
+ * every region, the first and each one it grows by, lies inside it. The kernel's choice of address
+ * is kept when it is inside; otherwise the region is mapped {@code MAP_FIXED_NOREPLACE} at
+ * 2 MiB-aligned slots inside the window, from the top of its largest range downwards, skipping
+ * slots something else occupies ({@code EEXIST}). The device address stays the virtual address.
+ *
  * <p>Thread-safe; allocation is a setup-time operation (it takes a lock and may add a region).
  */
 public final class MemoryDomain implements AutoCloseable {
@@ -32,10 +39,18 @@ public final class MemoryDomain implements AutoCloseable {
 
     /** Default size of a domain's first region and of each growth step. */
     public static final long DEFAULT_REGION_BYTES = 32 * HUGE_PAGE_2M;
+    /**
+     * How many occupied slots placement skips before giving up: each is one failed
+     * {@code mmap} (about a microsecond), and 8192 slots of 2 MiB step over 16 GiB of other
+     * mappings (a JVM heap, class space, another domain).
+     */
+    static final int MAX_PLACEMENT_ATTEMPTS = 8192;
+    private static final int PROT_RW = LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE;
 
     private final String name;
     private final HugePagePolicy policy;
     private final long growBytes;
+    private final AddressWindow window;
     private final List<Region> regions = new ArrayList<>();
     private final CopyOnWriteArrayList<MemoryListener> listeners = new CopyOnWriteArrayList<>();
     /** regions as published to lock-free readers; replaced whole on every change */
@@ -45,10 +60,11 @@ public final class MemoryDomain implements AutoCloseable {
     private record Region(MemoryRegion region, RegionAllocator allocator, Arena arena) {
     }
 
-    private MemoryDomain(String name, HugePagePolicy policy, long growBytes) {
+    private MemoryDomain(String name, HugePagePolicy policy, long growBytes, AddressWindow window) {
         this.name = name;
         this.policy = policy;
         this.growBytes = roundUp2M(growBytes);
+        this.window = window;
     }
 
     /**
@@ -61,7 +77,22 @@ public final class MemoryDomain implements AutoCloseable {
      * @throws VirtioException when the memory cannot be had under {@code policy}
      */
     public static MemoryDomain create(String name, long initialBytes, HugePagePolicy policy) {
-        MemoryDomain domain = new MemoryDomain(name, policy, initialBytes);
+        return create(name, initialBytes, policy, AddressWindow.ANY);
+    }
+
+    /**
+     * Creates a domain whose regions, the first and every later one, lie inside {@code window}.
+     *
+     * @param name         a name for logs and the memfds
+     * @param initialBytes the first region's size; later regions are as large or as large as asked
+     * @param policy       the backing policy
+     * @param window       where the regions must lie; {@link AddressWindow#ANY} for anywhere
+     * @return the domain
+     * @throws VirtioException when the memory cannot be had under {@code policy}, or no room for
+     *                         the first region is found inside {@code window} (the message names both)
+     */
+    public static MemoryDomain create(String name, long initialBytes, HugePagePolicy policy, AddressWindow window) {
+        MemoryDomain domain = new MemoryDomain(name, policy, initialBytes, window);
         domain.addRegion(roundUp2M(initialBytes));
         return domain;
     }
@@ -74,6 +105,11 @@ public final class MemoryDomain implements AutoCloseable {
     /** @return the domain's name */
     public String name() {
         return name;
+    }
+
+    /** @return where the domain's regions lie */
+    public AddressWindow window() {
+        return window;
     }
 
     /**
@@ -197,7 +233,10 @@ public final class MemoryDomain implements AutoCloseable {
         long base;
         try {
             Native.ftruncate(fd, length);
-            base = mapAligned(fd, length);
+            base = mapAligned(fd, length, window);
+            if (base < 0) {
+                base = placeInWindow(fd, length);
+            }
         } catch (RuntimeException e) {
             Native.closeQuietly(fd);
             throw e;
@@ -275,15 +314,21 @@ public final class MemoryDomain implements AutoCloseable {
      * Maps {@code fd} MAP_SHARED at a 2 MiB-aligned address: reserve {@code length + 2 MiB} of
      * address space, map the fd over the aligned part with MAP_FIXED, give back head and tail.
      * Back-ends floor region addresses to 2 MiB; an unaligned front-end region breaks them.
+     *
+     * @return the address, or -1 when the kernel's choice is outside {@code window} (nothing is
+     *         mapped then: the fd is not populated twice)
      */
-    private static long mapAligned(int fd, long length) {
+    private static long mapAligned(int fd, long length, AddressWindow window) {
         long span = length + HUGE_PAGE_2M;
         long reserve = Native.mmap(0, span, LinuxConstants.PROT_NONE,
                 LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | LinuxConstants.MAP_NORESERVE, -1, 0);
         long aligned = (reserve + HUGE_PAGE_2M - 1) & -HUGE_PAGE_2M;
+        if (!window.contains(aligned, length)) {
+            Native.munmap(reserve, span);
+            return -1;
+        }
         try {
-            Native.mmap(aligned, length, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE,
-                    LinuxConstants.MAP_SHARED | LinuxConstants.MAP_FIXED | LinuxConstants.MAP_POPULATE, fd, 0);
+            Native.mmap(aligned, length, PROT_RW, LinuxConstants.MAP_SHARED | LinuxConstants.MAP_FIXED | LinuxConstants.MAP_POPULATE, fd, 0);
         } catch (NativeException e) {
             Native.munmap(reserve, span);
             throw e;
@@ -296,6 +341,65 @@ public final class MemoryDomain implements AutoCloseable {
             Native.munmap(aligned + length, tail);
         }
         return aligned;
+    }
+
+    /**
+     * Maps {@code fd} inside the window: {@code MAP_FIXED_NOREPLACE} at 2 MiB-aligned slots from
+     * the top of each {@linkplain AddressWindow#placementRanges placement range} downwards. A slot
+     * with something mapped in it fails with {@code EEXIST} and the next lower one is tried; this
+     * domain's own regions are stepped over without a system call. Any other errno (no hugepages
+     * left) is the caller's, as with the kernel's choice.
+     *
+     * @throws VirtioException naming the window and the size when no slot is free
+     */
+    private long placeInWindow(int fd, long length) {
+        List<AddressWindow.Range> ranges = window.placementRanges(length);
+        int attempts = 0;
+        for (AddressWindow.Range r : ranges) {
+            long a = AddressWindow.highestSlot(r.start(), r.end(), length);
+            while (a >= r.start() && attempts < MAX_PLACEMENT_ATTEMPTS) {
+                MemoryRegion own = ownRegionOverlapping(a, length);
+                if (own != null) {
+                    a = (own.address() - length) & -HUGE_PAGE_2M;
+                    continue;
+                }
+                attempts++;
+                long got;
+                try {
+                    got = Native.mmap(a, length, PROT_RW,
+                            LinuxConstants.MAP_SHARED | LinuxConstants.MAP_FIXED_NOREPLACE | LinuxConstants.MAP_POPULATE, fd, 0);
+                } catch (NativeException e) {
+                    if (e.errno() != Errno.EEXIST) {
+                        throw e;
+                    }
+                    a -= HUGE_PAGE_2M;
+                    continue;
+                }
+                if (got == a) {
+                    LOG.info("memory domain {}: region of {} bytes placed at 0x{} inside address window {} ({} slot(s) tried)",
+                            name, length, Long.toHexString(a), window, attempts);
+                    return a;
+                }
+                // a kernel before 4.17 takes MAP_FIXED_NOREPLACE as a mere hint
+                Native.munmap(got, length);
+                a -= HUGE_PAGE_2M;
+            }
+        }
+        throw new VirtioException("memory domain " + name + ": no room for a region of " + length + " bytes (" + (length >> 20)
+                + " MiB) inside the address window " + window + ": "
+                + (ranges.isEmpty() ? "no range of the window is large enough"
+                        : attempts + " 2 MiB-aligned slots tried, all taken by other mappings")
+                + " (a VFIO IOMMU with a wider address width, e.g. QEMU's intel-iommu,aw-bits=48, or a smaller memory size, avoids this)");
+    }
+
+    private MemoryRegion ownRegionOverlapping(long address, long length) {
+        for (Region r : regions) {
+            MemoryRegion m = r.region;
+            if (address < m.address() + m.length() && m.address() < address + length) {
+                return m;
+            }
+        }
+        return null;
     }
 
     /** Closes the region's arena (later accesses fail cleanly), then unmaps and closes the memfd. */

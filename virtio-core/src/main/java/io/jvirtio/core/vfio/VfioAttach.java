@@ -1,19 +1,22 @@
 package io.jvirtio.core.vfio;
 
 import io.jvirtio.core.DriverAttach;
+import io.jvirtio.core.mem.AddressWindow;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.pci.PciAddress;
 import io.jvirtio.core.pci.VirtioPciOptions;
 import io.jvirtio.core.pci.VirtioPciTransport;
 import io.jvirtio.spec.VirtioException;
+import io.jvirtio.sys.vfio.VfioIommuType1Info;
 
+import java.util.List;
 import java.util.function.Function;
 
 /**
  * Attaching a driver to a virtio PCI function bound to vfio-pci, the one way every caller does it
  * (SPDK's {@code bdev_virtio_pci_*_dev_create}): open the function through VFIO, create a memory
- * domain for the device and map it for DMA, take the function over with the virtio-pci transport,
+ * domain for the device inside the IOMMU's IOVA ranges and map it for DMA, take the function over with the virtio-pci transport,
  * hand transport and memory to the driver's attach. On any failure nothing stays open: the
  * transport (or the bare function) is closed, then the domain.
  */
@@ -53,7 +56,9 @@ public final class VfioAttach {
         VirtioPciTransport transport;
         try {
             function = VfioPciFunction.open(address, vfio);
-            memory = MemoryDomain.create(name, memoryBytes, hugePages);
+            // IOVA = VA: a 39-bit IOMMU cannot translate the JVM's 47-bit mmap addresses, so the
+            // regions are placed where it can (the domain keeps growth there too)
+            memory = MemoryDomain.create(name, memoryBytes, hugePages, iovaWindow(function.iommuInfo()));
             function.mapDma(memory);
             transport = VirtioPciTransport.open(function, pci);
         } catch (VirtioException e) {
@@ -74,6 +79,15 @@ public final class VfioAttach {
             closeAfter(e, null, memory);
             throw e;
         }
+    }
+
+    /**
+     * @return the IOVA ranges as the window the device's memory must lie in; {@link AddressWindow#ANY}
+     *         when the kernel reports none (no restriction known, as {@link VfioIommuType1Info#iovaUsable} reads it)
+     */
+    static AddressWindow iovaWindow(VfioIommuType1Info info) {
+        List<AddressWindow.Range> ranges = info.ranges().stream().map(r -> new AddressWindow.Range(r.start(), r.end())).toList();
+        return AddressWindow.of(ranges);
     }
 
     /** The function first: closing it unmaps DMA while its container is still open. */
