@@ -24,6 +24,8 @@ import java.util.concurrent.TimeUnit;
  * holds the same two (copied out with {@code docker cp}). rpc.py needs {@code python3} with its
  * full standard library (Debian's {@code python3}, not {@code python3-minimal}).
  *
+ * {@code JVIRTIO_RPCPY_FROM=image} skips the bundle.
+ *
  * <p>Without python3 or rpc.py the calling test is skipped with the reason, or fails when
  * {@code JVIRTIO_REQUIRE_RPCPY=1} or {@code JVIRTIO_REQUIRE_CONTAINERS=1} (CI, {@code .ci/run}).
  */
@@ -103,7 +105,8 @@ final class SpdkRpcPy {
     private static Optional<Path> locate() throws IOException {
         Path repo = repoRoot();
         Path cache = repo.resolve("json-config/target/spdk-rpc-py");
-        Optional<Path> bundle = bundle(repo);
+        // JVIRTIO_RPCPY_FROM=image: take rpc.py from the image even when a bundle is there (to test that path)
+        Optional<Path> bundle = "image".equals(System.getenv("JVIRTIO_RPCPY_FROM")) ? Optional.empty() : bundle(repo);
         if (bundle.isPresent()) {
             Path b = bundle.get();
             String stamp = b.toAbsolutePath() + " " + Files.size(b) + " " + Files.getLastModifiedTime(b).toMillis();
