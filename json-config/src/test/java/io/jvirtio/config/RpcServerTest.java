@@ -179,6 +179,28 @@ class RpcServerTest {
     }
 
     @Test
+    void aRequestLongerThanTheLimitIsAParseErrorAndClosesTheConnection() throws IOException {
+        try (Client c = new Client()) {
+            c.send("{\"jsonrpc\":\"2.0\",\"method\":\"bdev_get_bdevs\",\"id\":1,\"params\":{\"name\":\"");
+            byte[] filler = new byte[64 * 1024];
+            java.util.Arrays.fill(filler, (byte) 'x');
+            try {
+                for (int sent = 0; sent <= RpcServer.MAX_REQUEST_BYTES; sent += filler.length) {
+                    c.out.write(filler);
+                }
+                c.out.flush();
+            } catch (IOException e) {
+                // the server may close before the last write: its answer is read below all the same
+            }
+            assertEquals("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"Parse error\"}}", c.readLine());
+        }
+        try (Client c = new Client()) {
+            c.send("{\"method\":\"bdev_wait_for_examine\",\"id\":2}");
+            assertEquals("{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":true}", c.readLine(), "the server still serves");
+        }
+    }
+
+    @Test
     void frameworkMethodsAnswerInSpdksShape() throws IOException {
         try (Client c = new Client()) {
             c.send("{\"jsonrpc\":\"2.0\",\"method\":\"rpc_get_methods\",\"id\":1,\"params\":{\"current\":false,\"include_aliases\":false}}");
