@@ -4,6 +4,7 @@ module io.jvirtio.config {
     requires transitive io.jvirtio.scsi;
     requires transitive com.fasterxml.jackson.databind;
     requires org.slf4j;
+    requires org.newsclub.net.unix; // the RPC server's socket (OwnedServerSocket)
 
     exports io.jvirtio.config;
 

@@ -14,6 +14,6 @@ module io.jvirtio.spec {
     exports io.jvirtio.spec.scsi;
     exports io.jvirtio.spec.vhostuser;
     exports io.jvirtio.spec.ring to io.jvirtio.core, io.jvirtio.backend;
-    exports io.jvirtio.sys to io.jvirtio.core, io.jvirtio.backend;
+    exports io.jvirtio.sys to io.jvirtio.core, io.jvirtio.backend, io.jvirtio.config;
     exports io.jvirtio.sys.vfio to io.jvirtio.core;
 }

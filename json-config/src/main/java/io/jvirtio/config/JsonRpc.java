@@ -43,6 +43,20 @@ public final class JsonRpc {
     /** SPDK's {@code -ENODEV} answer ("No such device"). */
     public static final int NO_SUCH_DEVICE = -19;
 
+    /**
+     * The methods {@link #handle(JsonNode)} answers, as {@code rpc_get_methods} lists them through
+     * {@link RpcServer}: a method added to the dispatch in {@code handle} is added here too.
+     */
+    public static final List<String> METHODS = List.of(
+            ControllerParams.METHOD,
+            "bdev_virtio_detach_controller",
+            "bdev_get_bdevs",
+            "bdev_virtio_scsi_get_devices",
+            "bdev_wait_for_examine",
+            "framework_get_config",
+            "save_subsystem_config",
+            "save_config");
+
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
     private static final JsonPath PARAMS = JsonPath.of("params");
 

@@ -9,6 +9,7 @@
  *   <li>{@link io.jvirtio.config.BdevJson}: {@code bdev_get_bdevs} (dump_json_info) and {@code bdev_virtio_scsi_get_devices}.</li>
  *   <li>{@link io.jvirtio.config.SaveConfig}: {@code save_config} (write_json_config) for the bdev subsystem.</li>
  *   <li>{@link io.jvirtio.config.JsonRpc}: the bdev JSON-RPC methods, answered as SPDK answers them.</li>
+ *   <li>{@link io.jvirtio.config.RpcServer}: SPDK's JSON-RPC server on a Unix socket, for SPDK's {@code rpc.py}.</li>
  *   <li>{@link io.jvirtio.config.ControllerType}: the plug-in point per {@code dev_type}; {@code blk} is
  *       {@link io.jvirtio.config.BlkControllerType}.</li>
  * </ul>
