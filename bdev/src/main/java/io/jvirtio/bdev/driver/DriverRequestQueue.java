@@ -3,6 +3,7 @@ package io.jvirtio.bdev.driver;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
+import io.jvirtio.bdev.jfr.IoErrorEvent;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.spec.VirtioException;
 import org.slf4j.Logger;
@@ -200,6 +201,7 @@ public abstract class DriverRequestQueue<I extends DriverIo, R extends DriverReq
         Object ctx = io.context;
         VirtioException err = io.error;
         IoSlots<?> slots = io.slots;
+        count(io, err, slots);
         io.clear();
         slots.give(io);
         completed++;
@@ -211,6 +213,25 @@ public abstract class DriverRequestQueue<I extends DriverIo, R extends DriverReq
             }
         }
         afterCompletion(io);
+    }
+
+    /** Counts the finished I/O in its channel's statistics; an error also goes to JFR (rare path). */
+    private void count(I io, VirtioException err, IoSlots<?> slots) {
+        if (io.bytes == DriverIo.UNCOUNTED) {
+            return;
+        }
+        if (err == null) {
+            slots.counters().success(io.op, io.bytes, System.nanoTime() - io.startTicks);
+            return;
+        }
+        Reason reason = BdevIoException.reasonOf(err, Reason.QUEUE_BROKEN);
+        slots.counters().error(reason);
+        IoErrorEvent.emit(slots.bdevName(), queueName(), io.opName(), io.offset, reason, err);
+    }
+
+    /** @return the name of the ring this queue drives, for error events ({@code VirtioBlk0-rq0}) */
+    protected String queueName() {
+        return "";
     }
 
     /** Fails every waiting I/O with {@code error} (the device is gone; the driver fails the ring's requests itself). */
