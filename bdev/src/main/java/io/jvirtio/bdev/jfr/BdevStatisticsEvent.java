@@ -62,7 +62,11 @@ public final class BdevStatisticsEvent extends jdk.jfr.Event {
     @Label("I/O Errors")
     public long ioErrors;
 
-    /** Registers the periodic hook once (the first bdev does it); harmless where JFR is unavailable. */
+    /**
+     * Registers the periodic hook once; harmless where JFR is unavailable. The first bdev calls it;
+     * a tool that starts a recording before attaching anything ({@code perf --jfr}) should call it
+     * before {@code Recording.start()}, so that JFR schedules the event from the recording's start.
+     */
     public static void ensureRegistered() {
         if (registered) {
             return;
