@@ -46,14 +46,18 @@ public final class IoSlots<I extends DriverIo> {
         freeTop = depth;
     }
 
-    /** @return a free context, its latency clock started; or null when all are in use */
+    /**
+     * @return a free context, its latency clock started (from within a completion callback of this
+     *         channel: at that completion's clock reading); or null when all are in use
+     */
     @SuppressWarnings("unchecked")
     public I take() {
         if (freeTop == 0) {
             return null;
         }
         DriverIo io = ios[free[--freeTop]];
-        io.startTicks = System.nanoTime();
+        long inCallback = counters.callbackClock;
+        io.startTicks = inCallback != 0 ? inCallback : System.nanoTime();
         return (I) io;
     }
 
