@@ -6,9 +6,11 @@
 module io.jvirtio.core {
     requires transitive io.jvirtio.spec;
     requires org.slf4j;
+    requires jdk.jfr;
     requires org.newsclub.net.unix;
 
     exports io.jvirtio.core;
+    exports io.jvirtio.core.jfr;
     exports io.jvirtio.core.mem;
     exports io.jvirtio.core.pci;
     exports io.jvirtio.core.vfio;

@@ -1,6 +1,7 @@
 package io.jvirtio.bdev;
 
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -58,4 +59,25 @@ public interface Bdev {
 
     /** @return SPDK's {@code driver_specific} object for {@code bdev_get_bdevs} */
     Map<String, Object> driverSpecificInfo();
+
+    /**
+     * Sums the I/O statistics of every channel this bdev had, open or closed (SPDK's
+     * {@code bdev_get_iostat}). Any thread may call it at any time; I/O goes on meanwhile. Not for
+     * the hot path: it allocates the snapshot.
+     *
+     * @return an immutable snapshot; a bdev that does not count answers an empty one
+     */
+    default IoStatistics ioStatistics() {
+        return IoStatistics.empty(name());
+    }
+
+    /**
+     * The statistics of each open channel, in the order they were opened (closed channels count
+     * only in {@link #ioStatistics()}). Any thread; not for the hot path.
+     *
+     * @return one entry per open channel; empty for a bdev that does not count
+     */
+    default List<ChannelIoStatistics> channelIoStatistics() {
+        return List.of();
+    }
 }

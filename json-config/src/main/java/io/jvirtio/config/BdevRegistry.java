@@ -4,6 +4,7 @@ import io.jvirtio.core.LinkListener;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jvirtio.bdev.Bdev;
+import io.jvirtio.bdev.IoStatistics;
 import io.jvirtio.spec.VirtioException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -367,6 +368,23 @@ public final class BdevRegistry implements AutoCloseable {
     /** @return every bdev, in attach order */
     public List<Bdev> bdevs() {
         return attachedBdevs().stream().map(AttachedBdev::bdev).toList();
+    }
+
+    /**
+     * @return each bdev's I/O statistics, in attach order (every channel summed, closed ones included;
+     *         see {@link Bdev#ioStatistics()})
+     */
+    public List<IoStatistics> ioStatistics() {
+        return bdevs().stream().map(Bdev::ioStatistics).toList();
+    }
+
+    /**
+     * @param nameOrAlias a bdev name or uuid
+     * @return that bdev's I/O statistics
+     * @throws NoSuchDeviceException naming it and the attached bdevs
+     */
+    public IoStatistics ioStatistics(String nameOrAlias) {
+        return bdev(nameOrAlias).ioStatistics();
     }
 
     /** @return the bdev whose name or alias (uuid) is {@code nameOrAlias}, with its uuid, or empty */

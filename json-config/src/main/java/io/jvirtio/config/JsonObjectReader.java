@@ -96,6 +96,18 @@ final class JsonObjectReader {
         return v == null ? Optional.empty() : Optional.of(string(v, path.field(key)));
     }
 
+    /** @return the member as a boolean (SPDK's {@code spdk_json_decode_bool}), or empty when absent */
+    Optional<Boolean> optionalBoolean(String key) {
+        JsonNode v = node.get(key);
+        if (v == null) {
+            return Optional.empty();
+        }
+        if (!v.isBoolean()) {
+            throw new ConfigException(path.field(key), wrongType(v, "a boolean"));
+        }
+        return Optional.of(v.booleanValue());
+    }
+
     /** @return the member as an unsigned 32-bit integer (SPDK's {@code spdk_json_decode_uint32}), or empty when absent */
     OptionalLong optionalUint32(String key) {
         return optionalInteger(key, BigInteger.ZERO, BigInteger.valueOf(0xffff_ffffL));

@@ -1,5 +1,6 @@
 package io.jvirtio.config;
 
+import io.jvirtio.bdev.Bdev;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.BooleanNode;
@@ -26,7 +27,7 @@ import static io.jvirtio.config.JsonObjectReader.quote;
  * the codes are SPDK's (-32602 invalid params, -19 no such device, -32601 no such method).
  *
  * <p>Methods: {@code bdev_virtio_attach_controller}, {@code bdev_virtio_detach_controller},
- * {@code bdev_get_bdevs}, {@code bdev_virtio_scsi_get_devices}, {@code bdev_wait_for_examine}, {@code framework_get_config} (bdev),
+ * {@code bdev_get_bdevs}, {@code bdev_get_iostat}, {@code bdev_virtio_scsi_get_devices}, {@code bdev_wait_for_examine}, {@code framework_get_config} (bdev),
  * {@code save_config}, {@code save_subsystem_config} (bdev).
  */
 public final class JsonRpc {
@@ -51,6 +52,7 @@ public final class JsonRpc {
             ControllerParams.METHOD,
             "bdev_virtio_detach_controller",
             "bdev_get_bdevs",
+            "bdev_get_iostat",
             "bdev_virtio_scsi_get_devices",
             "bdev_wait_for_examine",
             "framework_get_config",
@@ -126,6 +128,37 @@ public final class JsonRpc {
     }
 
     /**
+     * {@code bdev_get_iostat}: every bdev's I/O statistics; with {@code params.name} that one bdev's;
+     * with {@code per_channel} (which needs {@code name}, as in SPDK) each open channel of it. SPDK's
+     * {@code reset_mode} and {@code names} are not supported.
+     *
+     * @return the result object
+     * @throws NoSuchDeviceException for a name that is not attached (SPDK's -19)
+     */
+    public ObjectNode getIostat(JsonNode params) {
+        if (params == null || params.isNull()) {
+            return IostatJson.bdevGetIostat(registry);
+        }
+        JsonObjectReader r = JsonObjectReader.of(params, PARAMS, "the params of bdev_get_iostat");
+        r.allowOnly("bdev_get_iostat", new LinkedHashSet<>(List.of("name", "per_channel")));
+        Optional<String> name = r.optionalString("name");
+        boolean perChannel = r.optionalBoolean("per_channel").orElse(false);
+        if (perChannel && name.isEmpty()) {
+            throw new ConfigException(PARAMS.field("per_channel"), "per_channel needs one bdev: give its name");
+        }
+        if (name.isEmpty()) {
+            return IostatJson.bdevGetIostat(registry);
+        }
+        Bdev bdev;
+        try {
+            bdev = registry.bdev(name.get());
+        } catch (ConfigException e) {
+            throw e.at(PARAMS.field("name"));
+        }
+        return perChannel ? IostatJson.perChannel(bdev) : IostatJson.bdevGetIostat(List.of(bdev));
+    }
+
+    /**
      * {@code framework_get_config} with {@code {"name": "bdev"}}.
      *
      * @return the bdev subsystem's config entries
@@ -175,6 +208,7 @@ public final class JsonRpc {
                 case ControllerParams.METHOD -> attachController(params);
                 case "bdev_virtio_detach_controller" -> detachController(params);
                 case "bdev_get_bdevs" -> getBdevs(params);
+                case "bdev_get_iostat" -> getIostat(params);
                 case "bdev_virtio_scsi_get_devices" -> {
                     if (params != null) {
                         throw new ConfigException(PARAMS, "bdev_virtio_scsi_get_devices takes no parameters");

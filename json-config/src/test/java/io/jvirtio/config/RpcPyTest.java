@@ -126,6 +126,14 @@ class RpcPyTest {
                 SpdkJson.compact(b.get("driver_specific").get("virtio")));
         assertSameJson(bdevs, json(ok("bdev_get_bdevs", "-b", "VirtioBlk0")));
 
+        // rpc.py's bdev_get_iostat: SPDK's shape, the one bdev, nothing done on it yet
+        JsonNode iostat = json(ok("bdev_get_iostat", "-b", "VirtioBlk0"));
+        assertEquals(1_000_000_000L, iostat.get("tick_rate").longValue());
+        assertEquals(1, iostat.get("bdevs").size());
+        assertEquals("VirtioBlk0", iostat.get("bdevs").get(0).get("name").asText());
+        assertEquals(0, iostat.get("bdevs").get(0).get("num_read_ops").longValue());
+        assertEquals(1, json(ok("bdev_get_iostat")).get("bdevs").size());
+
         // rpc.py builds save_config from framework_get_subsystems and framework_get_config, on one connection
         JsonNode saved = json(ok("save_config"));
         assertSameJson(SaveConfig.saveConfig(registry), saved);
@@ -164,7 +172,8 @@ class RpcPyTest {
         methods.forEach(m -> names.add(m.asText()));
         assertEquals(server.methods(), names);
         assertTrue(names.containsAll(List.of("bdev_virtio_attach_controller", "bdev_virtio_detach_controller",
-                "bdev_virtio_scsi_get_devices", "bdev_get_bdevs", "framework_get_config", "rpc_get_methods", "spdk_get_version")), names.toString());
+                "bdev_virtio_scsi_get_devices", "bdev_get_bdevs", "bdev_get_iostat", "framework_get_config", "rpc_get_methods", "spdk_get_version")),
+                names.toString());
         assertSameJson(methods, json(ok("rpc_get_methods", "--current", "--include-aliases")));
 
         JsonNode version = json(ok("spdk_get_version"));

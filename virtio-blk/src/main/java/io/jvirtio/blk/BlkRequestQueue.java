@@ -58,6 +58,11 @@ final class BlkRequestQueue extends DriverRequestQueue<BlkIo, BlkPart> implement
     // ---------------------------------------------------------------- submission
 
     @Override
+    protected String queueName() {
+        return vq.name();
+    }
+
+    @Override
     protected boolean submit(BlkIo io, BlkPart part) {
         return switch (io.type) {
             case VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT -> submitRw(io, part);

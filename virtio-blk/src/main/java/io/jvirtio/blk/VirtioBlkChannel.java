@@ -6,6 +6,7 @@ import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
 import io.jvirtio.bdev.IoType;
+import io.jvirtio.bdev.driver.IoCounters;
 import io.jvirtio.bdev.driver.IoSlots;
 import io.jvirtio.bdev.driver.IoValidator;
 import io.jvirtio.core.VirtioDevice;
@@ -41,19 +42,24 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
     private final BlkRequestQueue requests;
     private boolean closed;
 
-    VirtioBlkChannel(VirtioBlkDevice dev, SplitVirtqueue vq, int depth) {
+    VirtioBlkChannel(VirtioBlkDevice dev, SplitVirtqueue vq, int depth, IoCounters counters) {
         this.dev = dev;
         this.vq = vq;
         this.owner = Thread.currentThread();
         this.check = dev.validator();
         this.partMemory = dev.allocateBuffer((long) vq.size() * BlkPart.STRIDE, 64);
-        this.ios = new IoSlots<>(dev.name(), depth, BlkIo::new);
+        this.ios = new IoSlots<>(dev.name(), depth, BlkIo::new, counters);
         this.requests = new BlkRequestQueue(dev, vq, partMemory, depth);
     }
 
     @Override
     public Bdev bdev() {
         return dev;
+    }
+
+    /** @return this channel's I/O counters (the device sums them) */
+    IoCounters counters() {
+        return ios.counters();
     }
 
     /** @return the request queue this channel owns (for diagnostics: only this channel may drive it) */
@@ -78,6 +84,7 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
             return false;
         }
         io.setData(iovs, single, iovcnt);
+        io.bytes = length;
         start(io, op, op == IoType.READ ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT, offset, length, callback, context);
         return true;
     }
@@ -109,6 +116,7 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
             return false;
         }
         io.setData(null, buffer, buffer == null ? 0 : 1);
+        io.bytes = type == VIRTIO_BLK_T_GET_ID ? BlkIo.UNCOUNTED : 0;
         start(io, op, type, 0, 1, callback, context);
         return true;
     }
@@ -151,6 +159,7 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
             return false;
         }
         io.setData(null, null, 0);
+        io.bytes = length;
         start(io, op, type, offset, length, callback, context);
         return true;
     }

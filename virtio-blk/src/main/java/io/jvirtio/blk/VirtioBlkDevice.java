@@ -2,6 +2,11 @@ package io.jvirtio.blk;
 
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
+import io.jvirtio.bdev.ChannelIoStatistics;
+import io.jvirtio.bdev.IoStatistics;
+import io.jvirtio.bdev.driver.BdevStatistics;
+import io.jvirtio.bdev.jfr.AttachEvent;
+import io.jvirtio.bdev.jfr.DetachEvent;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.bdev.driver.BdevLimits;
@@ -47,6 +52,8 @@ import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
  */
 public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioBlkDevice.class);
+    /** the device type attach and detach events name */
+    private static final String DEVICE_TYPE = "blk";
 
     /** The driver features jvirtio's blk driver understands. */
     public static final long DRIVER_FEATURES = bits(VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_BLK_SIZE,
@@ -75,6 +82,8 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     private int openChannels;
     /** queues whose device never completed what was in flight: out of service until the device is closed */
     private final List<SplitVirtqueue> quarantined = new ArrayList<>();
+    /** every channel's I/O counters, open and closed */
+    private final BdevStatistics statistics;
 
     private VirtioBlkDevice(VirtioDevice device, boolean ownsMemory, VirtioBlkConfig config, VirtioBlkOptions options) {
         this.device = device;
@@ -98,6 +107,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         }
         this.ioTypes = Collections.unmodifiableSet(types);
         this.validator = new IoValidator(limits());
+        this.statistics = new BdevStatistics(device.name());
     }
 
     /** The argument rules of this bdev: 512-byte iovecs (virtio-blk counts in sectors), features it lacks. */
@@ -145,6 +155,8 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
 
     private static VirtioBlkDevice attach(String name, VirtioBackendOps ops, MemoryDomain memory, boolean ownsMemory,
                                           VirtioBlkOptions requested, boolean deviceQueues) {
+        AttachEvent event = new AttachEvent();
+        event.begin();
         VirtioDevice device = new VirtioDevice(name, ops, memory);
         try {
             device.negotiate(DRIVER_FEATURES);
@@ -163,6 +175,14 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
             LOG.info("{}: virtio-blk attached over {}: {} blocks of {} bytes{}, {} queue(s) of {}", name, ops.transportType(),
                     blk.blockCount(), blk.blockSize(), blk.readOnly() ? " (read-only)" : "", options.requestQueues(),
                     device.queue(0).size());
+            if (event.shouldCommit()) {
+                event.name = name;
+                event.deviceType = DEVICE_TYPE;
+                event.requestQueues = options.requestQueues();
+                event.queueSize = device.queue(0).size();
+                event.bdevs = 1;
+                event.commit();
+            }
             return blk;
         } catch (RuntimeException e) {
             device.abandonAttach(e, ownsMemory);
@@ -328,7 +348,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         }
         try {
             int depth = options.channelDepth() > 0 ? options.channelDepth() : vq.size();
-            VirtioBlkChannel channel = new VirtioBlkChannel(this, vq, depth);
+            VirtioBlkChannel channel = new VirtioBlkChannel(this, vq, depth, statistics.openChannel());
             openChannels++;
             return channel;
         } catch (RuntimeException e) {
@@ -340,11 +360,13 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     /** The channel gave up on a device that holds its requests: the queue and its memory stay put until {@link #close}. */
     synchronized void channelQuarantined(VirtioBlkChannel channel, MemorySegment partMemory) {
         openChannels--;
+        statistics.channelClosed(channel.counters());
         quarantined.add(channel.queue());
     }
 
     synchronized void channelClosed(VirtioBlkChannel channel, MemorySegment partMemory) {
         openChannels--;
+        statistics.channelClosed(channel.counters());
         freeBuffer(partMemory);
         device.releaseQueue(channel.queue());
         if (closed && openChannels == 0 && ownsMemory) {
@@ -373,6 +395,17 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         return out;
     }
 
+    /** {@inheritDoc} Counted per channel on completion; closed channels' counts stay in the sums. */
+    @Override
+    public IoStatistics ioStatistics() {
+        return statistics.snapshot();
+    }
+
+    @Override
+    public List<ChannelIoStatistics> channelIoStatistics() {
+        return statistics.channelSnapshots();
+    }
+
     /**
      * Resets the device, frees its queues and closes the transport. Open channels fail their
      * in-flight I/O on their next poll; owned memory is unmapped when the last of them is closed
@@ -384,6 +417,9 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
             return;
         }
         closed = true;
+        DetachEvent event = new DetachEvent();
+        event.begin();
+        statistics.close();
         try {
             device.close();
             // reset: the device no longer touches quarantined rings, so they can go
@@ -394,6 +430,11 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         } finally {
             if (ownsMemory && openChannels == 0) {
                 device.memory().close();
+            }
+            if (event.shouldCommit()) {
+                event.name = name();
+                event.deviceType = DEVICE_TYPE;
+                event.commit();
             }
         }
     }

@@ -1,5 +1,7 @@
 package io.jvirtio.core;
 
+import io.jvirtio.core.jfr.LinkDownEvent;
+import io.jvirtio.core.jfr.LinkUpEvent;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.spec.vhostuser.VhostUserException;
 import org.slf4j.Logger;
@@ -137,6 +139,7 @@ final class LinkSupervisor {
         LOG.error("{}: {}; {}", device.name(), reason, retry ? "reconnecting (ctrlr_loss_timeout_sec " + policy.ctrlrLossTimeoutSec()
                 + ", reconnect_delay_sec " + policy.reconnectDelaySec() + ", fast_io_fail_timeout_sec " + policy.fastIoFailTimeoutSec()
                 + ")" : "I/O in flight and queued fails");
+        LinkDownEvent.emit(device.name(), reason, retry);
         for (LinkListener l : listeners) {
             l.disconnected(device.name(), reason);
         }
@@ -186,6 +189,7 @@ final class LinkSupervisor {
                 restore();
                 long stall = System.nanoTime() - lostAtNanos;
                 LOG.info("{}: reconnected after {} ms ({} attempts); I/O resumed", device.name(), TimeUnit.NANOSECONDS.toMillis(stall), tries);
+                LinkUpEvent.emit(device.name(), stall, tries, false, null);
                 for (LinkListener l : listeners) {
                     l.reconnected(device.name(), stall);
                 }
@@ -278,6 +282,7 @@ final class LinkSupervisor {
             reconnector = null;
         }
         LOG.error("{}: given up: {}", device.name(), reason);
+        LinkUpEvent.emit(device.name(), System.nanoTime() - lostAtNanos, 0, true, reason);
         for (LinkListener l : listeners) {
             l.givenUp(device.name(), reason);
         }

@@ -110,6 +110,11 @@ final class ScsiRequestQueue extends DriverRequestQueue<ScsiIo, ScsiCmd> {
     // ---------------------------------------------------------------- submission
 
     /** Starts a caller I/O (not a reset: that goes to the control queue), in submission order. */
+    @Override
+    protected String queueName() {
+        return vq.name();
+    }
+
     void begin(ScsiIo io) {
         io.seq = nextSeq++;
         start(io);

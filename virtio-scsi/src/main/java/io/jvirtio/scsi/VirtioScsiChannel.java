@@ -6,6 +6,7 @@ import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
 import io.jvirtio.bdev.IoType;
+import io.jvirtio.bdev.driver.IoCounters;
 import io.jvirtio.bdev.driver.IoSlots;
 import io.jvirtio.bdev.driver.IoValidator;
 import io.jvirtio.spec.VirtioException;
@@ -52,12 +53,17 @@ public final class VirtioScsiChannel extends AbstractIoChannel {
         this.ctrl = queue.ctrl;
         this.owner = Thread.currentThread();
         this.check = disk.validator();
-        this.ios = new IoSlots<>(disk.name(), depth, () -> new ScsiIo(this));
+        this.ios = new IoSlots<>(disk.name(), depth, () -> new ScsiIo(this), disk.openCounters());
     }
 
     @Override
     public Bdev bdev() {
         return disk;
+    }
+
+    /** @return this channel's I/O counters (the disk sums them) */
+    IoCounters counters() {
+        return ios.counters();
     }
 
     /** @return the LUN */
@@ -134,6 +140,7 @@ public final class VirtioScsiChannel extends AbstractIoChannel {
         io.offset = offset;
         io.lba = offset / disk.blockSize;
         io.remaining = blocks;
+        io.bytes = op == IoType.FLUSH ? 0 : blocks * disk.blockSize;
         io.callback = callback;
         io.context = context;
         queue.begin(io);

@@ -1,5 +1,7 @@
 package io.jvirtio.scsi;
 
+import io.jvirtio.bdev.jfr.AttachEvent;
+import io.jvirtio.bdev.jfr.DetachEvent;
 import io.jvirtio.core.DeviceException;
 import io.jvirtio.core.VirtioBackendOps;
 import io.jvirtio.core.SameConfig;
@@ -70,6 +72,8 @@ import static io.jvirtio.spec.scsi.VirtioScsiSpec.*;
  */
 public final class VirtioScsiController implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioScsiController.class);
+    /** the device type attach and detach events name */
+    private static final String DEVICE_TYPE = "scsi";
 
     /** The driver features jvirtio's scsi driver understands. */
     public static final long DRIVER_FEATURES = VirtioFeatures.bit(VIRTIO_SCSI_F_INOUT) | VirtioFeatures.bit(VIRTIO_SCSI_F_HOTPLUG)
@@ -164,6 +168,8 @@ public final class VirtioScsiController implements AutoCloseable {
     private static VirtioScsiController attach(String name, VirtioBackendOps ops, MemoryDomain memory, boolean ownsMemory,
                                                VirtioScsiOptions requested, boolean deviceQueues) {
         VirtioScsiOptions options = requested;
+        AttachEvent event = new AttachEvent();
+        event.begin();
         VirtioDevice device = new VirtioDevice(name, ops, memory);
         VirtioScsiController ctrl = null;
         try {
@@ -198,6 +204,14 @@ public final class VirtioScsiController implements AutoCloseable {
                     name, ops.transportType(), ctrl.disks.size(), ctrl.targetCount - 1, options.requestQueues(),
                     dedicated ? " + 1 scan queue" : "", ctrl.queueSize, config.fromDevice() ? "from the device" : "SPDK defaults",
                     Long.toHexString(device.negotiatedFeatures()));
+            if (event.shouldCommit()) {
+                event.name = name;
+                event.deviceType = DEVICE_TYPE;
+                event.requestQueues = options.requestQueues();
+                event.queueSize = ctrl.queueSize;
+                event.bdevs = ctrl.disks.size();
+                event.commit();
+            }
             return ctrl;
         } catch (RuntimeException e) {
             if (ctrl != null) {
@@ -565,6 +579,8 @@ public final class VirtioScsiController implements AutoCloseable {
         if (!queues.markClosed()) {
             return;
         }
+        DetachEvent event = new DetachEvent();
+        event.begin();
         hotplug.stopThread(EVENT_THREAD_STOP_MILLIS + options.commandTimeout().toMillis());
         handover.awaitEnd(EVENT_THREAD_STOP_MILLIS + options.commandTimeout().toMillis());
         resetDevice();
@@ -577,6 +593,11 @@ public final class VirtioScsiController implements AutoCloseable {
             }
         }
         LOG.info("{}: closed", name());
+        if (event.shouldCommit()) {
+            event.name = name();
+            event.deviceType = DEVICE_TYPE;
+            event.commit();
+        }
     }
 
     /** Resets the device and closes the transport; from now on channels fail their I/O and every LUN refuses more. */

@@ -3,7 +3,11 @@ package io.jvirtio.scsi;
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
+import io.jvirtio.bdev.ChannelIoStatistics;
+import io.jvirtio.bdev.IoStatistics;
 import io.jvirtio.bdev.IoType;
+import io.jvirtio.bdev.driver.BdevStatistics;
+import io.jvirtio.bdev.driver.IoCounters;
 import io.jvirtio.bdev.driver.BdevLimits;
 import io.jvirtio.bdev.driver.IoValidator;
 import io.jvirtio.core.mem.MemoryDomain;
@@ -13,6 +17,7 @@ import java.util.Collections;
 import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -60,6 +65,8 @@ public final class VirtioScsiDisk implements Bdev {
     private final Set<VirtioScsiChannel> channels = new HashSet<>();
     /** channels of a removed disk that still had I/O in flight when it was removed; guarded by this */
     private final Set<VirtioScsiChannel> undrained = new HashSet<>();
+    /** every channel's I/O counters, open and closed */
+    private final BdevStatistics statistics;
 
     VirtioScsiDisk(VirtioScsiController controller, String name, ScsiLunInfo info, boolean readOnly, MemorySegment zeroBlock) {
         this.controller = controller;
@@ -102,6 +109,7 @@ public final class VirtioScsiDisk implements Bdev {
         }
         this.ioTypes = Collections.unmodifiableSet(types);
         this.validator = new IoValidator(limits(controller));
+        this.statistics = new BdevStatistics(name);
     }
 
     /**
@@ -227,6 +235,22 @@ public final class VirtioScsiDisk implements Bdev {
         info = info.withBlockCount(count);
     }
 
+    /** {@inheritDoc} Counted per channel on completion; closed channels' counts stay in the sums. */
+    @Override
+    public IoStatistics ioStatistics() {
+        return statistics.snapshot();
+    }
+
+    @Override
+    public List<ChannelIoStatistics> channelIoStatistics() {
+        return statistics.channelSnapshots();
+    }
+
+    /** @return the counters of a channel being opened on this LUN */
+    IoCounters openCounters() {
+        return statistics.openChannel();
+    }
+
     synchronized void channelOpened(VirtioScsiChannel ch) {
         if (removed) {
             throw removedError("open channel", -1);
@@ -237,6 +261,7 @@ public final class VirtioScsiDisk implements Bdev {
     synchronized void channelClosed(VirtioScsiChannel ch) {
         channels.remove(ch);
         undrained.remove(ch); // a closed channel has nothing in flight any more
+        statistics.channelClosed(ch.counters());
     }
 
     /**
@@ -248,6 +273,7 @@ public final class VirtioScsiDisk implements Bdev {
             return;
         }
         removedReason = reason;
+        statistics.close();
         undrained.addAll(channels);
         removed = true;
     }

@@ -13,6 +13,9 @@ import java.lang.foreign.MemorySegment;
  * Drivers extend it with what their requests need (the next sector or LBA).
  */
 public abstract class DriverIo {
+    /** {@link #bytes} of an I/O the statistics leave out (virtio-blk's get_id) */
+    public static final long UNCOUNTED = -1;
+
     /** backs read()/write() of one buffer so they share the vectored path without allocating */
     public final MemorySegment[] single = new MemorySegment[1];
 
@@ -38,6 +41,13 @@ public abstract class DriverIo {
     public boolean queued;
     /** the first error: the I/O completes with it once its requests are back */
     public VirtioException error;
+    /**
+     * bytes the I/O carries, for the statistics (the range for unmap and write-zeroes, 0 for flush
+     * and reset); {@link #UNCOUNTED} for a driver-private operation the statistics leave out
+     */
+    public long bytes;
+    /** when the I/O was taken from its pool ({@link System#nanoTime()}): its latency starts there */
+    long startTicks;
     /** what the caller gave at submission, handed back at completion */
     public IoCallback callback;
     public Object context;
@@ -74,5 +84,6 @@ public abstract class DriverIo {
         iovIndex = 0;
         iovOffset = 0;
         iovcnt = 0;
+        bytes = 0;
     }
 }

@@ -3,6 +3,7 @@ package io.jvirtio.bdev.driver;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
+import io.jvirtio.bdev.jfr.IoErrorEvent;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.spec.VirtioException;
 import org.slf4j.Logger;
@@ -200,17 +201,48 @@ public abstract class DriverRequestQueue<I extends DriverIo, R extends DriverReq
         Object ctx = io.context;
         VirtioException err = io.error;
         IoSlots<?> slots = io.slots;
+        long now = count(io, err, slots);
         io.clear();
         slots.give(io);
         completed++;
         if (cb != null) {
+            IoCounters counters = slots.counters();
+            long outer = counters.callbackClock;
+            counters.callbackClock = now; // an I/O the callback submits here starts now: no second clock read
             try {
                 cb.onComplete(ctx, err);
             } catch (RuntimeException e) {
                 LOG.error("bdev {}: I/O completion callback threw", slots.bdevName(), e);
+            } finally {
+                counters.callbackClock = outer;
             }
         }
         afterCompletion(io);
+    }
+
+    /**
+     * Counts the finished I/O in its channel's statistics; an error also goes to JFR (rare path).
+     *
+     * @return the clock reading its latency ended at; 0 for an uncounted I/O
+     */
+    private long count(I io, VirtioException err, IoSlots<?> slots) {
+        if (io.bytes == DriverIo.UNCOUNTED) {
+            return 0;
+        }
+        long now = System.nanoTime();
+        if (err == null) {
+            slots.counters().success(io.op, io.bytes, now - io.startTicks);
+            return now;
+        }
+        Reason reason = BdevIoException.reasonOf(err, Reason.QUEUE_BROKEN);
+        slots.counters().error(reason);
+        IoErrorEvent.emit(slots.bdevName(), queueName(), io.opName(), io.offset, reason, err);
+        return now;
+    }
+
+    /** @return the name of the ring this queue drives, for error events ({@code VirtioBlk0-rq0}) */
+    protected String queueName() {
+        return "";
     }
 
     /** Fails every waiting I/O with {@code error} (the device is gone; the driver fails the ring's requests itself). */

@@ -11,6 +11,7 @@ import java.util.function.Supplier;
  */
 public final class IoSlots<I extends DriverIo> {
     private final String bdevName;
+    private final IoCounters counters;
     private final DriverIo[] ios;
     private final int[] free;
     private int freeTop;
@@ -21,7 +22,18 @@ public final class IoSlots<I extends DriverIo> {
      * @param factory  makes one context, at construction only
      */
     public IoSlots(String bdevName, int depth, Supplier<I> factory) {
+        this(bdevName, depth, factory, IoCounters.detached());
+    }
+
+    /**
+     * @param bdevName the bdev the I/Os go to (completion messages name it)
+     * @param depth    how many I/Os may be in flight at once
+     * @param factory  makes one context, at construction only
+     * @param counters the channel's statistics, counted as its I/Os complete
+     */
+    public IoSlots(String bdevName, int depth, Supplier<I> factory, IoCounters counters) {
         this.bdevName = bdevName;
+        this.counters = counters;
         this.ios = new DriverIo[depth];
         this.free = new int[depth];
         for (int i = 0; i < depth; i++) {
@@ -34,13 +46,19 @@ public final class IoSlots<I extends DriverIo> {
         freeTop = depth;
     }
 
-    /** @return a free context, or null when all are in use */
+    /**
+     * @return a free context, its latency clock started (from within a completion callback of this
+     *         channel: at that completion's clock reading); or null when all are in use
+     */
     @SuppressWarnings("unchecked")
     public I take() {
         if (freeTop == 0) {
             return null;
         }
-        return (I) ios[free[--freeTop]];
+        DriverIo io = ios[free[--freeTop]];
+        long inCallback = counters.callbackClock;
+        io.startTicks = inCallback != 0 ? inCallback : System.nanoTime();
+        return (I) io;
     }
 
     /** Returns a context taken from this pool (after {@link DriverIo#clear()}). */
@@ -62,6 +80,11 @@ public final class IoSlots<I extends DriverIo> {
     /** @return the pool's depth */
     public int depth() {
         return ios.length;
+    }
+
+    /** @return the channel's statistics */
+    public IoCounters counters() {
+        return counters;
     }
 
     /** @return the bdev name */

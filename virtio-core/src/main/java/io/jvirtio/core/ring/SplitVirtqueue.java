@@ -1,5 +1,6 @@
 package io.jvirtio.core.ring;
 
+import io.jvirtio.core.jfr.RingViolationEvent;
 import io.jvirtio.spec.ring.SplitRingLayout;
 
 import io.jvirtio.spec.VirtioException;
@@ -697,6 +698,7 @@ public final class SplitVirtqueue {
         brokenDetail = detail;
         LOG.warn("{}; queue broken, failing {} request(s) in flight", error.getMessage(), inFlight());
         Object[] victims = resetInFlight();
+        RingViolationEvent.emit(name(), violation.name(), detail, victims.length);
         for (Object cookie : victims) {
             sink.onError(cookie, error);
         }
