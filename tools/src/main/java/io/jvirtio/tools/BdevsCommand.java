@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
 final class BdevsCommand implements Callable<Integer> {
     private final Cli cli;
 
-    @Option(names = {"--json", "-c", "--config"}, paramLabel = "CONFIG", required = true, description = "The SPDK JSON config.")
+    @Option(names = {"--json", "-c", "--config"}, paramLabel = "CONFIG", description = "The SPDK JSON config (required).")
     Path config;
 
     @Option(names = "-b", paramLabel = "BDEV", description = "Print only this bdev.")

@@ -27,7 +27,10 @@ import java.util.concurrent.Callable;
                 + " measure it, run the Java vhost-user target.",
         commandListHeading = "%nCommands:%n",
         footerHeading = "%n",
-        footer = {"Exit status: 0 ok, 1 a device or the work failed, 2 a bad command line.",
+        footer = {"CONFIG (bdevs, save-config, perf --json): an SPDK JSON config;",
+                "  trtype \"user\": a vhost-user socket,",
+                "  trtype \"pci\": a virtio PCI function bound to vfio-pci.",
+                "Exit status: 0 ok, 1 a device or the work failed, 2 a bad command line.",
                 "Logging is quiet by default (warnings only); -v shows INFO, -vv DEBUG.",
                 "'jvirtio help COMMAND' or 'jvirtio COMMAND --help' describes a command."})
 public final class Jvirtio implements Callable<Integer> {

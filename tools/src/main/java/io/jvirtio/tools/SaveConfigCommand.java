@@ -14,7 +14,7 @@ import java.util.concurrent.Callable;
 final class SaveConfigCommand implements Callable<Integer> {
     private final Cli cli;
 
-    @Option(names = {"--json", "-c", "--config"}, paramLabel = "CONFIG", required = true, description = "The SPDK JSON config.")
+    @Option(names = {"--json", "-c", "--config"}, paramLabel = "CONFIG", description = "The SPDK JSON config (required).")
     Path config;
 
     @Option(names = "--skip-unsupported", description = "Skip config methods jvirtio does not have (e.g. bdev_malloc_create), with a warning.")
