@@ -23,10 +23,14 @@ import java.util.concurrent.Callable;
 @Command(name = "target", description = {"Run the Java vhost-user target until stopped (Ctrl-C or SIGTERM).",
         "A socket option and a device option make one device; repeat the pair for more devices, each on its own socket."},
         footerHeading = "%nNotes:%n",
-        footer = {"Transport options inside any SPEC: qsize=N (largest ring), poll (poll instead of kicks), memslots=N,",
-                "  proto-off=NAME+NAME (e.g. REPLY_ACK+CONFIG), features-off=NAME+NAME (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES).",
-                "A RAM store must fit in the JVM's off-heap memory (-XX:MaxDirectMemorySize; with ./jvirtio set JVIRTIO_JAVA_OPTS).",
-                "Example: jvirtio target --socket /tmp/vhost.blk0 --blk ram:64M,queues=2 --socket /tmp/vhost.scsi0 --scsi ram:32M,targets=1,luns=2"})
+        footer = {"Transport options inside any SPEC: qsize=N (largest ring), poll (poll instead",
+                "  of kicks), memslots=N, proto-off=NAME+NAME (e.g. REPLY_ACK+CONFIG),",
+                "  features-off=NAME+NAME (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES).",
+                "A RAM store must fit in the JVM's off-heap memory (-XX:MaxDirectMemorySize;",
+                "  with ./jvirtio set JVIRTIO_JAVA_OPTS).",
+                "Example:",
+                "  jvirtio target --socket /tmp/vhost.blk0 --blk ram:64M,queues=2 \\",
+                "                 --socket /tmp/vhost.scsi0 --scsi ram:32M,targets=1,luns=2"})
 final class TargetCommand implements Callable<Integer>, Subcommands.Customizer {
     private final Cli cli;
     private final List<String> argv = new ArrayList<>();
@@ -64,7 +68,7 @@ final class TargetCommand implements Callable<Integer>, Subcommands.Customizer {
         for (DeviceType t : DeviceTypes.all()) {
             String option = "--" + t.name();
             spec.addOption(OptionSpec.builder(option).paramLabel("SPEC").type(String.class)
-                    .description("A " + t.name() + " device: " + t.usage())
+                    .description("A " + t.name() + " device: " + t.usage().replace("%", "%%")) // picocli formats descriptions
                     .setter(new CommandLine.Model.ISetter() {
                         @Override
                         public <T> T set(T value) {

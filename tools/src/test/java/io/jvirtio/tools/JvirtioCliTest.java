@@ -108,6 +108,8 @@ class JvirtioCliTest {
         }
         Result target = run("target", "--help");
         assertFalse(target.all().contains("TargetMain"), target.out);
+        assertEquals("", target.err, "help prints no warnings");
+        assertTrue(target.out.contains("file:PATTERN(%t,%l)"), target.out);
         assertTrue(target.out.contains("--blk SPEC") && target.out.contains("--scsi SPEC") && target.out.contains("ram:SIZE"), target.out);
         assertEquals(help.out, run("--help").out);
     }
@@ -327,6 +329,31 @@ class JvirtioCliTest {
         assertEquals("warn", Logging.level(Logging.verbosity(new String[] {"perf"})));
         assertEquals("debug", Logging.level(Logging.verbosity(new String[] {"perf", "-vv"})));
         assertEquals("debug", Logging.level(Logging.verbosity(new String[] {"-v", "perf", "--verbose"})));
+    }
+
+    /** {@code jvirtio target} in a JVM of its own: it says what it serves on stdout, and logs no INFO lines unless -v. */
+    @Test
+    void theTargetSaysWhatItServesAndLogsQuietly() throws Exception {
+        Path sock = dir.resolve("served.sock");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Jvirtio.class.getName(),
+                "target", "--socket", sock.toString(), "--blk", "ram:1M"));
+        Path errFile = dir.resolve("target.err");
+        Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
+        try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            assertEquals("serving blk0 (blk) on " + sock, out.readLine());
+            assertEquals("stop with Ctrl-C or SIGTERM", out.readLine());
+            try (VirtioBlkDevice blk = VirtioBlkDevice.connectVhostUser("cli", sock,
+                    VirtioBlkOptions.defaults().withQueueSize(16).withMemoryBytes(2L << 20).withHugePages(HugePagePolicy.NEVER))) {
+                assertEquals(1L << 20, blk.blockCount() * blk.blockSize());
+            }
+        } finally {
+            p.destroy(); // SIGTERM: the target closes its devices
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        }
+        String err = Files.readString(errFile);
+        assertFalse(err.contains("[INFO]"), "quiet by default: " + err);
+        assertFalse(Files.exists(sock), "SIGTERM closed the device and removed its socket");
     }
 
     private static String runJvm(String... args) throws Exception {
