@@ -34,12 +34,18 @@ import java.util.concurrent.Callable;
                 + " started for the run. One job (thread and request queue) per bdev per core; several -q depths run one after another.",
         ""},
         footerHeading = "%nNotes:%n",
-        footer = {"WORKLOAD: read, write, randread, randwrite, rw, randrw, verify, unmap, flush, write_zeroes.",
-                "CONFIG: an SPDK JSON config; trtype \"user\" (vhost-user socket) or \"pci\" (a virtio PCI function bound to vfio-pci,"
-                        + " e.g. \"traddr\": \"0000:00:05.0\"; docs/vfio.md).",
-                "Request queues: every job takes one; the LUNs of a virtio-scsi controller share the controller's queues, so a"
-                        + " controller must have (LUNs measured) x (cores) of them: its vq_count (trtype pci: the device's own count).",
-                "Reconnect (SPDK's bdev_nvme terms; --socket/--qsd-*; with --json they are the controller's params in the config)."})
+        footer = {"WORKLOAD: read, write, randread, randwrite, rw, randrw, verify, unmap, flush,",
+                "  write_zeroes.",
+                "CONFIG: an SPDK JSON config; trtype \"user\" (vhost-user socket) or \"pci\" (a",
+                "  virtio PCI function bound to vfio-pci, e.g. traddr 0000:00:05.0; docs/vfio.md).",
+                "Request queues: every job takes one of its controller's; the LUNs of a",
+                "  virtio-scsi controller share them, so a controller needs (LUNs measured) x",
+                "  (cores): its vq_count (trtype pci: the device's own count). Counted before",
+                "  anything runs.",
+                "Reconnect options (SPDK's bdev_nvme terms) apply to --socket/--qsd-*; with",
+                "  --json they are the controller's params in the config.",
+                "Exit status: 0 ok, 1 a device or an I/O failed (the table is printed first),",
+                "  2 a bad command line."})
 final class PerfCommand implements Callable<Integer> {
     private final Cli cli;
 
