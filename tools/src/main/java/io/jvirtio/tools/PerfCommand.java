@@ -37,7 +37,7 @@ import java.util.concurrent.Callable;
         footer = {"WORKLOAD: read, write, randread, randwrite, rw, randrw, verify, unmap, flush,",
                 "  write_zeroes.",
                 "CONFIG: an SPDK JSON config; trtype \"user\" (vhost-user socket) or \"pci\" (a",
-                "  virtio PCI function bound to vfio-pci, e.g. traddr 0000:00:05.0; docs/vfio.md).",
+                "  virtio PCI function bound to vfio-pci; see docs/vfio.md).",
                 "Request queues: every job takes one of its controller's; the LUNs of a",
                 "  virtio-scsi controller share them, so a controller needs (LUNs measured) x",
                 "  (cores): its vq_count (trtype pci: the device's own count). Counted before",
