@@ -108,7 +108,7 @@ bdevperf_iops() { # TYPE QD LOG
   echo "$v"
 }
 jvirtio_iops() { # TYPE QD LOG
-  taskset -c 1 "$repo/jvirtio" perf --json "$work/jvirtio-$1.json" --hugepages require -q "$2" -o 4096 -w randread \
+  taskset -c 1 "$repo/jvirtio" perf --json "$work/jvirtio-$1.json" -q "$2" -o 4096 -w randread \
     -t "$seconds" --output json > "$3" 2> "$3.err" || { cat "$3" "$3.err" >&2; echo "side-by-side.sh: jvirtio perf failed" >&2; exit 1; }
   python3 -c 'import json,sys; print(sum(r["iops"] for r in json.load(open(sys.argv[1]))["results"]))' "$3"
 }

@@ -7,6 +7,9 @@ module io.jvirtio.backend {
     requires transitive io.jvirtio.spec;
     requires org.slf4j;
     requires org.newsclub.net.unix;
+    // RamBlockStore checks a size against the off-heap limit and the machine's memory before allocating
+    requires java.management;
+    requires jdk.management;
 
     exports io.jvirtio.backend;
     exports io.jvirtio.backend.blk;

@@ -1,69 +1,71 @@
 package io.jvirtio.tools;
 
-import io.jvirtio.config.BdevJson;
 import io.jvirtio.config.BdevRegistry;
+import io.jvirtio.config.ConfigException;
 import io.jvirtio.config.LoadOptions;
-import io.jvirtio.config.SaveConfig;
-import io.jvirtio.config.SpdkJson;
 
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.Locale;
 
 /**
- * {@code jvirtio bdevs --json CONFIG} (SPDK's {@code bdev_get_bdevs}) and
- * {@code jvirtio save-config --json CONFIG} (SPDK's {@code save_config}): attach what an SPDK
- * JSON config names (vhost-user sockets, virtio PCI functions), print it back in SPDK's shapes,
- * detach. {@code -c} and {@code --config} are bdevperf's names for {@code --json}.
+ * Loading an SPDK JSON config for a command ({@code bdevs}, {@code save-config}, {@code perf}):
+ * the file must exist, the attach shows a progress line while it lasts (a scan of many LUNs
+ * takes a while), and the library's advice for an unsupported method is given in the command's
+ * terms ({@code --skip-unsupported}).
  */
 final class ConfigCommands {
-    static final String BDEVS_USAGE = "usage: jvirtio bdevs --json|-c CONFIG [-b BDEV] [--skip-unsupported]\n"
-            + "  CONFIG: an SPDK JSON config; trtype \"user\" (vhost-user socket) or \"pci\" (virtio PCI function bound to vfio-pci)\n";
-    static final String SAVE_USAGE = "usage: jvirtio save-config --json|-c CONFIG [--skip-unsupported]\n";
+    /** The library's advice in an unsupported-method error, for an embedding program. */
+    static final String LIBRARY_SKIP_ADVICE = "load with LoadOptions.skippingUnsupportedMethods() to skip such entries with a warning";
+    /** The same advice for a command-line user. */
+    static final String COMMAND_SKIP_ADVICE = "pass --skip-unsupported to skip such entries with a warning";
 
     private ConfigCommands() {
     }
 
-    static int bdevs(String[] argv, PrintStream out) {
-        Args a = Args.parse(argv, List.of("--json", "-b"), List.of("--skip-unsupported"));
-        try (BdevRegistry registry = load(a, BDEVS_USAGE)) {
-            if (a.has("-b")) {
-                String name = a.get("-b", "");
-                if (registry.findBdev(name).isEmpty()) {
-                    throw new Args.UsageException("-b " + name + ": no such bdev (bdevs: " + registry.bdevs().stream()
-                            .map(io.jvirtio.bdev.Bdev::name).toList() + ")");
-                }
-                out.println(SpdkJson.format(BdevJson.bdevGetBdevs(registry, name)));
-            } else {
-                out.println(SpdkJson.format(BdevJson.bdevGetBdevs(registry)));
-            }
-            return 0;
+    /**
+     * Attaches what {@code config} names.
+     *
+     * @param option          how the user gave the file ({@code --json}), for messages
+     * @param skipUnsupported skip methods jvirtio does not have, with a warning
+     * @param progress        where the progress line goes
+     */
+    static BdevRegistry load(Path config, boolean skipUnsupported, Progress progress) throws InterruptedException {
+        if (config == null) {
+            throw new UserError("--json CONFIG (or -c CONFIG) is required");
         }
-    }
-
-    static int saveConfig(String[] argv, PrintStream out) {
-        Args a = Args.parse(argv, List.of("--json"), List.of("--skip-unsupported"));
-        try (BdevRegistry registry = load(a, SAVE_USAGE)) {
-            out.println(SpdkJson.format(SaveConfig.saveConfig(registry)));
-            return 0;
-        }
-    }
-
-    private static BdevRegistry load(Args a, String usage) {
-        if (!a.has("--json")) {
-            throw new Args.UsageException("--json CONFIG (or -c CONFIG) is required\n" + usage);
-        }
-        Path config = Path.of(a.get("--json", ""));
         if (!Files.isRegularFile(config)) {
-            throw new Args.UsageException("--json " + config + ": no such file");
+            throw new UserError("--json " + config + ": no such file");
         }
         BdevRegistry registry = new BdevRegistry();
+        long t0 = System.nanoTime();
+        Thread ticker = Thread.ofPlatform().daemon().name("jvirtio-attach-progress").start(() -> {
+            try {
+                while (true) {
+                    Thread.sleep(250);
+                    progress.update(String.format(Locale.ROOT, "attaching the controllers of %s ... %.1f s", config.getFileName(),
+                            (System.nanoTime() - t0) / 1e9));
+                }
+            } catch (InterruptedException e) {
+                // attached
+            }
+        });
         try {
-            registry.load(config, a.has("--skip-unsupported") ? LoadOptions.skippingUnsupportedMethods() : LoadOptions.defaults());
+            registry.load(config, skipUnsupported ? LoadOptions.skippingUnsupportedMethods() : LoadOptions.defaults());
+        } catch (ConfigException e) {
+            registry.close();
+            String m = e.getMessage();
+            if (m != null && m.contains(LIBRARY_SKIP_ADVICE)) {
+                throw new IllegalStateException(m.replace(LIBRARY_SKIP_ADVICE, COMMAND_SKIP_ADVICE), e);
+            }
+            throw e;
         } catch (RuntimeException e) {
             registry.close();
             throw e;
+        } finally {
+            ticker.interrupt();
+            ticker.join();
+            progress.done();
         }
         return registry;
     }

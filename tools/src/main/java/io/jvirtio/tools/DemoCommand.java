@@ -6,11 +6,14 @@ import io.jvirtio.blk.VirtioBlkChannel;
 import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
 import io.jvirtio.testkit.QemuStorageDaemon;
+import io.jvirtio.tools.perf.JobRunner;
 import io.jvirtio.tools.perf.PerfJob;
 import io.jvirtio.tools.perf.PerfReport;
 import io.jvirtio.tools.perf.PerfResult;
 import io.jvirtio.tools.perf.ProcessCpu;
 import io.jvirtio.tools.perf.Workload;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -26,6 +29,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -36,19 +40,36 @@ import java.util.concurrent.Future;
  * the host byte for byte, zeroes and discards a range, measures a few seconds of random reads, and
  * prints what it did. Without {@code --qsd}, {@link EmbeddedDemo} runs on the Java target instead.
  */
-final class DemoCommand {
+@Command(name = "demo", description = {
+        "Run the Java vhost-user target in this process (a RAM virtio-blk device and a virtio-scsi controller with 2 LUNs),"
+                + " attach it through an SPDK JSON config, verify every bdev, measure random reads, print bdev_get_bdevs and save_config.",
+        "With --qsd: the same checks against qemu-storage-daemon exporting a temporary file, verified against the file on the host."})
+final class DemoCommand implements Callable<Integer> {
     private static final long IMAGE_BYTES = 64L << 20;
     private static final int QUEUES = 2;
 
-    private DemoCommand() {
+    private final Cli cli;
+
+    @Option(names = "-t", paramLabel = "SECONDS", description = "How long to measure random reads, at least 1 (default: 5, with --qsd 3).")
+    Long seconds;
+
+    @Option(names = "--qsd", description = "Use qemu-storage-daemon (installed with apt-get when missing and run as root).")
+    boolean qsd;
+
+    DemoCommand(Cli cli) {
+        this.cli = cli;
     }
 
-    static int run(String[] argv, PrintStream out) throws Exception {
-        Args a = Args.parse(argv, List.of("-t"), List.of("--qsd"));
-        if (!a.has("--qsd")) {
-            return EmbeddedDemo.run(a.getLong("-t", 5), out);
+    @Override
+    public Integer call() throws Exception {
+        long t = seconds != null ? seconds : qsd ? 3 : 5;
+        if (t < 1) {
+            throw new UserError("-t " + t + ": measure for at least 1 second");
         }
-        long seconds = a.getLong("-t", 3);
+        return qsd ? runQsd(t, cli.out()) : EmbeddedDemo.run(t, cli);
+    }
+
+    private int runQsd(long seconds, PrintStream out) throws Exception {
         QsdInstaller.ensureInstalled(out);
         Path dir = Files.createTempDirectory("jvirtio-demo-");
         Path image = dir.resolve("disk.img");
@@ -173,11 +194,18 @@ final class DemoCommand {
         out.printf(Locale.ROOT, "write-zeroes and discard of %d KiB each at %d: the host file reads zeros there%n", len >> 10, off);
     }
 
-    private static void measure(VirtioBlkDevice blk, long qsdPid, long seconds, PrintStream out) {
+    private void measure(VirtioBlkDevice blk, long qsdPid, long seconds, PrintStream out) throws InterruptedException {
         out.printf(Locale.ROOT, "4 KiB random reads at queue depth 32 for %d s:%n", seconds);
         long jvm0 = ProcessCpu.nanos(ProcessCpu.self());
         long tgt0 = ProcessCpu.nanos(qsdPid);
-        PerfResult r = new PerfJob(blk, Workload.RANDREAD, 32, 4096, 100, seconds * 1_000_000_000L, 7).run(out::println);
+        Progress progress = cli.progress(out);
+        JobRunner.Outcome o = JobRunner.run(List.of(new PerfJob(blk, Workload.RANDREAD, 32, 4096, 100, seconds * 1_000_000_000L, 7)),
+                progress::event, progress::update);
+        progress.done();
+        if (o.anyFailed()) {
+            throw new IllegalStateException(String.join("; ", o.failureLines()));
+        }
+        PerfResult r = o.results().getFirst();
         PerfReport.Run run = new PerfReport.Run(r, ProcessCpu.nanos(ProcessCpu.self()) - jvm0, ProcessCpu.nanos(qsdPid) - tgt0);
         out.print(PerfReport.table(List.of(run)));
     }

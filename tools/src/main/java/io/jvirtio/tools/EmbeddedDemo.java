@@ -11,6 +11,7 @@ import io.jvirtio.backend.scsi.ScsiLun;
 import io.jvirtio.backend.scsi.ScsiModelOptions;
 import io.jvirtio.backend.scsi.VirtioScsiModel;
 import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.tools.perf.JobRunner;
 import io.jvirtio.tools.perf.PerfJob;
 import io.jvirtio.tools.perf.PerfReport;
 import io.jvirtio.tools.perf.PerfResult;
@@ -36,7 +37,8 @@ final class EmbeddedDemo {
     private EmbeddedDemo() {
     }
 
-    static int run(long seconds, PrintStream out) throws Exception {
+    static int run(long seconds, Cli cli) throws Exception {
+        PrintStream out = cli.out();
         Path dir = Files.createTempDirectory("jvirtio-demo-");
         Path blkSock = dir.resolve("vhost.blk0");
         Path scsiSock = dir.resolve("vhost.scsi0");
@@ -80,7 +82,7 @@ final class EmbeddedDemo {
                             b.supportedIoTypes());
                 }
                 out.println();
-                List<PerfReport.Run> verify = measure(registry.bdevs(), Workload.VERIFY, 8, 1, out, false);
+                List<PerfReport.Run> verify = measure(registry.bdevs(), Workload.VERIFY, 8, 1, cli);
                 out.print(PerfReport.table(verify));
                 long miscompares = verify.stream().mapToLong(r -> r.result().miscompares() + r.result().errors()).sum();
                 if (miscompares > 0) {
@@ -88,7 +90,7 @@ final class EmbeddedDemo {
                 }
                 out.println("verify: every block read back as written, on every bdev");
                 out.println();
-                out.print(PerfReport.table(measure(registry.bdevs(), Workload.RANDREAD, 32, seconds, out, true)));
+                out.print(PerfReport.table(measure(registry.bdevs(), Workload.RANDREAD, 32, seconds, cli)));
                 out.println();
                 out.println("bdev_get_bdevs:");
                 out.println(SpdkJson.format(BdevJson.bdevGetBdevs(registry)));
@@ -105,37 +107,30 @@ final class EmbeddedDemo {
         return 0;
     }
 
-    /** One job per bdev, all at once, each on its own thread and request queue. */
-    private static List<PerfReport.Run> measure(List<Bdev> bdevs, Workload w, int depth, long seconds, PrintStream out,
-                                                boolean progress) throws Exception {
+    /**
+     * One job per bdev, all at once, each on its own thread and request queue; the progress line
+     * covers all of them. A job that fails does not hide the others: the table of those that ran
+     * is printed, then the failure.
+     */
+    private static List<PerfReport.Run> measure(List<Bdev> bdevs, Workload w, int depth, long seconds, Cli cli) throws Exception {
+        PrintStream out = cli.out();
         out.printf(Locale.ROOT, "%s -q %d -o 4096 for %d s on %d bdevs%n", w.spdkName(), depth, seconds, bdevs.size());
-        List<Thread> threads = new ArrayList<>();
-        PerfResult[] results = new PerfResult[bdevs.size()];
-        RuntimeException[] failures = new RuntimeException[bdevs.size()];
-        long cpu0 = ProcessCpu.nanos(ProcessCpu.self());
+        List<PerfJob> jobs = new ArrayList<>();
         for (int i = 0; i < bdevs.size(); i++) {
-            int idx = i;
-            PerfJob job = new PerfJob(bdevs.get(i), w, depth, 4096, 100, seconds * 1_000_000_000L, 7 + i);
-            Thread t = new Thread(() -> {
-                try {
-                    results[idx] = job.run(progress && idx == 0 ? out::println : null);
-                } catch (RuntimeException e) {
-                    failures[idx] = e;
-                }
-            }, "demo-" + bdevs.get(i).name());
-            threads.add(t);
-            t.start();
+            jobs.add(new PerfJob(bdevs.get(i), w, depth, 4096, 100, seconds * 1_000_000_000L, 7 + i));
         }
-        for (Thread t : threads) {
-            t.join();
-        }
+        long cpu0 = ProcessCpu.nanos(ProcessCpu.self());
+        Progress progress = cli.progress(out);
+        JobRunner.Outcome o = JobRunner.run(jobs, progress::event, progress::update);
+        progress.done();
         long cpu = ProcessCpu.nanos(ProcessCpu.self()) - cpu0;
         List<PerfReport.Run> runs = new ArrayList<>();
-        for (int i = 0; i < results.length; i++) {
-            if (failures[i] != null) {
-                throw failures[i];
-            }
-            runs.add(new PerfReport.Run(results[i], cpu, -1)); // the target runs in this JVM: its CPU is in jvm_cpu
+        for (PerfResult r : o.mergedByBdev()) {
+            runs.add(new PerfReport.Run(r, cpu, -1)); // the target runs in this JVM: its CPU is in the jvm figure
+        }
+        if (o.anyFailed()) {
+            out.print(PerfReport.table(runs));
+            throw new IllegalStateException(String.join("; ", o.failureLines()));
         }
         return runs;
     }

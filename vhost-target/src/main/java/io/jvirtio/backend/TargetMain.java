@@ -54,17 +54,34 @@ public final class TargetMain {
      * @return the exit status: 0 after serving, 1 when a device cannot start, 2 on a usage error
      */
     public static int run(String[] args, PrintStream out, PrintStream err) throws InterruptedException {
+        return run("TargetMain", args, out, err);
+    }
+
+    /**
+     * {@link #run(String[], PrintStream, PrintStream)} for a program of another name (the
+     * {@code jvirtio target} command): the usage and the errors name {@code program}, and a usage
+     * error points at {@code program --help} instead of printing the whole usage.
+     *
+     * @param program how the user invoked the target, e.g. {@code jvirtio target}
+     */
+    public static int run(String program, String[] args, PrintStream out, PrintStream err) throws InterruptedException {
+        boolean own = program.equals("TargetMain");
         List<Entry> entries;
         try {
             entries = parse(args);
         } catch (UsageException e) {
-            err.println("error: " + e.getMessage());
-            usage(err);
+            if (own) {
+                err.println("error: " + e.getMessage());
+                usage(err, program);
+            } else {
+                err.println(program + ": " + e.getMessage());
+                err.println("see '" + program + " --help'");
+            }
             return 2;
         }
         if (entries.isEmpty()) {
-            usage(out);
-            return 0;
+            usage(out, program);
+            return own ? 0 : 2;
         }
         TargetServer server = new TargetServer();
         try {
@@ -72,11 +89,16 @@ public final class TargetMain {
                 server.start(builder(e));
             }
         } catch (RuntimeException ex) {
-            err.println("error: " + ex.getMessage());
+            err.println((own ? "error" : program) + ": " + ex.getMessage());
             // nothing stays half-started: the devices that did start stop and remove their sockets
             server.close();
             return ex instanceof IllegalArgumentException ? 2 : 1;
         }
+        for (Entry e : entries) {
+            out.println("serving " + e.name() + " (" + e.type() + ") " + (e.client() ? "connected to " : "on ") + e.socket());
+        }
+        out.println("stop with Ctrl-C or SIGTERM");
+        out.flush();
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jvirtio-target-shutdown"));
         server.awaitClose();
         return 0;
@@ -242,12 +264,12 @@ public final class TargetMain {
         return String.join(", ", names);
     }
 
-    static void usage(PrintStream out) {
-        out.println("usage: TargetMain (--socket PATH | --connect PATH) [--name NAME] --TYPE SPEC [...more devices]");
+    static void usage(PrintStream out, String program) {
+        out.println("usage: " + program + " (--socket PATH | --connect PATH) [--name NAME] --TYPE SPEC [...more devices]");
         for (DeviceType t : DeviceTypes.all()) {
             out.println("  --" + t.name() + " " + t.usage());
         }
         out.println("  transport options in any SPEC: qsize=N, poll, memslots=N, proto-off=NAME+NAME, features-off=NAME+NAME");
-        out.println("example: TargetMain --socket /tmp/blk0.sock --blk ram:64M,bs=4096,queues=2 --socket /tmp/blk1.sock --blk file:/var/disk.img");
+        out.println("example: " + program + " --socket /tmp/blk0.sock --blk ram:64M,bs=4096,queues=2 --socket /tmp/blk1.sock --blk file:/var/disk.img");
     }
 }

@@ -8,6 +8,8 @@ import io.jvirtio.spec.VirtioException;
 import org.HdrHistogram.Histogram;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.SplittableRandom;
@@ -22,7 +24,18 @@ import java.util.function.Consumer;
 public final class PerfJob implements IoCallback {
     /** Latencies beyond this are clamped: 10 s. */
     private static final long MAX_TRACKED_NANOS = TimeUnit.SECONDS.toNanos(10);
-    private static final long PROGRESS_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final VarHandle LIVE_IOS;
+    private static final VarHandle LIVE_BYTES;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            LIVE_IOS = l.findVarHandle(PerfJob.class, "liveIos", long.class);
+            LIVE_BYTES = l.findVarHandle(PerfJob.class, "liveBytes", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     /** How long in-flight I/O may take to come back once the measured time is over. */
     private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
 
@@ -49,8 +62,13 @@ public final class PerfJob implements IoCallback {
     private VirtioException firstError;
     /** slots whose next I/O the channel refused (the device is gone): they stay idle */
     private int idleSlots;
-    private Consumer<String> progress;
+    private Consumer<String> events;
     private long t0;
+    /** {@link #ios} and {@link #bytes} as other threads may read them (opaque stores once per poll round) */
+    @SuppressWarnings("unused")
+    private long liveIos;
+    @SuppressWarnings("unused")
+    private long liveBytes;
 
     private static final class Slot {
         int index;
@@ -118,10 +136,10 @@ public final class PerfJob implements IoCallback {
     /**
      * Runs the job on the calling thread.
      *
-     * @param progress called about once a second with a progress line, or null
+     * @param events called with the job's first error as it happens (a line naming the bdev), or null
      * @return the measurement
      */
-    public PerfResult run(Consumer<String> progress) {
+    public PerfResult run(Consumer<String> events) {
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         channel = bdev.openChannel();
         slots = new Slot[queueDepth];
@@ -135,27 +153,20 @@ public final class PerfJob implements IoCallback {
                     slots[i].readBack = bdev.allocateBuffer(ioSize, 4096);
                 }
             }
-            this.progress = progress;
+            this.events = events;
             long cpu0 = threads.getCurrentThreadCpuTime();
             t0 = System.nanoTime();
             long end = t0 + durationNanos;
-            long nextProgress = t0 + PROGRESS_NANOS;
-            long lastIos = 0;
             for (Slot s : slots) {
                 submit(s);
             }
             while (true) {
                 channel.poll();
+                LIVE_IOS.setOpaque(this, ios);
+                LIVE_BYTES.setOpaque(this, bytes);
                 long now = System.nanoTime();
                 if (now - end >= 0 || idleSlots == queueDepth) {
                     break; // time is up, or the device refuses every further I/O: what was measured stands
-                }
-                if (progress != null && now - nextProgress >= 0) {
-                    double secs = (now - t0) / 1e9;
-                    progress.accept(String.format("%6.1f s  %s: %,10.0f IOPS  %,8.2f MiB/s  (last second: %,.0f IOPS)",
-                            secs, bdev.name(), ios / secs, bytes / secs / (1 << 20), (double) (ios - lastIos)));
-                    lastIos = ios;
-                    nextProgress += PROGRESS_NANOS;
                 }
             }
             long elapsed = System.nanoTime() - t0;
@@ -188,6 +199,21 @@ public final class PerfJob implements IoCallback {
         }
     }
 
+    /** @return the bdev this job measures */
+    public Bdev bdev() {
+        return bdev;
+    }
+
+    /** @return I/Os completed so far in the measured phase; safe to read from any thread while the job runs */
+    public long liveIos() {
+        return (long) LIVE_IOS.getOpaque(this);
+    }
+
+    /** @return bytes moved so far in the measured phase; safe to read from any thread while the job runs */
+    public long liveBytes() {
+        return (long) LIVE_BYTES.getOpaque(this);
+    }
+
     private static void fillPattern(MemorySegment buffer, long seed) {
         for (long off = 0; off + 8 <= buffer.byteSize(); off += 8) {
             buffer.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, off, off * 31 + seed);
@@ -207,8 +233,8 @@ public final class PerfJob implements IoCallback {
     private void noteError(VirtioException e) {
         if (firstError == null) {
             firstError = e;
-            if (progress != null) {
-                progress.accept(String.format("%6.1f s  %s: %s", (System.nanoTime() - t0) / 1e9, bdev.name(), e.getMessage()));
+            if (events != null) {
+                events.accept(String.format("%6.1f s  %s: %s", (System.nanoTime() - t0) / 1e9, bdev.name(), e.getMessage()));
             }
         }
     }

@@ -57,7 +57,12 @@ public final class BlkDeviceType implements DeviceType {
                     throw new IllegalArgumentException("blk device spec " + text + ": ram needs a size (ram:64M)");
                 }
                 spec.checkAllTaken("blk");
-                yield new RamBlockStore(DeviceSpec.parseSize(spec.argument(), "blk device spec " + text), ro);
+                long bytes = DeviceSpec.parseSize(spec.argument(), "blk device spec " + text);
+                try {
+                    yield new RamBlockStore(bytes, ro);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("blk device spec " + text + ": " + e.getMessage(), e);
+                }
             }
             case "file" -> {
                 if (spec.argument() == null || spec.argument().isEmpty()) {
@@ -85,7 +90,7 @@ public final class BlkDeviceType implements DeviceType {
         try (RandomAccessFile f = new RandomAccessFile(path.toFile(), "rw")) {
             f.setLength(size);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + path + " of " + size + " bytes: " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot create " + path + " of " + size + " bytes: " + FileBlockStore.reason(e), e);
         }
     }
 }

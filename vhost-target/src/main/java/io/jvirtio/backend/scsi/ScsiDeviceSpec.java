@@ -152,7 +152,7 @@ public record ScsiDeviceSpec(String storage, long sizeBytes, String filePattern,
             try (RandomAccessFile raf = new RandomAccessFile(p.toFile(), "rw")) {
                 raf.setLength(sizeBytes);
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot create " + p + " of " + sizeBytes + " bytes: " + e.getMessage(), e);
+                throw new UncheckedIOException("cannot create " + p + " of " + sizeBytes + " bytes: " + FileBlockStore.reason(e), e);
             }
         }
         return new FileBlockStore(p, readOnly);

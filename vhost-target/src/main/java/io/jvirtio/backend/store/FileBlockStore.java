@@ -35,12 +35,26 @@ public final class FileBlockStore implements BlockStore {
                     : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
             this.size = channel.size();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot open store file " + path + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot open store file " + path + ": " + reason(e), e);
         }
         if (size <= 0) {
             close();
             throw new IllegalArgumentException("store file " + path + " is empty: set its size first (truncate -s SIZE)");
         }
+    }
+
+    /** @return why an open failed, in words ({@link IOException#getMessage()} of a missing file is just its path) */
+    public static String reason(IOException e) {
+        if (e instanceof java.nio.file.NoSuchFileException) {
+            return "no such file";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return e.getMessage();
     }
 
     /** @return the file */
