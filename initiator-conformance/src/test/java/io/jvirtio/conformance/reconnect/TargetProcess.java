@@ -51,6 +51,9 @@ final class TargetProcess implements AutoCloseable {
         // a restarted target's downtime is mostly JVM start-up: C1 only and the serial GC shorten it
         cmd.add("-XX:TieredStopAtLevel=1");
         cmd.add("-XX:+UseSerialGC");
+        // the tests read the target's INFO lines (inflight resubmits); the tools jar on this class path
+        // makes slf4j-simple quiet by default
+        cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=info");
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add("io.jvirtio.backend.TargetMain");
