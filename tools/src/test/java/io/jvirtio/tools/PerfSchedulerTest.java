@@ -129,18 +129,49 @@ class PerfSchedulerTest {
         assertTrue(everyCore.err.contains("bdev BlkA runs on 2 cores (cores 0,1) but has only 1 request queue(s)"), everyCore.err);
     }
 
+    /** perf --jfr: the recording holds the attach, the detach and the measured bdev's statistics. */
+    @Test
+    void perfJfrRecordsAttachDetachAndTheBdevsStatistics() throws Exception {
+        VhostUserTarget a = blkTarget("blkA");
+        Path c = config(blkEntry("BlkA", a.socketPath()));
+        Path jfr = dir.resolve("run.jfr");
+        Result r = run("perf", "--json", c.toString(), "-q", "4", "-t", "3", "--jfr", jfr.toString());
+        assertEquals(0, r.status, r.all());
+        assertTrue(r.out.contains("JFR recording written to " + jfr), r.out);
+        List<jdk.jfr.consumer.RecordedEvent> events = jdk.jfr.consumer.RecordingFile.readAllEvents(jfr);
+        assertTrue(events.stream().anyMatch(e -> e.getEventType().getName().equals("io.jvirtio.Attach")
+                && "BlkA".equals(e.getString("name"))), "an Attach event of BlkA");
+        assertTrue(events.stream().anyMatch(e -> e.getEventType().getName().equals("io.jvirtio.Detach")
+                && "BlkA".equals(e.getString("name"))), "a Detach event of BlkA");
+        long readOps = events.stream().filter(e -> e.getEventType().getName().equals("io.jvirtio.BdevStatistics")
+                && "BlkA".equals(e.getString("bdev"))).mapToLong(e -> e.getLong("readOps")).max().orElse(-1);
+        assertTrue(readOps > 0, "BdevStatistics of BlkA with its reads: " + readOps);
+
+        Result noDir = run("perf", "--json", c.toString(), "-t", "1", "--jfr", dir.resolve("no/such/run.jfr").toString());
+        assertEquals(2, noDir.status, noDir.all());
+        assertTrue(noDir.err.contains("--jfr") && noDir.err.contains("no such directory"), noDir.err);
+    }
+
     @Test
     void aJobWhoseTargetIsKilledDoesNotHideTheOthersRow() throws Exception {
         VhostUserTarget a = blkTarget("blkA");
         VhostUserTarget b = blkTarget("blkB");
         Path c = config(blkEntry("BlkA", a.socketPath()) + "," + blkEntry("BlkB", b.socketPath()));
-        CompletableFuture<Result> perf = CompletableFuture.supplyAsync(() -> run("perf", "--json", c.toString(), "-m", "0x3", "-q", "4",
-                "-t", "3"));
-        Thread.sleep(1500);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CompletableFuture<Integer> perf = CompletableFuture.supplyAsync(() -> Jvirtio.run(new String[] {"perf", "--json", c.toString(), "-m",
+                "0x3", "-q", "4", "-t", "4"}, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8)));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!out.toString(StandardCharsets.UTF_8).contains("running") && System.nanoTime() < deadline && !perf.isDone()) {
+            Thread.sleep(10);
+        }
+        Thread.sleep(1000); // a second into the measured phase
         b.close();
-        Result r = perf.get(60, TimeUnit.SECONDS);
+        int status = perf.get(60, TimeUnit.SECONDS);
+        Result r = new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         assertEquals(1, r.status, r.all());
-        assertTrue(iops(r.out, "BlkA") > 0, "the surviving bdev's row: " + r.out);
-        assertTrue(r.err.contains("BlkB"), "the killed one's error is named after the table: " + r.err);
+        assertTrue(iops(r.out, "BlkA") > 0, "the surviving bdev's row: " + r.all());
+        assertTrue(r.err.contains("BlkB"), "the killed one's error is named after the table: " + r.all());
+        System.out.println("perf with a killed target:\n" + r.all());
     }
 }

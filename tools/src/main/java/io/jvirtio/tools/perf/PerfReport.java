@@ -32,7 +32,7 @@ public final class PerfReport {
                     || runs.get(i + 1).jvmCpuNanos != run.jvmCpuNanos;
             if (lastOfRun && i > groupStart) {
                 List<PerfResult> group = runs.subList(groupStart, i + 1).stream().map(Run::result).toList();
-                row(sb, "Total", PerfResult.merge(group));
+                row(sb, "Total", PerfResult.total(group));
             }
             if (lastOfRun) {
                 groupStart = i + 1;
