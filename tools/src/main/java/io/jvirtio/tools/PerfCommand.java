@@ -47,7 +47,7 @@ import java.util.concurrent.Callable;
                 "Request queues: a core's jobs on the LUNs of one controller share one of its",
                 "  request queues, so a controller needs one per core its bdevs run on: its",
                 "  vq_count (trtype pci: the device's own count). Counted before anything runs.",
-                "cpu%: the CPU time of the core thread, shared out among its jobs by their",
+                "cpu%%: the CPU time of the core thread, shared out among its jobs by their",
                 "  share of the completions; a Total row sums a depth's rows.",
                 "Reconnect options (SPDK's bdev_nvme terms) apply to --socket/--qsd-*; with",
                 "  --json they are the controller's params in the config.",

@@ -99,7 +99,7 @@ class JvirtioCliTest {
     void helpIsOnEveryCommandAndHelpCmdIsTheSameAsCmdHelp() {
         Result help = run("help");
         assertEquals(0, help.status, help.all());
-        for (String c : List.of("demo", "perf", "bdevs", "save-config", "target", "generate-completion", "help")) {
+        for (String c : List.of("demo", "perf", "bdevs", "save-config", "target", "serve", "iostat", "generate-completion", "help")) {
             assertTrue(help.out.contains("  " + c + " "), c + " listed: " + help.out);
             Result h = run(c, "--help");
             assertEquals(0, h.status, c + " --help: " + h.all());
