@@ -28,8 +28,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Without python3 or rpc.py the calling test is skipped with the reason, or fails when
  * {@code JVIRTIO_REQUIRE_RPCPY=1} or {@code JVIRTIO_REQUIRE_CONTAINERS=1} (CI, {@code .ci/run}).
+ * Public, in json-config's test-jar, for tools' {@code jvirtio serve} tests.
  */
-final class SpdkRpcPy {
+public final class SpdkRpcPy {
     /** Makes a missing rpc.py or python3 a failure instead of a skip. */
     static final String REQUIRE_ENV = "JVIRTIO_REQUIRE_RPCPY";
     static final String BUNDLE_NAME = "spdk-v26.01.tar.xz";
@@ -38,7 +39,7 @@ final class SpdkRpcPy {
     private static final long TIMEOUT_SECONDS = 60;
 
     /** What one rpc.py run printed. */
-    record Result(int exitCode, String stdout, String stderr) {
+    public record Result(int exitCode, String stdout, String stderr) {
         @Override
         public String toString() {
             return "exit " + exitCode + "\nstdout:\n" + stdout + "\nstderr:\n" + stderr;
@@ -55,7 +56,7 @@ final class SpdkRpcPy {
     }
 
     /** @return rpc.py ready to run, or skips / fails the calling test */
-    static SpdkRpcPy assumeAvailable() {
+    public static SpdkRpcPy assumeAvailable() {
         List<String> missing = new ArrayList<>();
         if (!pythonWorks()) {
             missing.add("python3 with its standard library (json, ctypes, shlex, argparse): apt-get install python3");
@@ -82,12 +83,12 @@ final class SpdkRpcPy {
     }
 
     /** @return the rpc.py path */
-    Path path() {
+    public Path path() {
         return rpcPy;
     }
 
     /** Runs {@code python3 rpc.py -s SOCKET ARGS...}. */
-    Result run(Path socket, String... args) {
+    public Result run(Path socket, String... args) {
         List<String> cmd = new ArrayList<>(List.of(PYTHON, rpcPy.toString(), "-s", socket.toString()));
         cmd.addAll(List.of(args));
         return exec(cmd);

@@ -21,8 +21,9 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
- * {@code jvirtio perf}: bdevperf's measurement. One job per bdev per core, each on its own thread
- * and request queue; the bdevs come from an SPDK JSON config ({@code --json} / {@code -c}: vhost-user
+ * {@code jvirtio perf}: bdevperf's measurement. One thread per core of the mask drives every job
+ * placed on it ({@link CoreLayout}, {@link JobRunner}); a core's jobs on one controller share one
+ * request queue; the bdevs come from an SPDK JSON config ({@code --json} / {@code -c}: vhost-user
  * sockets or virtio PCI functions bound to vfio-pci), a vhost-user-blk socket, or a qemu-storage-daemon
  * started for the run. Several queue depths ({@code -q 1,32}) run one after the other on the same
  * attachment. Every option is checked, and the request queues each controller must give are
@@ -31,17 +32,23 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "perf", sortOptions = false, description = {
         "bdevperf-like measurement of the bdevs an SPDK JSON config attaches, a vhost-user-blk socket, or a qemu-storage-daemon"
-                + " started for the run. One job (thread and request queue) per bdev per core; several -q depths run one after another.",
+                + " started for the run. One polling thread per core of the mask drives the jobs placed on it; several -q depths run"
+                + " one after another.",
         ""},
         footerHeading = "%nNotes:%n",
         footer = {"WORKLOAD: read, write, randread, randwrite, rw, randrw, verify, unmap, flush,",
                 "  write_zeroes.",
                 "CONFIG: an SPDK JSON config; trtype \"user\" (vhost-user socket) or \"pci\" (a",
                 "  virtio PCI function bound to vfio-pci; see docs/vfio.md).",
-                "Request queues: every job takes one of its controller's; the LUNs of a",
-                "  virtio-scsi controller share them, so a controller needs (LUNs measured) x",
-                "  (cores): its vq_count (trtype pci: the device's own count). Counted before",
-                "  anything runs.",
+                "Cores: as SPDK's reactors, one thread per core of the mask polls all the jobs",
+                "  placed on it, round-robin, never sleeping. Bdevs are dealt round-robin over",
+                "  the cores (bdev 0 on the first core, ...); -C puts every bdev on every core.",
+                "  (Threads are not pinned to CPUs; the mask names them.)",
+                "Request queues: a core's jobs on the LUNs of one controller share one of its",
+                "  request queues, so a controller needs one per core its bdevs run on: its",
+                "  vq_count (trtype pci: the device's own count). Counted before anything runs.",
+                "cpu%%: the CPU time of the core thread, shared out among its jobs by their",
+                "  share of the completions; a Total row sums a depth's rows.",
                 "Reconnect options (SPDK's bdev_nvme terms) apply to --socket/--qsd-*; with",
                 "  --json they are the controller's params in the config.",
                 "Exit status: 0 ok, 1 a device or an I/O failed (the table is printed first),",
@@ -73,10 +80,15 @@ final class PerfCommand implements Callable<Integer> {
     String mix;
     @Option(names = "-t", paramLabel = "SECONDS", description = "How long each depth runs, at least 1 (default: 5).")
     String seconds;
-    @Option(names = "-m", paramLabel = "CORE_MASK", description = "SPDK's core mask: one job per set bit on each bdev (e.g. 0x3).")
+    @Option(names = "-m", paramLabel = "CORE_MASK", description = "SPDK's core mask (e.g. 0x3): one polling thread per set bit (default: 0x1).")
     String coreMask;
-    @Option(names = "--cores", paramLabel = "N", description = "N jobs (cores) on each bdev (default: 1).")
+    @Option(names = "--cores", paramLabel = "N", description = "Cores 0..N-1, as -m with N bits (default: 1).")
     String cores;
+    @Option(names = "-C", description = "A job for every bdev on every core (bdevperf's -C); default: bdevs dealt round-robin over the cores.")
+    boolean everyCore;
+    @Option(names = "--jfr", paramLabel = "FILE", description = "Record the run (attach to detach) with JDK Flight Recorder into FILE: the JDK's default"
+            + " settings and every io.jvirtio event.")
+    Path jfr;
     @Option(names = "--vq-size", paramLabel = "N", description = "With --socket/--qsd-*: ring size, a power of two from 4 to 32768 (default: 256, or more for deep -q).")
     String vqSize;
     @Option(names = "--hugepages", paramLabel = "auto|require|never", description = "With --socket/--qsd-*: shared memory from huge pages (default: auto).")
@@ -97,6 +109,18 @@ final class PerfCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PerfSettings s = PerfSettings.check(this);
+        PerfJfr recording = PerfJfr.startOrNull(s.jfr());
+        try {
+            return measure(s);
+        } finally {
+            if (recording != null) {
+                recording.close();
+                (s.json() ? cli.err() : cli.out()).println("JFR recording written to " + s.jfr());
+            }
+        }
+    }
+
+    private int measure(PerfSettings s) throws Exception {
         PrintStream out = cli.out();
         PrintStream err = cli.err();
         PrintStream lines = s.json() ? err : out;
@@ -110,21 +134,23 @@ final class PerfCommand implements Callable<Integer> {
                 lines.printf(Locale.ROOT, "bdev %s: %d blocks of %d bytes, %d channel(s)%n", b.name(), b.blockCount(), b.blockSize(),
                         b.maxChannels());
             }
-            QueueNeeds.check(bdevs, s);
+            CoreLayout layout = CoreLayout.of(bdevs.list(), s.cores(), s.everyCore());
+            QueueNeeds.check(bdevs.list(), layout);
+            lines.println("cores: " + layout.describe());
             // every job of every depth is built (and its -o/-q checked against each bdev) before the first runs
             List<List<PerfJob>> plan = new ArrayList<>();
             for (int depth : s.depths()) {
-                plan.add(jobs(bdevs.list(), s, depth));
+                plan.add(jobs(layout, s, depth));
             }
             List<PerfReport.Run> runs = new ArrayList<>();
             List<String> failures = new ArrayList<>();
             for (int i = 0; i < plan.size(); i++) {
                 int depth = s.depths().get(i);
                 lines.printf(Locale.ROOT, "running %s -q %d -o %d for %d s on %d core(s)%n", s.workload().spdkName(), depth, s.ioSize(),
-                        s.seconds(), s.cores());
+                        s.seconds(), s.cores().size());
                 long jvm0 = ProcessCpu.nanos(ProcessCpu.self());
                 long tgt0 = bdevs.targetPid() > 0 ? ProcessCpu.nanos(bdevs.targetPid()) : -1;
-                JobRunner.Outcome o = JobRunner.run(plan.get(i), progress::event, progress::update);
+                JobRunner.Outcome o = JobRunner.run(plan.get(i), layout.coreOfEachJob(), progress::event, progress::update);
                 progress.done();
                 long jvm = ProcessCpu.nanos(ProcessCpu.self()) - jvm0;
                 long tgt = tgt0 >= 0 ? ProcessCpu.nanos(bdevs.targetPid()) - tgt0 : -1;
@@ -148,13 +174,12 @@ final class PerfCommand implements Callable<Integer> {
         }
     }
 
-    private static List<PerfJob> jobs(List<Bdev> bdevs, PerfSettings s, int depth) {
+    private static List<PerfJob> jobs(CoreLayout layout, PerfSettings s, int depth) {
         List<PerfJob> jobs = new ArrayList<>();
         int seed = 0;
-        for (Bdev b : bdevs) {
-            for (int c = 0; c < s.cores(); c++) {
-                jobs.add(new PerfJob(b, s.workload(), depth, s.ioSize(), s.mix(), s.seconds() * 1_000_000_000L, 42 + seed++, c, s.cores()));
-            }
+        for (CoreLayout.Placement p : layout.placements()) {
+            jobs.add(new PerfJob(p.bdev(), s.workload(), depth, s.ioSize(), s.mix(), s.seconds() * 1_000_000_000L, 42 + seed++, p.index(),
+                    p.ofBdev()));
         }
         return jobs;
     }

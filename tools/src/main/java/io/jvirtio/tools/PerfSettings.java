@@ -25,15 +25,17 @@ import java.util.List;
  * @param workload        -w
  * @param mix             -M
  * @param seconds         -t
- * @param cores           -m / --cores
+ * @param cores           the cores of -m (its set bits) or --cores N (0..N-1), in order
+ * @param everyCore       -C: every bdev on every core (else bdevs round-robin over the cores)
+ * @param jfr             --jfr FILE, or null
  * @param vqSize          --vq-size, or -1 for the default
  * @param hugePages       --hugepages
  * @param json            --output json
  * @param reconnect       the reconnect policy
  */
 record PerfSettings(Path config, String bdev, boolean skipUnsupported, Path socket, long targetPid, long qsdNullBytes, Path qsdFile,
-                    List<Integer> depths, int ioSize, Workload workload, int mix, long seconds, int cores, int vqSize,
-                    HugePagePolicy hugePages, boolean json, ReconnectPolicy reconnect) {
+                    List<Integer> depths, int ioSize, Workload workload, int mix, long seconds, List<Integer> cores, boolean everyCore,
+                    int vqSize, HugePagePolicy hugePages, boolean json, ReconnectPolicy reconnect, Path jfr) {
     /** Ring sizes the driver takes. */
     static final int MIN_VQ_SIZE = 4;
     static final int MAX_VQ_SIZE = 32768;
@@ -98,7 +100,10 @@ record PerfSettings(Path config, String bdev, boolean skipUnsupported, Path sock
             throw new UserError("-t " + c.seconds + ": run for at least 1 second");
         }
         List<Integer> depths = parseDepths(c.depths != null ? c.depths : "32");
-        int cores = parseCores(c);
+        List<Integer> cores = parseCores(c);
+        if (c.jfr != null && (c.jfr.getParent() != null && !Files.isDirectory(c.jfr.getParent()))) {
+            throw new UserError("--jfr " + c.jfr + ": no such directory " + c.jfr.getParent());
+        }
         boolean json = switch (c.output != null ? c.output : "text") {
             case "text" -> false;
             case "json" -> true;
@@ -119,7 +124,7 @@ record PerfSettings(Path config, String bdev, boolean skipUnsupported, Path sock
         }
         ReconnectPolicy reconnect = c.reconnectPolicy();
         return new PerfSettings(c.config, c.bdev, c.skipUnsupported, c.socket, c.targetPid != null ? c.targetPid : -1, qsdNull, c.qsdFile,
-                depths, ioSize, workload, mix, seconds, cores, vqSize, huge, json, reconnect);
+                depths, ioSize, workload, mix, seconds, cores, c.everyCore, vqSize, huge, json, reconnect, c.jfr);
     }
 
     private static String source(PerfCommand c) {
@@ -138,8 +143,8 @@ record PerfSettings(Path config, String bdev, boolean skipUnsupported, Path sock
         return depths;
     }
 
-    /** {@code -m 0x3} (SPDK's core mask: one job per bit) or {@code --cores N}. */
-    private static int parseCores(PerfCommand c) {
+    /** {@code -m 0x3} (SPDK's core mask: its set bits) or {@code --cores N} (cores 0..N-1). */
+    private static List<Integer> parseCores(PerfCommand c) {
         if (c.coreMask != null && c.cores != null) {
             throw new UserError("-m " + c.coreMask + " --cores " + c.cores + ": give -m or --cores, not both");
         }
@@ -150,7 +155,13 @@ record PerfSettings(Path config, String bdev, boolean skipUnsupported, Path sock
                 if (mask == 0) {
                     throw new UserError("-m " + m + ": the core mask selects no core");
                 }
-                return Long.bitCount(mask);
+                List<Integer> bits = new ArrayList<>();
+                for (int b = 0; b < 64; b++) {
+                    if ((mask & (1L << b)) != 0) {
+                        bits.add(b);
+                    }
+                }
+                return List.copyOf(bits);
             } catch (NumberFormatException e) {
                 throw new UserError("-m " + m + ": not a core mask (e.g. 0x3)");
             }
@@ -159,6 +170,10 @@ record PerfSettings(Path config, String bdev, boolean skipUnsupported, Path sock
         if (cores < 1) {
             throw new UserError("--cores " + c.cores + ": at least 1");
         }
-        return cores;
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < cores; i++) {
+            ids.add(i);
+        }
+        return List.copyOf(ids);
     }
 }

@@ -7,42 +7,42 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * Counts the request queues a perf run needs per controller before anything runs: every job
- * (one per bdev per core) takes a request queue of its controller, and the LUNs of a virtio-scsi
- * controller share the controller's queues. A controller with too few is refused at once with a
- * message naming it, its queues and its LUNs, instead of running the whole {@code -t} and then
- * failing. (The per-core scheduler, which drives every LUN of a core on one thread and so one
- * queue, will count cores instead of jobs here.)
+ * Counts the request queues a perf run needs per controller before anything runs. Each core is one
+ * thread, and a thread's channels to the LUNs of one virtio-scsi controller share one request queue
+ * of it (SPDK's per-thread queue), so a controller needs one queue per core its bdevs are placed on
+ * ({@link CoreLayout}), however many of its LUNs each core runs. A controller with too few is
+ * refused at once with a message naming it, its queues, its LUNs and their cores, instead of running
+ * the whole {@code -t} and then failing.
  */
 final class QueueNeeds {
     private QueueNeeds() {
     }
 
-    /** @throws UserError naming the first controller that cannot give every job a request queue */
-    static void check(PerfBdevs bdevs, PerfSettings s) {
-        Map<String, List<Bdev>> byController = new LinkedHashMap<>();
-        for (Bdev b : bdevs.list()) {
-            byController.computeIfAbsent(PerfBdevs.controllerName(b), k -> new ArrayList<>()).add(b);
+    /** @throws UserError naming the first controller that cannot give each of its cores a request queue */
+    static void check(List<Bdev> bdevs, CoreLayout layout) {
+        Map<String, List<Bdev>> luns = new LinkedHashMap<>();
+        for (Bdev b : bdevs) {
+            luns.computeIfAbsent(PerfBdevs.controllerName(b), k -> new ArrayList<>()).add(b);
         }
-        for (Map.Entry<String, List<Bdev>> e : byController.entrySet()) {
-            List<Bdev> luns = e.getValue();
-            Bdev first = luns.getFirst();
+        for (Map.Entry<String, Set<Integer>> e : layout.coresByController().entrySet()) {
+            List<Bdev> its = luns.get(e.getKey());
+            Bdev first = its.getFirst();
             int have = first.maxChannels();
-            int need = luns.size() * s.cores();
+            int need = e.getValue().size();
             if (need <= have) {
                 continue;
             }
-            String coreWords = s.cores() + (s.cores() == 1 ? " core" : " cores");
-            if (luns.size() == 1 && luns.getFirst().name().equals(e.getKey())) {
-                throw new UserError("--cores " + s.cores() + ": bdev " + first.name() + " has only " + have + " request queue(s); "
-                        + moreQueuesHint(PerfBdevs.deviceOf(first), need));
+            String cores = "core" + (need == 1 ? " " : "s ") + String.join(",", e.getValue().stream().map(String::valueOf).toList());
+            if (its.size() == 1 && first.name().equals(e.getKey())) {
+                throw new UserError("bdev " + first.name() + " runs on " + need + " cores (" + cores + ") but has only " + have
+                        + " request queue(s); " + moreQueuesHint(PerfBdevs.deviceOf(first), need));
             }
             throw new UserError("controller " + e.getKey() + " has " + have + " request queue(s) but this run needs " + need
-                    + ": one per job, " + coreWords + " on each of its " + luns.size() + " LUNs ("
-                    + String.join(", ", luns.stream().map(Bdev::name).toList()) + "); "
-                    + moreQueuesHint(PerfBdevs.deviceOf(first), need) + ", or measure fewer LUNs at a time with -b BDEV");
+                    + ": one per core its LUNs run on (" + cores + "; LUNs " + String.join(", ", its.stream().map(Bdev::name).toList())
+                    + "); " + moreQueuesHint(PerfBdevs.deviceOf(first), need) + ", use fewer cores (-m), or measure fewer LUNs with -b BDEV");
         }
     }
 

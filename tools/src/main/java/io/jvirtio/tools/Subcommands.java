@@ -10,10 +10,6 @@ import java.util.function.Function;
  * The registry of {@code jvirtio}'s subcommands, in the order {@code jvirtio help} lists them.
  * A subcommand is one class (a picocli {@code @Command} implementing {@code Callable<Integer>})
  * built from the {@link Cli} it writes to; adding one is one line here.
- *
- * <p>Planned here: {@code serve --rpc-socket PATH} (the JSON-RPC server of json-config),
- * {@code iostat} (SPDK's {@code scripts/iostat.py} over the bdev counters); {@code perf --jfr FILE}
- * is an option of {@link PerfCommand}.
  */
 final class Subcommands {
     /**
@@ -32,7 +28,8 @@ final class Subcommands {
             new Entry("bdevs", BdevsCommand::new),
             new Entry("save-config", SaveConfigCommand::new),
             new Entry("target", TargetCommand::new),
-            // later: new Entry("serve", ServeCommand::new), new Entry("iostat", IostatCommand::new),
+            new Entry("serve", ServeCommand::new),
+            new Entry("iostat", IostatCommand::new),
             new Entry("generate-completion", cli -> new AutoComplete.GenerateCompletion()),
             new Entry("help", cli -> new CommandLine.HelpCommand()));
 

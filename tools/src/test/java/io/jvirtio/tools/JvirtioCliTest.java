@@ -99,7 +99,7 @@ class JvirtioCliTest {
     void helpIsOnEveryCommandAndHelpCmdIsTheSameAsCmdHelp() {
         Result help = run("help");
         assertEquals(0, help.status, help.all());
-        for (String c : List.of("demo", "perf", "bdevs", "save-config", "target", "generate-completion", "help")) {
+        for (String c : List.of("demo", "perf", "bdevs", "save-config", "target", "serve", "iostat", "generate-completion", "help")) {
             assertTrue(help.out.contains("  " + c + " "), c + " listed: " + help.out);
             Result h = run(c, "--help");
             assertEquals(0, h.status, c + " --help: " + h.all());
@@ -180,21 +180,35 @@ class JvirtioCliTest {
         assertTrue(loss.err.contains("--reconnect-delay-sec"), "-1 is a value, and the rule is SPDK's: " + loss.err);
     }
 
-    /** The README's config: a two-LUN scsi controller with one request queue and a blk device. */
+    /**
+     * The README's config: a two-LUN scsi controller with one request queue and a blk device. On one
+     * core (the per-core scheduler) both LUNs share the core's one queue and run; with --cores 2 the
+     * LUNs are dealt to both cores, the controller needs 2 queues, and that is refused at once.
+     */
     @Test
-    void perfOnAScsiControllerWithTooFewQueuesIsRefusedAtOnceNamingItsQueuesAndLuns() {
+    void perfOnAOneQueueScsiControllerRunsOnOneCoreAndTwoCoresAreRefusedAtOnceNamingItsQueuesAndLuns() {
+        Result oneCore = run("perf", "--json", config.toString(), "-q", "4", "-t", "1");
+        assertEquals(0, oneCore.status, oneCore.all());
+        assertTrue(oneCore.out.contains("cores: core 0: VirtioBlk0, VirtioScsi0t0, VirtioScsi0t0l1"), oneCore.out);
+        for (String bdev : List.of("VirtioBlk0", "VirtioScsi0t0", "VirtioScsi0t0l1", "Total")) {
+            assertTrue(oneCore.out.matches("(?s).*\\n" + bdev + "\\s+randread\\s+4\\s+4096\\s+[1-9][0-9]*.*"), bdev + ":\n" + oneCore.out);
+        }
+
         long t0 = System.nanoTime();
-        Result r = run("perf", "--json", config.toString(), "-t", "30");
+        Result r = run("perf", "--json", config.toString(), "--cores", "2", "-t", "30");
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         assertEquals(2, r.status, r.all());
         assertTrue(millis < 15_000, "refused before -t 30 runs: " + millis + " ms");
         assertTrue(r.err.contains("controller VirtioScsi0 has 1 request queue(s) but this run needs 2"), r.err);
-        assertTrue(r.err.contains("VirtioScsi0t0") && r.err.contains("VirtioScsi0t0l1") && r.err.contains("vq_count >= 2"), r.err);
+        assertTrue(r.err.contains("cores 0,1") && r.err.contains("VirtioScsi0t0") && r.err.contains("VirtioScsi0t0l1")
+                && r.err.contains("vq_count >= 2"), r.err);
         assertFalse(r.all().contains("running"), r.all());
 
-        Result one = run("perf", "--json", config.toString(), "-b", "VirtioScsi0t0", "-q", "4", "-t", "1");
-        assertEquals(0, one.status, one.all());
-        assertTrue(one.out.matches("(?s).*VirtioScsi0t0\\s+randread\\s+4\\s+4096\\s+[1-9][0-9]*.*"), one.out);
+        Result one = run("perf", "--json", config.toString(), "-b", "VirtioScsi0t0", "--cores", "2", "-C", "-q", "4", "-t", "1");
+        assertEquals(2, one.status, "-C: one LUN on both cores needs 2 queues too: " + one.all());
+        Result lun = run("perf", "--json", config.toString(), "-b", "VirtioScsi0t0", "-q", "4", "-t", "1");
+        assertEquals(0, lun.status, lun.all());
+        assertTrue(lun.out.matches("(?s).*VirtioScsi0t0\\s+randread\\s+4\\s+4096\\s+[1-9][0-9]*.*"), lun.out);
     }
 
     @Test

@@ -91,7 +91,7 @@ class JvirtioCommandTest {
             assertTrue(save.out.contains("\"method\": \"bdev_virtio_attach_controller\""), save.out);
             assertTrue(save.out.contains("\"vq_count\": 2"), save.out);
 
-            Result verify = run("perf", "--json", config.toString(), "--cores", "2", "-w", "verify", "-q", "8", "-o", "8192", "-t", "1",
+            Result verify = run("perf", "--json", config.toString(), "--cores", "2", "-C", "-w", "verify", "-q", "8", "-o", "8192", "-t", "1",
                     "--output", "json");
             assertEquals(0, verify.status, verify.out + verify.err);
             assertTrue(verify.out.contains("\"miscompares\": 0"), verify.out);

@@ -1,5 +1,7 @@
 package io.jvirtio.tools.perf;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -9,13 +11,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * Runs {@link PerfJob}s at once, one thread each, and waits for all of them. A job that fails
- * (its channel cannot open, the device is gone) never hides the others: every job's result or
- * failure comes back. While they run, a sampler thread reports one live line about all of them
- * (every bdev, not only the first job's) about once a second.
- *
- * <p>The thread-per-job placement is where the per-core scheduler (SPDK's reactors: one thread
- * per core driving every job placed on it) will replace {@link #run}.
+ * Runs {@link PerfJob}s as SPDK's reactors do: one thread per core drives every job placed on that
+ * core, polling their channels round-robin without sleeping, so all the LUNs of a virtio-scsi
+ * controller placed on one core share that core's one request queue of the controller. A job that
+ * fails (its channel cannot open, the device is gone) never hides the others: every job's result or
+ * failure comes back. The CPU time of a core thread over the measured phase is shared out among its
+ * jobs by their share of the completions (equally when none completed). While they run, a sampler
+ * thread reports one live line about all of them about once a second.
  */
 public final class JobRunner {
     private static final long SAMPLE_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -67,32 +69,48 @@ public final class JobRunner {
     }
 
     /**
-     * Runs the jobs and waits for all of them.
+     * Runs every job on a core of its own and waits for all of them.
      *
      * @param jobs     the jobs; each gets a thread of its own
      * @param events   lines that must stay (a job's first I/O error), or null
      * @param progress the live line about all jobs, about once a second, or null
      */
     public static Outcome run(List<PerfJob> jobs, Consumer<String> events, Consumer<String> progress) throws InterruptedException {
+        List<Integer> cores = new ArrayList<>();
+        for (int i = 0; i < jobs.size(); i++) {
+            cores.add(i);
+        }
+        return run(jobs, cores, events, progress);
+    }
+
+    /**
+     * Runs the jobs, one thread per distinct core, and waits for all of them.
+     *
+     * @param jobs     the jobs
+     * @param coreOf   per job the core (any int naming it) whose thread drives it
+     * @param events   lines that must stay (a job's first I/O error), or null
+     * @param progress the live line about all jobs, about once a second, or null
+     */
+    public static Outcome run(List<PerfJob> jobs, List<Integer> coreOf, Consumer<String> events, Consumer<String> progress)
+            throws InterruptedException {
+        if (coreOf.size() != jobs.size()) {
+            throw new IllegalArgumentException(jobs.size() + " jobs but " + coreOf.size() + " core placements");
+        }
         int n = jobs.size();
         PerfResult[] results = new PerfResult[n];
         RuntimeException[] failures = new RuntimeException[n];
-        List<Thread> threads = new ArrayList<>();
+        Map<Integer, List<Integer>> byCore = new LinkedHashMap<>();
         for (int i = 0; i < n; i++) {
-            int idx = i;
-            PerfJob job = jobs.get(i);
-            Thread t = new Thread(() -> {
-                try {
-                    results[idx] = job.run(events);
-                } catch (RuntimeException e) {
-                    failures[idx] = e;
-                }
-            }, "perf-" + job.bdev().name() + "-" + i);
-            threads.add(t);
+            byCore.computeIfAbsent(coreOf.get(i), k -> new ArrayList<>()).add(i);
         }
-        long t0 = System.nanoTime();
+        List<Thread> threads = new ArrayList<>();
+        long t0 = System.nanoTime() + START_DELAY_NANOS;
+        for (Map.Entry<Integer, List<Integer>> e : byCore.entrySet()) {
+            CoreLoop loop = new CoreLoop(jobs, e.getValue(), results, failures, events, t0);
+            threads.add(Thread.ofPlatform().name("perf-core-" + e.getKey()).unstarted(loop));
+        }
         threads.forEach(Thread::start);
-        Thread sampler = progress == null ? null : Thread.ofPlatform().daemon().name("perf-progress").start(() -> sample(jobs, threads, t0, progress));
+        Thread sampler = progress == null ? null : Thread.ofPlatform().daemon().name("perf-progress").start(() -> sample(jobs, t0, progress));
         try {
             for (Thread t : threads) {
                 t.join();
@@ -106,14 +124,98 @@ public final class JobRunner {
         return new Outcome(List.copyOf(jobs), java.util.Arrays.asList(results), java.util.Arrays.asList(failures));
     }
 
-    private static void sample(List<PerfJob> jobs, List<Thread> threads, long t0, Consumer<String> progress) {
+    /** How long after the threads start the measured phase begins, so every core has opened its channels. */
+    private static final long START_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+    /** One core's thread: opens its jobs' channels, polls them round-robin, drains, shares its CPU out. */
+    private record CoreLoop(List<PerfJob> jobs, List<Integer> mine, PerfResult[] results, RuntimeException[] failures,
+                            Consumer<String> events, long t0) implements Runnable {
+        @Override
+        public void run() {
+            ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+            List<Integer> live = new ArrayList<>();
+            try {
+                for (int i : mine) {
+                    try {
+                        jobs.get(i).open();
+                        live.add(i);
+                    } catch (RuntimeException e) {
+                        fail(i, e);
+                    }
+                }
+                while (System.nanoTime() - t0 < 0) {
+                    Thread.onSpinWait();
+                }
+                long cpu0 = mx.getCurrentThreadCpuTime();
+                List<Integer> measuring = new ArrayList<>();
+                for (int i : live) {
+                    try {
+                        jobs.get(i).begin(t0, events);
+                        measuring.add(i);
+                    } catch (RuntimeException e) {
+                        fail(i, e);
+                    }
+                }
+                List<Integer> measured = new ArrayList<>();
+                while (!measuring.isEmpty()) {
+                    for (int k = 0; k < measuring.size(); k++) {
+                        int i = measuring.get(k);
+                        try {
+                            if (!jobs.get(i).poll(System.nanoTime())) {
+                                measuring.remove(k--);
+                                measured.add(i);
+                            }
+                        } catch (RuntimeException e) {
+                            measuring.remove(k--);
+                            fail(i, e);
+                        }
+                    }
+                }
+                long cpu = mx.getCurrentThreadCpuTime() - cpu0;
+                List<Integer> draining = new ArrayList<>(measured);
+                while (!draining.isEmpty()) {
+                    for (int k = 0; k < draining.size(); k++) {
+                        int i = draining.get(k);
+                        try {
+                            if (!jobs.get(i).drain(System.nanoTime())) {
+                                draining.remove(k--);
+                            }
+                        } catch (RuntimeException e) {
+                            draining.remove(k--);
+                            measured.remove(Integer.valueOf(i));
+                            fail(i, e);
+                        }
+                    }
+                }
+                long total = 0;
+                for (int i : measured) {
+                    total += jobs.get(i).measuredIos();
+                }
+                for (int i : measured) {
+                    long share = total > 0 ? Math.round((double) cpu * jobs.get(i).measuredIos() / total) : cpu / measured.size();
+                    results[i] = jobs.get(i).result(share);
+                }
+            } finally {
+                for (int i : mine) {
+                    jobs.get(i).close();
+                }
+            }
+        }
+
+        private void fail(int i, RuntimeException e) {
+            failures[i] = e;
+            jobs.get(i).close();
+        }
+    }
+
+    private static void sample(List<PerfJob> jobs, long t0, Consumer<String> progress) {
         Map<String, Long> last = new LinkedHashMap<>();
         long lastNanos = t0;
         try {
             while (true) {
                 Thread.sleep(TimeUnit.NANOSECONDS.toMillis(SAMPLE_NANOS));
                 long now = System.nanoTime();
-                progress.accept(line(jobs, threads, last, (now - t0) / 1e9, (now - lastNanos) / 1e9));
+                progress.accept(line(jobs, last, (now - t0) / 1e9, (now - lastNanos) / 1e9));
                 lastNanos = now;
             }
         } catch (InterruptedException e) {
@@ -122,7 +224,7 @@ public final class JobRunner {
     }
 
     /** {@code 3.0 s  3 jobs running: 123,456 IOPS  482.25 MiB/s  (VirtioBlk0 41,000  VirtioScsi0t0 40,000 ...)} */
-    static String line(List<PerfJob> jobs, List<Thread> threads, Map<String, Long> last, double secs, double window) {
+    static String line(List<PerfJob> jobs, Map<String, Long> last, double secs, double window) {
         Map<String, Long> ios = new LinkedHashMap<>();
         long bytes = 0;
         long running = 0;
@@ -130,7 +232,7 @@ public final class JobRunner {
             PerfJob j = jobs.get(i);
             ios.merge(j.bdev().name(), j.liveIos(), Long::sum);
             bytes += j.liveBytes();
-            running += threads.get(i).isAlive() ? 1 : 0;
+            running += j.isRunning() ? 1 : 0;
         }
         long total = ios.values().stream().mapToLong(Long::longValue).sum();
         StringBuilder per = new StringBuilder();

@@ -17,8 +17,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * One bdevperf-style job: one thread, one channel, {@code queueDepth} I/Os kept in flight for a
- * time, latencies into an HdrHistogram. The measuring loop allocates nothing: slots are reused,
+ * One bdevperf-style job: one channel, {@code queueDepth} I/Os kept in flight for a time,
+ * latencies into an HdrHistogram. It runs in steps ({@link #open}, {@link #begin}, {@link #poll},
+ * {@link #drain}, {@link #result}, {@link #close}) so that one core thread of {@link JobRunner} can
+ * drive several jobs round-robin, or alone with {@link #run}; all steps on the same thread. The measuring loop allocates nothing: slots are reused,
  * offsets come from a {@link SplittableRandom}, the histogram has a fixed range.
  */
 public final class PerfJob implements IoCallback {
@@ -26,12 +28,14 @@ public final class PerfJob implements IoCallback {
     private static final long MAX_TRACKED_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final VarHandle LIVE_IOS;
     private static final VarHandle LIVE_BYTES;
+    private static final VarHandle LIVE_RUNNING;
 
     static {
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
             LIVE_IOS = l.findVarHandle(PerfJob.class, "liveIos", long.class);
             LIVE_BYTES = l.findVarHandle(PerfJob.class, "liveBytes", long.class);
+            LIVE_RUNNING = l.findVarHandle(PerfJob.class, "liveRunning", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -64,6 +68,16 @@ public final class PerfJob implements IoCallback {
     private int idleSlots;
     private Consumer<String> events;
     private long t0;
+    private long end;
+    private long drainDeadline;
+    private long elapsedNanos;
+    private long measuredIos;
+    private long measuredBytes;
+    /** slots whose I/O the queue had no room for (its ring is shared with other LUNs' channels): retried at the next poll */
+    private Slot[] deferred;
+    private int deferredCount;
+    @SuppressWarnings("unused")
+    private boolean liveRunning;
     /** {@link #ios} and {@link #bytes} as other threads may read them (opaque stores once per poll round) */
     @SuppressWarnings("unused")
     private long liveIos;
@@ -134,68 +148,161 @@ public final class PerfJob implements IoCallback {
     }
 
     /**
-     * Runs the job on the calling thread.
+     * Runs the job alone on the calling thread ({@link #open}, {@link #begin}, {@link #poll} until
+     * done, {@link #drain}, {@link #result}, {@link #close}); its CPU is the thread's.
      *
      * @param events called with the job's first error as it happens (a line naming the bdev), or null
      * @return the measurement
      */
     public PerfResult run(Consumer<String> events) {
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        try {
+            open();
+            long cpu0 = threads.getCurrentThreadCpuTime();
+            begin(System.nanoTime(), events);
+            while (poll(System.nanoTime())) {
+                // measuring
+            }
+            long cpu = threads.getCurrentThreadCpuTime() - cpu0;
+            while (drain(System.nanoTime())) {
+                // draining
+            }
+            return result(cpu);
+        } finally {
+            close();
+        }
+    }
+
+    /** Opens the job's channel on the calling thread and allocates its buffers; the thread that calls this drives the job. */
+    public void open() {
         channel = bdev.openChannel();
         slots = new Slot[queueDepth];
-        try {
-            for (int i = 0; i < queueDepth; i++) {
-                slots[i] = new Slot();
-                slots[i].index = i;
-                slots[i].buffer = bdev.allocateBuffer(ioSize, 4096);
-                fillPattern(slots[i].buffer, i);
-                if (workload.op() == Workload.Op.VERIFY) {
-                    slots[i].readBack = bdev.allocateBuffer(ioSize, 4096);
-                }
+        deferred = new Slot[queueDepth];
+        for (int i = 0; i < queueDepth; i++) {
+            slots[i] = new Slot();
+            slots[i].index = i;
+            slots[i].buffer = bdev.allocateBuffer(ioSize, 4096);
+            fillPattern(slots[i].buffer, i);
+            if (workload.op() == Workload.Op.VERIFY) {
+                slots[i].readBack = bdev.allocateBuffer(ioSize, 4096);
             }
-            this.events = events;
-            long cpu0 = threads.getCurrentThreadCpuTime();
-            t0 = System.nanoTime();
-            long end = t0 + durationNanos;
-            for (Slot s : slots) {
-                submit(s);
-            }
-            while (true) {
-                channel.poll();
-                LIVE_IOS.setOpaque(this, ios);
-                LIVE_BYTES.setOpaque(this, bytes);
-                long now = System.nanoTime();
-                if (now - end >= 0 || idleSlots == queueDepth) {
-                    break; // time is up, or the device refuses every further I/O: what was measured stands
-                }
-            }
-            long elapsed = System.nanoTime() - t0;
-            long cpu = threads.getCurrentThreadCpuTime() - cpu0;
-            long measuredIos = ios;
-            long measuredBytes = bytes;
+        }
+    }
+
+    /**
+     * Starts the measured phase: fills the queue depth.
+     *
+     * @param startNanos the {@link System#nanoTime()} the phase starts at (the same for every job of a run)
+     * @param events     called with the job's first error as it happens, or null
+     */
+    public void begin(long startNanos, Consumer<String> events) {
+        this.events = events;
+        t0 = startNanos;
+        end = t0 + durationNanos;
+        LIVE_RUNNING.setOpaque(this, true);
+        for (Slot s : slots) {
+            submit(s);
+        }
+    }
+
+    /**
+     * One poll of the measured phase: reaps completions (resubmitting from them) and retries I/Os
+     * the queue had no room for.
+     *
+     * @param now {@link System#nanoTime()}
+     * @return whether the job still measures; false once the time is up or the device refuses every further I/O
+     */
+    public boolean poll(long now) {
+        channel.poll();
+        retryDeferred();
+        LIVE_IOS.setOpaque(this, ios);
+        LIVE_BYTES.setOpaque(this, bytes);
+        if (now - end >= 0 || idleSlots == queueDepth) {
+            // time is up, or the device refuses every further I/O: what was measured stands
+            elapsedNanos = now - t0;
+            measuredIos = ios;
+            measuredBytes = bytes;
             stopping = true;
-            long drainDeadline = System.nanoTime() + DRAIN_NANOS;
-            while (channel.inFlight() > 0 && System.nanoTime() - drainDeadline < 0) {
-                channel.poll();
+            drainDeadline = now + DRAIN_NANOS;
+            LIVE_RUNNING.setOpaque(this, false);
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * One poll after the measured phase, reaping what is still in flight.
+     *
+     * @return whether I/O is still in flight and the drain deadline has not passed
+     */
+    public boolean drain(long now) {
+        if (channel.inFlight() == 0 || now - drainDeadline >= 0) {
+            return false;
+        }
+        channel.poll();
+        return channel.inFlight() > 0;
+    }
+
+    /**
+     * @param cpuNanos the CPU time charged to this job over the measured phase
+     * @return the measurement; an error when I/O is still in flight after the drain
+     */
+    public PerfResult result(long cpuNanos) {
+        String error = firstError == null ? null : firstError.getMessage();
+        if (channel.inFlight() > 0) {
+            String hung = bdev.name() + ": " + channel.inFlight() + " I/Os not completed by the device "
+                    + TimeUnit.NANOSECONDS.toMillis(DRAIN_NANOS) + " ms after the run ended";
+            error = error == null ? hung : hung + "; first error: " + error;
+        }
+        return new PerfResult(bdev.name(), workload, queueDepth, ioSize, measuredIos, measuredBytes, errors, miscompares, elapsedNanos,
+                cpuNanos, histogram.copy(), error);
+    }
+
+    /** @return I/Os completed in the measured phase (valid after {@link #poll} returned false) */
+    public long measuredIos() {
+        return measuredIos;
+    }
+
+    /** Closes the channel and frees the buffers; safe after a failure at any step, idempotent. */
+    public void close() {
+        LIVE_RUNNING.setOpaque(this, false);
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (RuntimeException e) {
+                // the device is gone: nothing more to give back
             }
-            String error = firstError == null ? null : firstError.getMessage();
-            if (channel.inFlight() > 0) {
-                String hung = bdev.name() + ": " + channel.inFlight() + " I/Os not completed by the device "
-                        + TimeUnit.NANOSECONDS.toMillis(DRAIN_NANOS) + " ms after the run ended";
-                error = error == null ? hung : hung + "; first error: " + error;
-            }
-            return new PerfResult(bdev.name(), workload, queueDepth, ioSize, measuredIos, measuredBytes, errors, miscompares, elapsed,
-                    cpu, histogram.copy(), error);
-        } finally {
-            channel.close();
+            channel = null;
+        }
+        if (slots != null) {
             for (Slot s : slots) {
                 if (s != null && s.buffer != null) {
                     bdev.freeBuffer(s.buffer);
+                    s.buffer = null;
                 }
                 if (s != null && s.readBack != null) {
                     bdev.freeBuffer(s.readBack);
+                    s.readBack = null;
                 }
             }
+        }
+    }
+
+    /** @return whether the job is in its measured phase; safe to read from any thread */
+    public boolean isRunning() {
+        return (boolean) LIVE_RUNNING.getOpaque(this);
+    }
+
+    private void retryDeferred() {
+        int n = deferredCount;
+        if (n == 0 || stopping) {
+            return;
+        }
+        deferredCount = 0;
+        for (int i = 0; i < n; i++) {
+            Slot s = deferred[i];
+            deferred[i] = null;
+            submit(s);
         }
     }
 
@@ -267,7 +374,10 @@ public final class PerfJob implements IoCallback {
             case WRITE_ZEROES -> channel.writeZeroes(s.offset, ioSize, this, s);
         };
         if (!accepted) {
-            throw new IllegalStateException("channel refused an I/O at depth " + queueDepth + "; raise the channel depth");
+            if (channel.inFlight() == 0) {
+                throw new IllegalStateException("channel refused an I/O at depth " + queueDepth + "; raise the channel depth");
+            }
+            deferred[deferredCount++] = s; // no room now (the ring is shared with other LUNs): retried at the next poll
         }
     }
 
@@ -286,7 +396,11 @@ public final class PerfJob implements IoCallback {
                 return;
             }
             if (!accepted) {
-                throw new IllegalStateException("channel refused a verify read at depth " + queueDepth);
+                if (channel.inFlight() == 0) {
+                    throw new IllegalStateException("channel refused a verify read at depth " + queueDepth);
+                }
+                s.verifying = false; // no room for the read-back now: the slot starts over with a new write at the next poll
+                deferred[deferredCount++] = s;
             }
             return;
         }

@@ -13,24 +13,30 @@ public final class PerfReport {
     }
 
     /**
-     * @return a table, one row per run; {@code cpu%} is the CPU time of the row's own job threads
-     *         (100 per busy polling thread), and after the rows of each queue depth a line gives the
-     *         whole JVM's and the target process's CPU over that run
+     * @return a table, one row per run and a {@code Total} row per queue depth with several;
+     *         {@code cpu%} is the row's share of its core threads' CPU time (a core thread's time
+     *         shared out among its jobs by their completions; 100 per busy core), and after the
+     *         rows of each queue depth a line gives the whole JVM's and the target process's CPU over that run
      */
     public static String table(List<Run> runs) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "%-16s %-12s %5s %7s %12s %10s %9s %9s %9s %9s %9s %7s %7s%n",
                 "bdev", "workload", "qd", "io_size", "IOPS", "MiB/s", "avg_us", "p50_us", "p99_us", "p99.9_us", "max_us",
                 "errors", "cpu%"));
+        int groupStart = 0;
         for (int i = 0; i < runs.size(); i++) {
             Run run = runs.get(i);
             PerfResult r = run.result;
-            sb.append(String.format(Locale.ROOT, "%-16s %-12s %5d %7d %12.0f %10.2f %9.2f %9.2f %9.2f %9.2f %9.2f %7d %7s%n",
-                    r.bdev(), r.workload().spdkName(), r.queueDepth(), r.ioSize(), r.iops(), r.mibPerSecond(),
-                    r.meanLatencyMicros(), r.latencyMicros(50), r.latencyMicros(99), r.latencyMicros(99.9),
-                    r.maxLatencyMicros(), r.errors(), percent(r.cpuNanos(), r.elapsedNanos())));
+            row(sb, r.bdev(), r);
             boolean lastOfRun = i + 1 == runs.size() || runs.get(i + 1).result.queueDepth() != r.queueDepth()
                     || runs.get(i + 1).jvmCpuNanos != run.jvmCpuNanos;
+            if (lastOfRun && i > groupStart) {
+                List<PerfResult> group = runs.subList(groupStart, i + 1).stream().map(Run::result).toList();
+                row(sb, "Total", PerfResult.total(group));
+            }
+            if (lastOfRun) {
+                groupStart = i + 1;
+            }
             if (lastOfRun && run.jvmCpuNanos >= 0) {
                 sb.append(String.format(Locale.ROOT, "  processes over the -q %d run: jvm %s%% CPU, target %s%n", r.queueDepth(),
                         percent(run.jvmCpuNanos, r.elapsedNanos()),
@@ -38,6 +44,13 @@ public final class PerfReport {
             }
         }
         return sb.toString();
+    }
+
+    private static void row(StringBuilder sb, String name, PerfResult r) {
+        sb.append(String.format(Locale.ROOT, "%-16s %-12s %5d %7d %12.0f %10.2f %9.2f %9.2f %9.2f %9.2f %9.2f %7d %7s%n",
+                name, r.workload().spdkName(), r.queueDepth(), r.ioSize(), r.iops(), r.mibPerSecond(),
+                r.meanLatencyMicros(), r.latencyMicros(50), r.latencyMicros(99), r.latencyMicros(99.9),
+                r.maxLatencyMicros(), r.errors(), percent(r.cpuNanos(), r.elapsedNanos())));
     }
 
     private static String percent(long cpu, long elapsed) {

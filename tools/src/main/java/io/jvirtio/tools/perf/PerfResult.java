@@ -50,6 +50,19 @@ public record PerfResult(String bdev, Workload workload, int queueDepth, int ioS
         return new PerfResult(first.bdev, first.workload, first.queueDepth, first.ioSize, ios, bytes, errors, miscompares, elapsed, cpu, h, firstError);
     }
 
+    /**
+     * bdevperf's Total row over jobs that ran side by side: counts summed, histograms merged, and
+     * IOPS the sum of the jobs' IOPS (the wall time is the one that gives that rate, since the jobs'
+     * measured phases end a little apart); CPU summed.
+     */
+    public static PerfResult total(java.util.List<PerfResult> jobs) {
+        PerfResult m = merge(jobs);
+        double iops = jobs.stream().mapToDouble(PerfResult::iops).sum();
+        long elapsed = iops > 0 ? Math.round(m.ios * 1e9 / iops) : m.elapsedNanos;
+        return new PerfResult("Total", m.workload, m.queueDepth, m.ioSize, m.ios, m.bytes, m.errors, m.miscompares, elapsed, m.cpuNanos,
+                m.latency, m.firstError);
+    }
+
     /** @return I/Os per second */
     public double iops() {
         return ios * 1e9 / elapsedNanos;
