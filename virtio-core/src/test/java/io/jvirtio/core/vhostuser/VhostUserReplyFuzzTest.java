@@ -1,0 +1,110 @@
+package io.jvirtio.core.vhostuser;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.jvirtio.spec.vhostuser.VhostUserConfig;
+import io.jvirtio.spec.vhostuser.VhostUserException;
+import io.jvirtio.spec.vhostuser.VhostUserInflight;
+import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
+import io.jvirtio.spec.vhostuser.VhostUserRequest;
+import io.jvirtio.sys.Native;
+import org.junit.jupiter.api.Timeout;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketPair;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Fuzz target 1a: every reply a vhost-user back-end can send to the front-end. The input is a byte
+ * stream the "back-end" end of a socket pair has written before the front-end asks anything; the
+ * front-end then runs its real handshake (SET_OWNER, GET_FEATURES, GET_PROTOCOL_FEATURES,
+ * SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, GET_MAX_MEM_SLOTS, each with REPLY_ACK once negotiated), a
+ * GET_CONFIG, a GET_STATUS and a GET_INFLIGHT_FD (optionally with an fd attached), each only when
+ * its protocol feature was negotiated, as {@link VhostUserFrontend} does.
+ *
+ * <p>Input layout: byte 0 = config size asked (1..256), byte 1 bit 0 = attach an eventfd to the
+ * second write, bytes 2..3 = where the stream is split into two writes (u16 LE), then the stream.
+ *
+ * <p>Invariant: the only exception is {@link VhostUserException}; a reply that was rejected as
+ * malformed leaves the connection broken (the next request fails without reading); a received fd
+ * is owned and closed; nothing blocks (the back-end end is shut down, so a short reply is an EOF,
+ * and every execution has a timeout).
+ *
+ * <p>Regression mode (every build): the seeds and crash inputs in
+ * {@code src/test/resources/io/jvirtio/core/vhostuser/VhostUserReplyFuzzTestInputs/replies/}.
+ * Fuzzing mode: see docs/fuzzing.md.
+ */
+class VhostUserReplyFuzzTest {
+    private static final Path PATH = Path.of("fuzz-socketpair");
+
+    @FuzzTest(maxDuration = "10m")
+    @Timeout(10)
+    void replies(byte[] data) throws IOException {
+        if (data.length < 4) {
+            return;
+        }
+        int configSize = 1 + (data[0] & 0xFF) % VhostUserConfig.MAX_CONFIG_SIZE;
+        boolean sendFd = (data[1] & 1) != 0;
+        byte[] stream = Arrays.copyOfRange(data, 4, data.length);
+        int split = Math.min(stream.length, (data[2] & 0xFF) | (data[3] & 0xFF) << 8);
+
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        int eventFd = -1;
+        try (AFUNIXSocket backend = (AFUNIXSocket) pair.getSocket2().socket();
+             VhostUserConnection conn = VhostUserConnection.accepted(PATH, (AFUNIXSocket) pair.getSocket1().socket(), Duration.ofSeconds(2))) {
+            OutputStream out = backend.getOutputStream();
+            out.write(stream, 0, split);
+            if (sendFd) {
+                eventFd = Native.eventfd(0, 0);
+                backend.setOutboundFileDescriptors(FileDescriptorCast.unsafeUsing(eventFd).getFileDescriptor());
+            }
+            out.write(stream, split, stream.length - split);
+            out.flush();
+            pair.getSocket2().shutdownOutput();
+            exercise(conn, configSize);
+        } finally {
+            if (eventFd >= 0) {
+                Native.closeQuietly(eventFd);
+            }
+        }
+    }
+
+    private static void exercise(VhostUserConnection conn, int configSize) {
+        try {
+            VhostUserFrontend.Handshake hs = VhostUserFrontend.handshake(conn, VhostUserOptions.defaults());
+            long protocol = hs.protocol();
+            if (VhostUserProtocolFeature.has(protocol, VhostUserProtocolFeature.CONFIG)) {
+                conn.call(VhostUserRequest.GET_CONFIG, VhostUserConfig.request(0, configSize),
+                        buf -> VhostUserFrontend.decodeConfig(buf, configSize));
+            }
+            if (VhostUserProtocolFeature.has(protocol, VhostUserProtocolFeature.STATUS)) {
+                conn.callU64(VhostUserRequest.GET_STATUS);
+            }
+            if (VhostUserProtocolFeature.has(protocol, VhostUserProtocolFeature.INFLIGHT_SHMFD)) {
+                VhostUserConnection.WithFd<VhostUserInflight> r = conn.callReceivingFd(VhostUserRequest.GET_INFLIGHT_FD,
+                        new VhostUserInflight(0, 0, 2, 256), VhostUserInflight::decode);
+                assertTrue(r.fd() >= 0, "a WithFd without an fd");
+                Native.close(r.fd());
+            }
+        } catch (VhostUserException e) {
+            assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), "an error without a message");
+            if (conn.isBroken()) {
+                // a broken connection never reads again: the next request fails at once, typed
+                try {
+                    conn.callU64(VhostUserRequest.GET_FEATURES);
+                    throw new AssertionError("a broken connection answered a request", e);
+                } catch (VhostUserException expected) {
+                    assertTrue(expected.getMessage().contains("broken"), expected.getMessage());
+                }
+            }
+        }
+    }
+
+}
