@@ -9,21 +9,25 @@ import io.jvirtio.spec.vhostuser.VhostUserRequest;
 import io.jvirtio.sys.Native;
 import org.junit.jupiter.api.Timeout;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
-import org.newsclub.net.unix.AFUNIXSocketPair;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.FileDescriptorCast;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Fuzz target 1a: every reply a vhost-user back-end can send to the front-end. The input is a byte
- * stream the "back-end" end of a socket pair has written before the front-end asks anything; the
+ * stream the "back-end" end of a fresh unix socket connection has written before the front-end asks anything; the
  * front-end then runs its real handshake (SET_OWNER, GET_FEATURES, GET_PROTOCOL_FEATURES,
  * SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, GET_MAX_MEM_SLOTS, each with REPLY_ACK once negotiated), a
  * GET_CONFIG, a GET_STATUS and a GET_INFLIGHT_FD (optionally with an fd attached), each only when
@@ -34,7 +38,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *
  * <p>Invariant: the only exception is {@link VhostUserException}; a reply that was rejected as
  * malformed leaves the connection broken (the next request fails without reading); a received fd
- * is owned and closed; nothing blocks (the back-end end is shut down, so a short reply is an EOF,
+ * is owned and closed, and no file descriptor outlives the execution; nothing blocks (the back-end end is shut down, so a short reply is an EOF,
  * and every execution has a timeout).
  *
  * <p>Regression mode (every build): the seeds and crash inputs in
@@ -42,7 +46,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Fuzzing mode: see docs/fuzzing.md.
  */
 class VhostUserReplyFuzzTest {
-    private static final Path PATH = Path.of("fuzz-socketpair");
+    private static final Path PATH = Path.of("fuzz-replies");
+    private static AFUNIXServerSocket listener;
 
     @FuzzTest(maxDuration = "10m")
     @Timeout(10)
@@ -55,10 +60,19 @@ class VhostUserReplyFuzzTest {
         byte[] stream = Arrays.copyOfRange(data, 4, data.length);
         int split = Math.min(stream.length, (data[2] & 0xFF) | (data[3] & 0xFF) << 8);
 
-        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        listener(); // opened once, before the first count
+        long fdsBefore = openFds();
+        run(configSize, sendFd, stream, split);
+        long fdsAfter = openFds();
+        assertEquals(fdsBefore, fdsAfter, "file descriptors open before and after one execution");
+    }
+
+    private static void run(int configSize, boolean sendFd, byte[] stream, int split) throws IOException {
         int eventFd = -1;
-        try (AFUNIXSocket backend = (AFUNIXSocket) pair.getSocket2().socket();
-             VhostUserConnection conn = VhostUserConnection.accepted(PATH, (AFUNIXSocket) pair.getSocket1().socket(), Duration.ofSeconds(2))) {
+        AFUNIXSocket client = AFUNIXSocket.newInstance();
+        client.connect(listener().getLocalSocketAddress());
+        try (AFUNIXSocket backend = client;
+             VhostUserConnection conn = VhostUserConnection.accepted(PATH, listener().accept(), Duration.ofSeconds(2))) {
             OutputStream out = backend.getOutputStream();
             out.write(stream, 0, split);
             if (sendFd) {
@@ -67,12 +81,30 @@ class VhostUserReplyFuzzTest {
             }
             out.write(stream, split, stream.length - split);
             out.flush();
-            pair.getSocket2().shutdownOutput();
+            backend.getChannel().shutdownOutput();
             exercise(conn, configSize);
         } finally {
             if (eventFd >= 0) {
                 Native.closeQuietly(eventFd);
             }
+        }
+    }
+
+    /** One listening socket for the whole run: each execution connects a fresh pair through it. */
+    private static synchronized AFUNIXServerSocket listener() throws IOException {
+        if (listener == null) {
+            Path dir = Files.createTempDirectory("jvirtio-fuzz");
+            dir.toFile().deleteOnExit();
+            File sock = dir.resolve("replies.sock").toFile();
+            sock.deleteOnExit();
+            listener = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(sock));
+        }
+        return listener;
+    }
+
+    private static long openFds() throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
         }
     }
 
