@@ -46,6 +46,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Fuzzing mode: see docs/fuzzing.md.
  */
 class VhostUserReplyFuzzTest {
+    static {
+        // millions of rejected inputs would each log an error; set before the loggers exist
+        System.setProperty("org.slf4j.simpleLogger.log.io.jvirtio", "off");
+    }
+
     private static final Path PATH = Path.of("fuzz-replies");
     private static AFUNIXServerSocket listener;
 
