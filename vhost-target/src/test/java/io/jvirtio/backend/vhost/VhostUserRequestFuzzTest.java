@@ -20,6 +20,7 @@ import org.newsclub.net.unix.FileDescriptorCast;
 import java.io.File;
 import java.io.FileDescriptor;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -45,7 +46,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * every memfd 64 KiB holding the memory image, so random memory tables and ring addresses land on
  * real mappings and queue workers read rings the fuzzer wrote. After the last message the kick
  * eventfds are signalled and the front-end end is shut down; {@link VhostUserSession#run} runs in
- * the test thread until EOF.
+ * its own thread until EOF (or the first bad message) while the replies are drained.
  *
  * <p>Input layout: bytes 0..1 = memory image length L (u16 LE, at most 64 KiB), L bytes of image,
  * then messages (12-byte header, then as many payload bytes as its size field says and the input
@@ -93,8 +94,15 @@ class VhostUserRequestFuzzTest {
         Context ctx = new Context();
         AFUNIXSocket frontend = AFUNIXSocket.newInstance();
         frontend.connect(listener.getLocalSocketAddress());
+        Thread server = null;
+        Thread drain = null;
         try (AFUNIXSocket fe = frontend) {
             VhostUserSession session = new VhostUserSession(ctx, listener.accept());
+            // the session runs and the replies are drained while the messages are written: many small
+            // messages fill the socket's buffer (each write is one skb) long before their bytes do
+            server = Thread.ofPlatform().name("fuzz-session").start(session::run);
+            InputStream replies = fe.getInputStream();
+            drain = Thread.ofVirtual().start(() -> drain(replies));
             OutputStream out = fe.getOutputStream();
             while (in.remaining() >= VhostUserHeader.SIZE) {
                 int start = in.position();
@@ -119,7 +127,16 @@ class VhostUserRequestFuzzTest {
                 Native.eventfdWrite(k, 1);
             }
             fe.getChannel().shutdownOutput();
-            session.run();
+            server.join();
+            drain.join();
+        } catch (IOException e) {
+            // the session closed the connection on a bad message while the rest was being written
+            if (server != null) {
+                server.join();
+            }
+            if (drain != null) {
+                drain.join();
+            }
         } finally {
             for (int fd : owned) {
                 Native.closeQuietly(fd);
@@ -129,6 +146,17 @@ class VhostUserRequestFuzzTest {
             if (reason.startsWith("internal error")) {
                 fail("the session ended with an unexpected exception: " + reason);
             }
+        }
+    }
+
+    private static void drain(InputStream replies) {
+        byte[] sink = new byte[4096];
+        try {
+            while (replies.read(sink) >= 0) {
+                // discard
+            }
+        } catch (IOException e) {
+            // the connection ended
         }
     }
 
