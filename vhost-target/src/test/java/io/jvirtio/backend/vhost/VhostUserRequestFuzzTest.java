@@ -54,7 +54,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  *
  * <p>Invariant: the session ends (timeout per execution) through a {@link ProtocolException} or
  * EOF, never through an unexpected runtime exception ("internal error") or a JVM crash (a SIGBUS
- * from a mapping past the end of its file), and leaves no file descriptor open.
+ * from a mapping past the end of its file), and leaves no file descriptor open and no mapping of
+ * the front-end's memory behind.
  */
 class VhostUserRequestFuzzTest {
     static {
@@ -82,6 +83,14 @@ class VhostUserRequestFuzzTest {
         run(data);
         long after = openFds();
         assertEquals(before, after, "file descriptors open before and after one execution");
+        assertEquals(0, guestMappings(), "mappings of the front-end's memfds left after the session ended");
+    }
+
+    /** @return how many mappings of this harness's memfds the process still has */
+    private static long guestMappings() throws IOException {
+        try (Stream<String> maps = Files.lines(Path.of("/proc/self/maps"))) {
+            return maps.filter(l -> l.contains("memfd:fuzz-guest")).count();
+        }
     }
 
     private static void run(byte[] data) throws Exception {
