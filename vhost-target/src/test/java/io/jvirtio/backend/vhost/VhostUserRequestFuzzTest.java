@@ -54,8 +54,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  *
  * <p>Invariant: the session ends (timeout per execution) through a {@link ProtocolException} or
  * EOF, never through an unexpected runtime exception ("internal error") or a JVM crash (a SIGBUS
- * from a mapping past the end of its file), and leaves no file descriptor open and no mapping of
- * the front-end's memory behind.
+ * from a mapping past the end of its file), and leaves no file descriptor open, no mapping of the
+ * front-end's memory and no queue worker thread behind.
  */
 class VhostUserRequestFuzzTest {
     static {
@@ -71,6 +71,8 @@ class VhostUserRequestFuzzTest {
         return t;
     });
     private static AFUNIXServerSocket listener;
+    /** {@code QueueWorker}'s thread names for the device "fuzz". */
+    private static final String WORKER_PREFIX = "jvirtio-target-fuzz-q";
 
     @FuzzTest(maxDuration = "10m")
     @Timeout(20)
@@ -81,9 +83,29 @@ class VhostUserRequestFuzzTest {
         listener();
         long before = openFds();
         run(data);
+        assertEquals(0, workersAfter(), "queue worker threads left after the session ended: " + threadNames());
         long after = openFds();
         assertEquals(before, after, "file descriptors open before and after one execution");
         assertEquals(0, guestMappings(), "mappings of the front-end's memfds left after the session ended");
+    }
+
+    /** @return the target's queue worker threads still alive, once ending ones had up to a second to end */
+    private static long workersAfter() throws InterruptedException {
+        long n = workers();
+        for (int i = 0; i < 100 && n > 0; i++) {
+            Thread.sleep(10);
+            n = workers();
+        }
+        return n;
+    }
+
+    private static long workers() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith(WORKER_PREFIX)).count();
+    }
+
+    private static String threadNames() {
+        return Thread.getAllStackTraces().keySet().stream().map(Thread::getName).filter(n -> n.startsWith(WORKER_PREFIX)).sorted()
+                .toList().toString();
     }
 
     /** @return how many mappings of this harness's memfds the process still has */
