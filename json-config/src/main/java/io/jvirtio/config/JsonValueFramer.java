@@ -138,6 +138,10 @@ final class JsonValueFramer {
     }
 
     private byte[] take(int valueEnd) {
+        if (valueEnd - start > maxValueBytes) {
+            // a value that arrived whole in one read is held to the limit too, not only one still growing
+            throw new ValueTooLongException(valueEnd - start, maxValueBytes);
+        }
         byte[] v = Arrays.copyOfRange(buf, start, valueEnd);
         start = valueEnd;
         scan = valueEnd;

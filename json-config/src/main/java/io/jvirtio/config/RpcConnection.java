@@ -72,19 +72,17 @@ final class RpcConnection implements Runnable {
                 return;
             }
             framer.append(chunk, 0, n);
-            byte[] value;
+            // every next() may meet a request over the limit, the first of a read or a later one
             try {
-                value = framer.next();
+                for (byte[] value = framer.next(); value != null; value = framer.next()) {
+                    if (!answer(value, out)) {
+                        return;
+                    }
+                }
             } catch (JsonValueFramer.ValueTooLongException e) {
                 LOG.warn("{}: {}; closing the connection", name, e.getMessage());
                 send(out, RpcDispatcher.parseError());
                 return;
-            }
-            while (value != null) {
-                if (!answer(value, out)) {
-                    return;
-                }
-                value = framer.next();
             }
         }
     }

@@ -16,7 +16,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>The fd is mapped from offset 0 for {@code mmap_offset + size} bytes, rounded up to 2 MiB, as
  * libvhost-user does: a hugetlbfs fd can only be mapped at a huge-page-aligned file offset, and
- * {@code mmap_offset} need not be one. Bytes past the end of the file are never touched.
+ * {@code mmap_offset} need not be one. A region that does not fit in its file is refused, so bytes
+ * past the end of the file are never touched.
  */
 public final class MappedRegion {
     private static final Logger LOG = LoggerFactory.getLogger(MappedRegion.class);
@@ -45,7 +46,8 @@ public final class MappedRegion {
      * owned by the caller (the mapping keeps the file alive on its own).
      *
      * @throws io.jvirtio.sys.NativeException naming mmap and errno when the fd cannot be mapped
-     * @throws IllegalArgumentException when offset plus size does not fit in a mapping
+     * @throws IllegalArgumentException when offset plus size does not fit in a mapping or goes past
+     *                                  the end of the fd's file
      */
     public static MappedRegion map(VhostUserMemoryRegion r, int fd) {
         long end = r.mmapOffset() + r.memorySize();
@@ -59,6 +61,7 @@ public final class MappedRegion {
             throw new IllegalArgumentException(r + ": guest_phys_addr or userspace_addr plus size 0x" + Long.toHexString(r.memorySize())
                     + " wraps past 2^64");
         }
+        FileSize.requireCovers(fd, end, r + ": mmap_offset plus size");
         long length = (end + LinuxConstants.HUGE_PAGE_2M - 1) & -LinuxConstants.HUGE_PAGE_2M;
         long base = Native.mmap(0, length, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE,
                 LinuxConstants.MAP_SHARED | LinuxConstants.MAP_NORESERVE, fd, 0);

@@ -1,6 +1,7 @@
 package io.jvirtio.backend.vhost;
 
 import io.jvirtio.sys.LinuxConstants;
+import io.jvirtio.backend.mem.FileSize;
 import io.jvirtio.sys.Native;
 import io.jvirtio.backend.ring.InflightQueue;
 
@@ -48,6 +49,8 @@ final class InflightArea implements AutoCloseable {
 
     /** Maps the front-end's area (SET_INFLIGHT_FD); the fd stays the caller's. */
     static InflightArea map(int fd, long size, long offset, int numQueues, int queueSize) {
+        FileSize.requireCovers(fd, offset + size, "the inflight area (mmap_offset 0x" + Long.toHexString(offset) + ", mmap_size 0x"
+                + Long.toHexString(size) + ")");
         long base = Native.mmap(0, size, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, fd, offset);
         return new InflightArea(-1, base, size, numQueues, queueSize);
     }

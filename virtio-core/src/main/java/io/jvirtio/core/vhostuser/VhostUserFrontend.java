@@ -112,7 +112,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     private boolean needsReset;
     private boolean destroyed;
 
-    private record Handshake(long features, long offeredProtocol, long protocol, OptionalInt reportedQueues, int maxMemSlots) {
+    record Handshake(long features, long offeredProtocol, long protocol, OptionalInt reportedQueues, int maxMemSlots) {
     }
 
     private VhostUserFrontend(Path socketPath, MemoryDomain domain, VhostUserOptions options, VhostUserConnection conn, Handshake hs,
@@ -186,7 +186,8 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         return connect(socket, memory, VhostUserOptions.defaults());
     }
 
-    private static Handshake handshake(VhostUserConnection conn, VhostUserOptions options) {
+    /** The first messages of every connection; package-private for the reply fuzz test. */
+    static Handshake handshake(VhostUserConnection conn, VhostUserOptions options) {
         conn.send(VhostUserRequest.SET_OWNER, null);
         long features = conn.callU64(VhostUserRequest.GET_FEATURES);
         long offeredProtocol = 0;
@@ -321,7 +322,8 @@ public final class VhostUserFrontend implements VirtioBackendOps {
         MemorySegment.copy(reply.payload(), (int) offset, dst, ValueLayout.JAVA_BYTE, 0, (int) length);
     }
 
-    private static VhostUserConfig decodeConfig(ByteBuffer buf, int size) {
+    /** Decodes a GET_CONFIG reply to a request for {@code size} bytes at 0; null for the spec's empty "no". */
+    static VhostUserConfig decodeConfig(ByteBuffer buf, int size) {
         if (buf.remaining() == 0) {
             return null; // the spec's way of saying no
         }
