@@ -133,7 +133,7 @@ class JvirtioCliTest {
         Result r = run("generate-completion");
         assertEquals(0, r.status, r.all());
         assertTrue(r.out.contains("complete -F"), r.out.substring(0, Math.min(400, r.out.length())));
-        for (String c : List.of("demo", "perf", "bdevs", "save-config", "target")) {
+        for (String c : List.of("demo", "perf", "bdevs", "save-config", "target", "serve", "iostat")) {
             assertTrue(r.out.contains(c), c);
         }
         assertTrue(r.out.contains("--qsd-null") && r.out.contains("--skip-unsupported"), "options are completed too");

@@ -173,5 +173,9 @@ class PerfSchedulerTest {
         assertTrue(iops(r.out, "BlkA") > 0, "the surviving bdev's row: " + r.all());
         assertTrue(r.err.contains("BlkB"), "the killed one's error is named after the table: " + r.all());
         System.out.println("perf with a killed target:\n" + r.all());
+        Matcher jvm = Pattern.compile("jvm ([0-9.]+)% CPU").matcher(r.out);
+        assertTrue(jvm.find(), r.out);
+        assertTrue(Double.parseDouble(jvm.group(1)) <= Runtime.getRuntime().availableProcessors() * 100 * 1.1,
+                "the JVM's CPU is over the whole run, not over the killed job's shorter phase: " + r.out);
     }
 }

@@ -124,7 +124,7 @@ public final class JobRunner {
         return new Outcome(List.copyOf(jobs), java.util.Arrays.asList(results), java.util.Arrays.asList(failures));
     }
 
-    /** How long after the threads start the measured phase begins, so every core has opened its channels. */
+    /** How long after the threads start the measured phase begins, so that the cores start together once they have opened their channels. */
     private static final long START_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
     /** One core's thread: opens its jobs' channels, polls them round-robin, drains, shares its CPU out. */
@@ -146,11 +146,13 @@ public final class JobRunner {
                 while (System.nanoTime() - t0 < 0) {
                     Thread.onSpinWait();
                 }
+                // t0, or later when opening the channels took longer than the start delay
+                long start = System.nanoTime();
                 long cpu0 = mx.getCurrentThreadCpuTime();
                 List<Integer> measuring = new ArrayList<>();
                 for (int i : live) {
                     try {
-                        jobs.get(i).begin(t0, events);
+                        jobs.get(i).begin(start, events);
                         measuring.add(i);
                     } catch (RuntimeException e) {
                         fail(i, e);

@@ -30,6 +30,11 @@ public final class PerfReport {
             row(sb, r.bdev(), r);
             boolean lastOfRun = i + 1 == runs.size() || runs.get(i + 1).result.queueDepth() != r.queueDepth()
                     || runs.get(i + 1).jvmCpuNanos != run.jvmCpuNanos;
+            // the processes' CPU is over the whole run: the longest measured phase of its rows (a job cut short by a dead device ends early)
+            long runNanos = 0;
+            for (int k = groupStart; k <= i; k++) {
+                runNanos = Math.max(runNanos, runs.get(k).result.elapsedNanos());
+            }
             if (lastOfRun && i > groupStart) {
                 List<PerfResult> group = runs.subList(groupStart, i + 1).stream().map(Run::result).toList();
                 row(sb, "Total", PerfResult.total(group));
@@ -39,8 +44,8 @@ public final class PerfReport {
             }
             if (lastOfRun && run.jvmCpuNanos >= 0) {
                 sb.append(String.format(Locale.ROOT, "  processes over the -q %d run: jvm %s%% CPU, target %s%n", r.queueDepth(),
-                        percent(run.jvmCpuNanos, r.elapsedNanos()),
-                        run.targetCpuNanos < 0 ? "n/a (in this JVM, or its pid unknown)" : percent(run.targetCpuNanos, r.elapsedNanos()) + "% CPU"));
+                        percent(run.jvmCpuNanos, runNanos),
+                        run.targetCpuNanos < 0 ? "n/a (in this JVM, or its pid unknown)" : percent(run.targetCpuNanos, runNanos) + "% CPU"));
             }
         }
         return sb.toString();
