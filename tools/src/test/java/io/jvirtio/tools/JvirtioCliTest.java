@@ -26,6 +26,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static io.jvirtio.tools.CommandResult.run;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -41,19 +42,6 @@ class JvirtioCliTest {
     private static Path config;
     private static VhostUserTarget blkTarget;
     private static VhostUserTarget scsiTarget;
-
-    private record Result(int status, String out, String err) {
-        String all() {
-            return out + err;
-        }
-    }
-
-    private static Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status = Jvirtio.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
 
     @BeforeAll
     static void startTargets() throws Exception {
@@ -97,16 +85,16 @@ class JvirtioCliTest {
 
     @Test
     void helpIsOnEveryCommandAndHelpCmdIsTheSameAsCmdHelp() {
-        Result help = run("help");
+        CommandResult help = run("help");
         assertEquals(0, help.status, help.all());
         for (String c : List.of("demo", "perf", "bdevs", "save-config", "target", "serve", "iostat", "generate-completion", "help")) {
             assertTrue(help.out.contains("  " + c + " "), c + " listed: " + help.out);
-            Result h = run(c, "--help");
+            CommandResult h = run(c, "--help");
             assertEquals(0, h.status, c + " --help: " + h.all());
             assertTrue(h.out.contains("Usage: jvirtio " + c), c + " --help: " + h.out);
             assertEquals(h.out, run("help", c).out, "jvirtio help " + c + " is " + c + " --help");
         }
-        Result target = run("target", "--help");
+        CommandResult target = run("target", "--help");
         assertFalse(target.all().contains("TargetMain"), target.out);
         assertEquals("", target.err, "help prints no warnings");
         assertTrue(target.out.contains("file:PATTERN(%t,%l)"), target.out);
@@ -116,13 +104,13 @@ class JvirtioCliTest {
 
     @Test
     void noCommandIsAUsageErrorAndAnUnknownOneIsNamed() {
-        Result none = run();
+        CommandResult none = run();
         assertEquals(2, none.status);
         assertTrue(none.out.contains("Usage: jvirtio"), none.out);
-        Result unknown = run("frobnicate");
+        CommandResult unknown = run("frobnicate");
         assertEquals(2, unknown.status);
         assertTrue(unknown.err.contains("unknown command frobnicate"), unknown.err);
-        Result option = run("bdevs", "--json", config.toString(), "--bogus");
+        CommandResult option = run("bdevs", "--json", config.toString(), "--bogus");
         assertEquals(2, option.status);
         assertTrue(option.err.contains("unknown option --bogus"), option.err);
         assertTrue(option.err.contains("see 'jvirtio bdevs --help'"), option.err);
@@ -130,7 +118,7 @@ class JvirtioCliTest {
 
     @Test
     void generateCompletionPrintsABashScriptForEveryCommand() {
-        Result r = run("generate-completion");
+        CommandResult r = run("generate-completion");
         assertEquals(0, r.status, r.all());
         assertTrue(r.out.contains("complete -F"), r.out.substring(0, Math.min(400, r.out.length())));
         for (String c : List.of("demo", "perf", "bdevs", "save-config", "target", "serve", "iostat")) {
@@ -143,11 +131,11 @@ class JvirtioCliTest {
 
     @Test
     void demoRefusesZeroSecondsAndArguments() {
-        Result zero = run("demo", "-t", "0");
+        CommandResult zero = run("demo", "-t", "0");
         assertEquals(2, zero.status, zero.all());
         assertTrue(zero.err.contains("-t 0: measure for at least 1 second"), zero.err);
         assertFalse(zero.out.contains("demo"), "refused before anything runs: " + zero.out);
-        Result foo = run("demo", "foo");
+        CommandResult foo = run("demo", "foo");
         assertEquals(2, foo.status, foo.all());
         assertTrue(foo.err.contains("unexpected argument foo"), foo.err);
     }
@@ -156,26 +144,26 @@ class JvirtioCliTest {
 
     @Test
     void perfNamesTheOptionAndValueAndNoInternalName() {
-        Result vq = run("perf", "--socket", blkSock.toString(), "--vq-size", "100", "-t", "1");
+        CommandResult vq = run("perf", "--socket", blkSock.toString(), "--vq-size", "100", "-t", "1");
         assertEquals(2, vq.status, vq.all());
         assertTrue(vq.err.contains("--vq-size 100: must be a power of two from 4 to 32768"), vq.err);
         assertFalse(vq.err.contains("queueSize"), vq.err);
 
-        Result b = run("perf", "--socket", blkSock.toString(), "-b", "VirtioBlk9", "-t", "1");
+        CommandResult b = run("perf", "--socket", blkSock.toString(), "-b", "VirtioBlk9", "-t", "1");
         assertEquals(2, b.status, b.all());
         assertTrue(b.err.contains("-b VirtioBlk9") && b.err.contains("--json"), "-b is not ignored with --socket: " + b.err);
 
-        Result o = run("perf", "--socket", blkSock.toString(), "-o", "3", "-t", "1");
+        CommandResult o = run("perf", "--socket", blkSock.toString(), "-o", "3", "-t", "1");
         assertEquals(2, o.status, o.all());
         assertTrue(o.err.contains("-o 3"), o.err);
         assertFalse(o.all().contains("running"), "nothing claims to run before -o is refused: " + o.all());
 
-        Result o4k = run("perf", "--json", config.toString(), "-b", "VirtioScsi0t0l1", "-o", "512", "-t", "1");
+        CommandResult o4k = run("perf", "--json", config.toString(), "-b", "VirtioScsi0t0l1", "-o", "512", "-t", "1");
         assertEquals(2, o4k.status, o4k.all());
         assertTrue(o4k.err.contains("-o 512") && o4k.err.contains("4096"), o4k.err);
         assertFalse(o4k.all().contains("running"), "the bdev's block size is checked before running: " + o4k.all());
 
-        Result loss = run("perf", "--socket", blkSock.toString(), "--ctrlr-loss-timeout-sec", "-1", "--reconnect-delay-sec", "0");
+        CommandResult loss = run("perf", "--socket", blkSock.toString(), "--ctrlr-loss-timeout-sec", "-1", "--reconnect-delay-sec", "0");
         assertEquals(2, loss.status, loss.all());
         assertTrue(loss.err.contains("--reconnect-delay-sec"), "-1 is a value, and the rule is SPDK's: " + loss.err);
     }
@@ -187,7 +175,7 @@ class JvirtioCliTest {
      */
     @Test
     void perfOnAOneQueueScsiControllerRunsOnOneCoreAndTwoCoresAreRefusedAtOnceNamingItsQueuesAndLuns() {
-        Result oneCore = run("perf", "--json", config.toString(), "-q", "4", "-t", "1");
+        CommandResult oneCore = run("perf", "--json", config.toString(), "-q", "4", "-t", "1");
         assertEquals(0, oneCore.status, oneCore.all());
         assertTrue(oneCore.out.contains("cores: core 0: VirtioBlk0, VirtioScsi0t0, VirtioScsi0t0l1"), oneCore.out);
         for (String bdev : List.of("VirtioBlk0", "VirtioScsi0t0", "VirtioScsi0t0l1", "Total")) {
@@ -195,7 +183,7 @@ class JvirtioCliTest {
         }
 
         long t0 = System.nanoTime();
-        Result r = run("perf", "--json", config.toString(), "--cores", "2", "-t", "30");
+        CommandResult r = run("perf", "--json", config.toString(), "--cores", "2", "-t", "30");
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         assertEquals(2, r.status, r.all());
         assertTrue(millis < 15_000, "refused before -t 30 runs: " + millis + " ms");
@@ -204,16 +192,16 @@ class JvirtioCliTest {
                 && r.err.contains("vq_count >= 2"), r.err);
         assertFalse(r.all().contains("running"), r.all());
 
-        Result one = run("perf", "--json", config.toString(), "-b", "VirtioScsi0t0", "--cores", "2", "-C", "-q", "4", "-t", "1");
+        CommandResult one = run("perf", "--json", config.toString(), "-b", "VirtioScsi0t0", "--cores", "2", "-C", "-q", "4", "-t", "1");
         assertEquals(2, one.status, "-C: one LUN on both cores needs 2 queues too: " + one.all());
-        Result lun = run("perf", "--json", config.toString(), "-b", "VirtioScsi0t0", "-q", "4", "-t", "1");
+        CommandResult lun = run("perf", "--json", config.toString(), "-b", "VirtioScsi0t0", "-q", "4", "-t", "1");
         assertEquals(0, lun.status, lun.all());
         assertTrue(lun.out.matches("(?s).*VirtioScsi0t0\\s+randread\\s+4\\s+4096\\s+[1-9][0-9]*.*"), lun.out);
     }
 
     @Test
     void perfSocketOnAVirtioScsiDeviceSaysSoAndHowToAttachIt() {
-        Result r = run("perf", "--socket", scsiSock.toString(), "-t", "1");
+        CommandResult r = run("perf", "--socket", scsiSock.toString(), "-t", "1");
         assertEquals(2, r.status, r.all());
         assertTrue(r.err.contains("this is a virtio-scsi device"), r.err);
         assertTrue(r.err.contains("--json CONFIG") && r.err.contains("\"dev_type\": \"scsi\"") && r.err.contains(scsiSock.toString()), r.err);
@@ -229,13 +217,13 @@ class JvirtioCliTest {
                    "params": {"name": "VirtioBlk0", "trtype": "user", "traddr": "%s", "dev_type": "blk", "vq_count": 1, "vq_size": 64}}]}]}
                 """.formatted(blkSock));
         for (String cmd : List.of("bdevs", "perf")) {
-            Result refused = run(cmd, "--json", withMalloc.toString(), "-t", "1");
-            Result r = cmd.equals("bdevs") ? run(cmd, "--json", withMalloc.toString()) : refused;
+            CommandResult refused = run(cmd, "--json", withMalloc.toString(), "-t", "1");
+            CommandResult r = cmd.equals("bdevs") ? run(cmd, "--json", withMalloc.toString()) : refused;
             assertEquals(1, r.status, r.all());
             assertTrue(r.err.contains("bdev_malloc_create") && r.err.contains("pass --skip-unsupported"), r.err);
             assertFalse(r.err.contains("LoadOptions"), "no library call advised to a command-line user: " + r.err);
         }
-        Result perf = run("perf", "--json", withMalloc.toString(), "--skip-unsupported", "-q", "4", "-t", "1");
+        CommandResult perf = run("perf", "--json", withMalloc.toString(), "--skip-unsupported", "-q", "4", "-t", "1");
         assertEquals(0, perf.status, perf.all());
         assertTrue(perf.out.contains("VirtioBlk0"), perf.out);
     }
@@ -260,7 +248,7 @@ class JvirtioCliTest {
 
     @Test
     void theProgressLineCoversEveryBdevAndRowsHaveTheirOwnCpu() throws Exception {
-        Result r = run("perf", "--json", config.toString(), "-b", "VirtioBlk0", "-q", "4", "-t", "1");
+        CommandResult r = run("perf", "--json", config.toString(), "-b", "VirtioBlk0", "-q", "4", "-t", "1");
         assertEquals(0, r.status, r.all());
         assertTrue(r.out.contains("cpu%") && !r.out.contains("jvm_cpu%"), r.out);
         assertTrue(r.out.contains("processes over the -q 4 run: jvm"), r.out);
@@ -311,20 +299,20 @@ class JvirtioCliTest {
     @Test
     void targetSizeAndFileErrorsSayWhy() {
         Path sock = dir.resolve("t.sock");
-        Result ram = run("target", "--socket", sock.toString(), "--blk", "ram:1T");
+        CommandResult ram = run("target", "--socket", sock.toString(), "--blk", "ram:1T");
         assertEquals(2, ram.status, ram.all());
         assertTrue(ram.err.contains("ram:1T") && ram.err.contains("1024.0 GiB") && ram.err.contains("off-heap memory limit"), ram.err);
         assertFalse(ram.all().contains("OutOfMemoryError") || ram.all().contains("\tat "), "no stack trace: " + ram.all());
 
-        Result scsi = run("target", "--socket", sock.toString(), "--scsi", "ram:512G,targets=1,luns=2");
+        CommandResult scsi = run("target", "--socket", sock.toString(), "--scsi", "ram:512G,targets=1,luns=2");
         assertEquals(2, scsi.status, scsi.all());
         assertTrue(scsi.err.contains("512.0 GiB"), scsi.err);
 
-        Result file = run("target", "--socket", sock.toString(), "--blk", "file:" + dir.resolve("nosuch.img"));
+        CommandResult file = run("target", "--socket", sock.toString(), "--blk", "file:" + dir.resolve("nosuch.img"));
         assertEquals(1, file.status, file.all());
         assertTrue(file.err.contains("cannot open store file " + dir.resolve("nosuch.img") + ": no such file"), file.err);
 
-        Result usage = run("target", "--blk", "ram:1M");
+        CommandResult usage = run("target", "--blk", "ram:1M");
         assertEquals(2, usage.status, usage.all());
         assertTrue(usage.err.startsWith("jvirtio target: ") && !usage.all().contains("TargetMain"), usage.err);
         assertFalse(Files.exists(sock));

@@ -3,30 +3,18 @@ package io.jvirtio.tools;
 import io.jvirtio.core.testing.RequiresQemuStorageDaemon;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static io.jvirtio.tools.CommandResult.run;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The README's main job and the benchmark, run as a user runs them (minus the JVM launch). */
 @RequiresQemuStorageDaemon
 class JvirtioCommandTest {
-    private record Result(int status, String out, String err) {
-    }
-
-    private static Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status = Jvirtio.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
-
     @Test
     void demoOnTheEmbeddedTargetVerifiesMeasuresAndPrintsSpdkJson() {
-        Result r = run("demo", "-t", "1");
+        CommandResult r = run("demo", "-t", "1");
         assertEquals(0, r.status, r.out + r.err);
         for (String bdev : new String[]{"VirtioBlk0", "VirtioScsi0t0", "VirtioScsi0t0l1"}) {
             assertTrue(r.out.contains("\"name\": \"" + bdev + "\""), bdev + " in bdev_get_bdevs: " + r.out);
@@ -39,7 +27,7 @@ class JvirtioCommandTest {
 
     @Test
     void demoWritesReadsBackAndVerifiesTheHostFile() {
-        Result r = run("demo", "--qsd", "-t", "1");
+        CommandResult r = run("demo", "--qsd", "-t", "1");
         assertEquals(0, r.status, r.out + r.err);
         assertTrue(r.out.contains("thread 0 on VirtioBlk0-q"), r.out);
         assertTrue(r.out.contains("thread 1 on VirtioBlk0-q"), r.out);
@@ -49,7 +37,7 @@ class JvirtioCommandTest {
 
     @Test
     void perfJsonReportsPositiveFiguresForBothDepths() {
-        Result r = run("perf", "--qsd-null", "256M", "-w", "randread", "-o", "4096", "-q", "1,32", "-t", "1", "--output", "json");
+        CommandResult r = run("perf", "--qsd-null", "256M", "-w", "randread", "-o", "4096", "-q", "1,32", "-t", "1", "--output", "json");
         assertEquals(0, r.status, r.out + r.err);
         Matcher iops = Pattern.compile("\"iops\": ([0-9.]+)").matcher(r.out);
         int found = 0;
@@ -80,42 +68,42 @@ class JvirtioCommandTest {
                       {"method": "bdev_wait_for_examine"}]}]}
                     """.formatted(qsd.socketPath()));
 
-            Result bdevs = run("bdevs", "--json", config.toString());
+            CommandResult bdevs = run("bdevs", "--json", config.toString());
             assertEquals(0, bdevs.status, bdevs.out + bdevs.err);
             assertTrue(bdevs.out.contains("\"name\": \"VirtioBlk0\""), bdevs.out);
             assertTrue(bdevs.out.contains("\"num_blocks\": 131072"), bdevs.out);
             assertTrue(bdevs.out.contains("\"socket\": \"" + qsd.socketPath() + "\""), bdevs.out);
 
-            Result save = run("save-config", "--json", config.toString());
+            CommandResult save = run("save-config", "--json", config.toString());
             assertEquals(0, save.status, save.out + save.err);
             assertTrue(save.out.contains("\"method\": \"bdev_virtio_attach_controller\""), save.out);
             assertTrue(save.out.contains("\"vq_count\": 2"), save.out);
 
-            Result verify = run("perf", "--json", config.toString(), "--cores", "2", "-C", "-w", "verify", "-q", "8", "-o", "8192", "-t", "1",
+            CommandResult verify = run("perf", "--json", config.toString(), "--cores", "2", "-C", "-w", "verify", "-q", "8", "-o", "8192", "-t", "1",
                     "--output", "json");
             assertEquals(0, verify.status, verify.out + verify.err);
             assertTrue(verify.out.contains("\"miscompares\": 0"), verify.out);
             Matcher ios = Pattern.compile("\"ios\": ([0-9]+)").matcher(verify.out);
             assertTrue(ios.find() && Long.parseLong(ios.group(1)) > 0, verify.out);
 
-            Result noBdev = run("perf", "--json", config.toString(), "-b", "VirtioBlk9", "-t", "1");
+            CommandResult noBdev = run("perf", "--json", config.toString(), "-b", "VirtioBlk9", "-t", "1");
             assertEquals(2, noBdev.status);
             assertTrue(noBdev.err.contains("-b VirtioBlk9") && noBdev.err.contains("VirtioBlk0"), noBdev.err);
         }
-        Result missing = run("bdevs", "--json", dir.resolve("nope.json").toString());
+        CommandResult missing = run("bdevs", "--json", dir.resolve("nope.json").toString());
         assertEquals(2, missing.status);
         assertTrue(missing.err.contains("nope.json"), missing.err);
     }
 
     @Test
     void badCommandLinesNameTheOptionAndValue() {
-        Result r = run("perf", "--qsd-null", "1G", "-w", "sideways");
+        CommandResult r = run("perf", "--qsd-null", "1G", "-w", "sideways");
         assertEquals(2, r.status);
         assertTrue(r.err.contains("-w sideways"), r.err);
-        Result s = run("perf", "--socket", "/nonexistent/vhost.sock", "-t", "1");
+        CommandResult s = run("perf", "--socket", "/nonexistent/vhost.sock", "-t", "1");
         assertEquals(1, s.status);
         assertTrue(s.err.contains("/nonexistent/vhost.sock"), s.err);
-        Result q = run("perf", "--qsd-null", "1G", "-q", "zero");
+        CommandResult q = run("perf", "--qsd-null", "1G", "-q", "zero");
         assertEquals(2, q.status);
         assertTrue(q.err.contains("-q zero"), q.err);
     }
@@ -127,12 +115,12 @@ class JvirtioCommandTest {
     @Test
     void perfOnAKilledTargetPrintsTheDisconnectAndWhatItMeasured() throws Exception {
         try (io.jvirtio.testkit.QemuStorageDaemon qsd = io.jvirtio.testkit.QemuStorageDaemon.nullCo(256L << 20).start()) {
-            java.util.concurrent.CompletableFuture<Result> perf = java.util.concurrent.CompletableFuture.supplyAsync(() -> run("perf",
+            java.util.concurrent.CompletableFuture<CommandResult> perf = java.util.concurrent.CompletableFuture.supplyAsync(() -> run("perf",
                     "--socket", qsd.socketPath().toString(), "-w", "randread", "-q", "32", "-t", "30"));
             Thread.sleep(3000);
             long killed = System.nanoTime();
             ProcessHandle.of(qsd.pid()).orElseThrow().destroyForcibly();
-            Result r = perf.get(20, java.util.concurrent.TimeUnit.SECONDS);
+            CommandResult r = perf.get(20, java.util.concurrent.TimeUnit.SECONDS);
             long endedMillis = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
             System.out.println(r.out + r.err);
             assertEquals(1, r.status, r.out + r.err);

@@ -3,12 +3,10 @@ package io.jvirtio.tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static io.jvirtio.tools.CommandResult.run;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -19,16 +17,6 @@ import static org.junit.jupiter.api.Assertions.*;
 class JvirtioPciConfigTest {
     @TempDir
     Path dir;
-
-    private record Result(int status, String out, String err) {
-    }
-
-    private static Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status = Jvirtio.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
 
     private Path config(String traddr) throws Exception {
         return Files.writeString(dir.resolve("pci.json"), """
@@ -44,7 +32,7 @@ class JvirtioPciConfigTest {
         String expected = ": " + config + ": subsystems[0].config[0].params.traddr: \"0000:00:05.0\": cannot attach VirtioBlk0 over VFIO: ";
         for (String[] cmd : new String[][]{{"bdevs", "-c", config.toString()}, {"bdevs", "--json", config.toString()},
                 {"save-config", "--config", config.toString()}, {"perf", "-c", config.toString(), "-t", "1", "-w", "verify"}}) {
-            Result r = run(cmd);
+            CommandResult r = run(cmd);
             assertEquals(1, r.status, String.join(" ", cmd) + ": " + r.out + r.err);
             assertTrue(r.err.startsWith("jvirtio " + cmd[0] + expected), r.err);
             // the cause is VFIO's own: the function is not in sysfs here, or there is no /dev/vfio; each names the fix
@@ -58,7 +46,7 @@ class JvirtioPciConfigTest {
     @Test
     void anInvalidAddressIsRefusedWithSpdksText() throws Exception {
         Path config = config("0000:00:20.0");
-        Result r = run("bdevs", "-c", config.toString());
+        CommandResult r = run("bdevs", "-c", config.toString());
         assertEquals(1, r.status);
         assertTrue(r.err.startsWith("jvirtio bdevs: " + config + ": subsystems[0].config[0].params.traddr: Invalid PCI address '0000:00:20.0'"),
                 r.err);
@@ -66,7 +54,7 @@ class JvirtioPciConfigTest {
 
     @Test
     void theHelpNamesBothTransports() {
-        Result r = run("--help");
+        CommandResult r = run("--help");
         assertTrue(r.out.contains("\"pci\": a virtio PCI function bound to vfio-pci"), r.out);
         r = run("perf", "--help");
         assertTrue(r.out.contains("trtype \"user\" (vhost-user socket) or \"pci\""), r.out);

@@ -9,32 +9,20 @@ import io.jvirtio.core.mem.HugePagePolicy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static io.jvirtio.tools.CommandResult.run;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** {@code jvirtio target} refusing sockets it must not take over, run in-process as a user runs it (minus the JVM launch). */
 class JvirtioTargetCommandTest {
-    private record Result(int status, String out, String err) {
-    }
-
-    private static Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status = Jvirtio.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
-
     @Test
     void aSecondTargetOnALiveSocketFailsAndTheFirstKeepsServing(@TempDir Path d) throws Exception {
         Path live = d.resolve("t.sock");
         Path other = d.resolve("other.sock");
         try (VhostUserTarget first = VhostUserTarget.builder().name("first").socket(live).blk(new RamBlockStore(1 << 20, false), BlkModelOptions.defaults()).start()) {
-            Result r = run("target", "--socket", other.toString(), "--blk", "ram:1M", "--socket", live.toString(), "--blk", "ram:256M");
+            CommandResult r = run("target", "--socket", other.toString(), "--blk", "ram:1M", "--socket", live.toString(), "--blk", "ram:256M");
             assertEquals(1, r.status, r.out + r.err);
             assertTrue(r.err.contains("socket " + live + " is served by a live listener; refusing to take it over"), r.err);
             assertFalse(Files.exists(other), "the device of the same command that had bound is closed, its socket removed");
@@ -50,7 +38,7 @@ class JvirtioTargetCommandTest {
     @Test
     void theSameSocketTwiceInOneCommandIsAUsageError(@TempDir Path d) {
         Path sock = d.resolve("same.sock");
-        Result r = run("target", "--socket", sock.toString(), "--blk", "ram:1M", "--socket", sock.toString(), "--blk", "ram:1M");
+        CommandResult r = run("target", "--socket", sock.toString(), "--blk", "ram:1M", "--socket", sock.toString(), "--blk", "ram:1M");
         assertEquals(2, r.status, r.out + r.err);
         assertTrue(r.err.contains("socket " + sock + " is given to two devices (blk0 and blk1)"), r.err);
         assertFalse(Files.exists(sock), "nothing was bound");
@@ -60,7 +48,7 @@ class JvirtioTargetCommandTest {
     void aPathThatIsNotASocketIsRefused(@TempDir Path d) throws Exception {
         Path file = d.resolve("disk.img");
         Files.writeString(file, "data");
-        Result r = run("target", "--socket", file.toString(), "--blk", "ram:1M");
+        CommandResult r = run("target", "--socket", file.toString(), "--blk", "ram:1M");
         assertEquals(1, r.status, r.out + r.err);
         assertTrue(r.err.contains(file + " exists and is not a socket; refusing to replace it"), r.err);
         assertEquals("data", Files.readString(file));

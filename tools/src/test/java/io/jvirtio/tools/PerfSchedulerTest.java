@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static io.jvirtio.tools.CommandResult.run;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -34,19 +35,6 @@ class PerfSchedulerTest {
     @TempDir
     Path dir;
     private final List<AutoCloseable> closeables = new ArrayList<>();
-
-    private record Result(int status, String out, String err) {
-        String all() {
-            return out + err;
-        }
-    }
-
-    private static Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status = Jvirtio.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
 
     @BeforeEach
     void none() {
@@ -102,7 +90,7 @@ class PerfSchedulerTest {
                 {"method": "bdev_virtio_attach_controller",
                  "params": {"name": "VirtioScsi0", "trtype": "user", "traddr": "%s", "dev_type": "scsi", "vq_count": 1, "vq_size": 64}}"""
                 .formatted(sock));
-        Result r = run("perf", "--json", c.toString(), "-q", "1,32", "-t", "1");
+        CommandResult r = run("perf", "--json", c.toString(), "-q", "1,32", "-t", "1");
         assertEquals(0, r.status, r.all());
         assertTrue(r.out.contains("cores: core 0: VirtioScsi0t0, VirtioScsi0t1"), r.out);
         for (String depth : List.of("1", "32")) {
@@ -118,13 +106,13 @@ class PerfSchedulerTest {
         VhostUserTarget a = blkTarget("blkA");
         VhostUserTarget b = blkTarget("blkB");
         Path c = config(blkEntry("BlkA", a.socketPath()) + "," + blkEntry("BlkB", b.socketPath()));
-        Result r = run("perf", "--json", c.toString(), "-m", "0x3", "-q", "4", "-t", "1");
+        CommandResult r = run("perf", "--json", c.toString(), "-m", "0x3", "-q", "4", "-t", "1");
         assertEquals(0, r.status, r.all());
         assertTrue(r.out.contains("cores: core 0: BlkA; core 1: BlkB"), r.out);
         assertTrue(iops(r.out, "BlkA") > 0 && iops(r.out, "BlkB") > 0, r.out);
         assertEquals(iops(r.out, "BlkA") + iops(r.out, "BlkB"), iops(r.out, "Total"), 2.0, r.out);
 
-        Result everyCore = run("perf", "--json", c.toString(), "-m", "0x3", "-C", "-t", "1");
+        CommandResult everyCore = run("perf", "--json", c.toString(), "-m", "0x3", "-C", "-t", "1");
         assertEquals(2, everyCore.status, "-C: each one-queue blk on both cores needs 2 queues: " + everyCore.all());
         assertTrue(everyCore.err.contains("bdev BlkA runs on 2 cores (cores 0,1) but has only 1 request queue(s)"), everyCore.err);
     }
@@ -135,7 +123,7 @@ class PerfSchedulerTest {
         VhostUserTarget a = blkTarget("blkA");
         Path c = config(blkEntry("BlkA", a.socketPath()));
         Path jfr = dir.resolve("run.jfr");
-        Result r = run("perf", "--json", c.toString(), "-q", "4", "-t", "3", "--jfr", jfr.toString());
+        CommandResult r = run("perf", "--json", c.toString(), "-q", "4", "-t", "3", "--jfr", jfr.toString());
         assertEquals(0, r.status, r.all());
         assertTrue(r.out.contains("JFR recording written to " + jfr), r.out);
         List<jdk.jfr.consumer.RecordedEvent> events = jdk.jfr.consumer.RecordingFile.readAllEvents(jfr);
@@ -147,7 +135,7 @@ class PerfSchedulerTest {
                 && "BlkA".equals(e.getString("bdev"))).mapToLong(e -> e.getLong("readOps")).max().orElse(-1);
         assertTrue(readOps > 0, "BdevStatistics of BlkA with its reads: " + readOps);
 
-        Result noDir = run("perf", "--json", c.toString(), "-t", "1", "--jfr", dir.resolve("no/such/run.jfr").toString());
+        CommandResult noDir = run("perf", "--json", c.toString(), "-t", "1", "--jfr", dir.resolve("no/such/run.jfr").toString());
         assertEquals(2, noDir.status, noDir.all());
         assertTrue(noDir.err.contains("--jfr") && noDir.err.contains("no such directory"), noDir.err);
     }
@@ -168,7 +156,7 @@ class PerfSchedulerTest {
         Thread.sleep(1000); // a second into the measured phase
         b.close();
         int status = perf.get(60, TimeUnit.SECONDS);
-        Result r = new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        CommandResult r = new CommandResult(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         assertEquals(1, r.status, r.all());
         assertTrue(iops(r.out, "BlkA") > 0, "the surviving bdev's row: " + r.all());
         assertTrue(r.err.contains("BlkB"), "the killed one's error is named after the table: " + r.all());

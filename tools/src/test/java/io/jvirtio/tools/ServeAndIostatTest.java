@@ -27,6 +27,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import static io.jvirtio.tools.CommandResult.run;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -40,19 +41,6 @@ class ServeAndIostatTest {
     Path dir;
     private VhostUserTarget target;
     private Path blkSock;
-
-    private record Result(int status, String out, String err) {
-        String all() {
-            return out + err;
-        }
-    }
-
-    private static Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status = Jvirtio.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
 
     @BeforeEach
     void startTarget() {
@@ -118,7 +106,7 @@ class ServeAndIostatTest {
                     saved::toString);
 
             // a second serve on the live socket is refused, naming the path, and leaves it alone
-            Result again = run("serve", "--rpc-socket", rpc.toString());
+            CommandResult again = run("serve", "--rpc-socket", rpc.toString());
             assertEquals(1, again.status, again.all());
             assertTrue(again.err.contains("--rpc-socket " + rpc) && again.err.contains("listens there"), again.err);
 
@@ -159,10 +147,10 @@ class ServeAndIostatTest {
         cmd.socket = rpc;
         cmd.config = config;
         try (ServeCommand.Serving serving = cmd.open()) {
-            Result noSock = run("iostat", "-s", dir.resolve("nothing.sock").toString());
+            CommandResult noSock = run("iostat", "-s", dir.resolve("nothing.sock").toString());
             assertEquals(1, noSock.status, noSock.all());
             assertTrue(noSock.err.contains("nothing.sock") && noSock.err.contains("cannot connect"), noSock.err);
-            Result usage = run("iostat", "-s", rpc.toString(), "-i", "1");
+            CommandResult usage = run("iostat", "-s", rpc.toString(), "-i", "1");
             assertEquals(2, usage.status, usage.all());
             assertTrue(usage.err.contains("-i 1") && usage.err.contains("at the same time"), usage.err);
 
