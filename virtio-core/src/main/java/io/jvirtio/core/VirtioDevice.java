@@ -256,6 +256,7 @@ public final class VirtioDevice implements AutoCloseable {
                 }
                 SplitVirtqueue vq = new SplitVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i],
                         indirect ? maxIndirect : 0, eventIdx, q -> ops.notifyQueue(q.index()));
+                vq.setDirectChainMax(Integer.getInteger("jvirtio.ring.directChainMax", SplitVirtqueue.DEFAULT_DIRECT_CHAIN_MAX));
                 queues[i] = vq;
                 ops.setupQueue(new QueueSetup(i, size, vq.descTableAddress(), vq.availRingAddress(), vq.usedRingAddress(), 0));
             }

@@ -90,6 +90,8 @@ public final class PerfJob implements IoCallback {
         /** verify: where the read-back lands */
         MemorySegment readBack;
         long startNanos;
+        /** the completion time of the slot's last I/O when it is resubmitted from that completion, else 0 */
+        long resubmitNanos;
         long offset;
         long seq;
         boolean write;
@@ -213,8 +215,7 @@ public final class PerfJob implements IoCallback {
      * @return whether the job still measures; false once the time is up or the device refuses every further I/O
      */
     public boolean poll(long now) {
-        channel.poll();
-        retryDeferred();
+        reap();
         LIVE_IOS.setOpaque(this, ios);
         LIVE_BYTES.setOpaque(this, bytes);
         if (now - end >= 0 || idleSlots == queueDepth) {
@@ -228,6 +229,15 @@ public final class PerfJob implements IoCallback {
             return false;
         }
         return true;
+    }
+
+    /**
+     * Reaps completions (resubmitting from them) and retries I/Os the queue had no room for, without
+     * looking at the clock; {@link #poll} does this and checks the time.
+     */
+    public void reap() {
+        channel.poll();
+        retryDeferred();
     }
 
     /**
@@ -356,7 +366,10 @@ public final class PerfJob implements IoCallback {
             unit = workload.random() ? random.nextLong(slotsInRange) : nextSequential++ % slotsInRange;
         }
         s.offset = (firstUnit + unit) * ioSize;
-        s.startNanos = System.nanoTime();
+        // A slot resubmitted from its completion starts at the clock read that ended its last I/O: one
+        // read per I/O, as bdevperf's bdev layer takes one TSC read at submit and one at completion.
+        s.startNanos = s.resubmitNanos != 0 ? s.resubmitNanos : System.nanoTime();
+        s.resubmitNanos = 0;
         boolean accepted = switch (workload.op()) {
             case DATA -> {
                 s.write = readPercent < 100 && (readPercent == 0 || random.nextInt(100) >= readPercent);
@@ -404,7 +417,8 @@ public final class PerfJob implements IoCallback {
             }
             return;
         }
-        long lat = System.nanoTime() - s.startNanos;
+        long now = System.nanoTime();
+        long lat = now - s.startNanos;
         if (error != null) {
             errors++;
             noteError(error);
@@ -417,6 +431,7 @@ public final class PerfJob implements IoCallback {
             histogram.recordValue(Math.min(Math.max(lat, 1), MAX_TRACKED_NANOS));
         }
         if (!stopping) {
+            s.resubmitNanos = now;
             submit(s);
         }
     }

@@ -44,12 +44,16 @@ import static io.jvirtio.spec.ring.SplitRingLayout.VRING_USED_F_NO_NOTIFY;
  * the device by {@link #reqFlush()} together with every other request started since the last flush.
  * {@link #poll} delivers completions to a {@link UsedSink}.
  *
- * <p><b>Indirect policy.</b> When indirect descriptors were negotiated ({@code indirectMemory != null}),
- * every request of more than one buffer (and at most {@code maxIndirect}) goes into its head's
- * preallocated indirect table and takes one ring descriptor; a single buffer, or a request longer than
- * {@code maxIndirect}, is a direct chain. That is Linux's and DPDK's choice; here the table costs no
- * allocation, and it lets the queue hold {@code size} requests rather than {@code size / 3} for a typical
- * header + data + status block request.
+ * <p><b>Indirect policy.</b> When indirect descriptors were negotiated ({@code indirectMemory != null}), a
+ * request of up to {@link #directChainMax()} buffers (default {@value #DEFAULT_DIRECT_CHAIN_MAX}) is a direct
+ * chain, as SPDK sends every request, as long as it leaves half the ring's descriptors free; a longer one, or
+ * any once half the ring is taken, goes into its head's preallocated indirect table and takes one ring
+ * descriptor (Linux's and DPDK's choice, which lets the queue hold {@code size} requests rather than
+ * {@code size / 3}). So moderate depths (up to a sixth of the ring in 3-buffer requests: QD85 on SPDK's default
+ * 512) are all direct, and a full ring still holds at least two thirds of {@code size} requests. A direct
+ * chain saves the device one more table to translate and fetch per request: measured against SPDK's vhost
+ * target it is the faster of the two at every depth (docs/decisions.md, "Direct chains for short requests").
+ * {@code setDirectChainMax(0)} restores always-indirect.
  *
  * <p><b>Untrusted device.</b> Nothing read from ring memory is used as an index before it is checked,
  * and the driver's bookkeeping (free list, chains, cookies, writable bytes) lives only in Java arrays.
@@ -87,6 +91,13 @@ public final class SplitVirtqueue {
      */
     private static final int USED_EVENT_REPARK_DISTANCE = 1 << 14;
 
+    /**
+     * Requests of up to this many buffers go as direct chains while the ring has that many descriptors
+     * free: a blk read or write (header, data, status) and a scsi command with up to two data buffers.
+     * See the class comment and docs/decisions.md ("Direct chains for short requests") for the figures.
+     */
+    public static final int DEFAULT_DIRECT_CHAIN_MAX = 4;
+
     private final String name;
     private final int index;
     private final int size;
@@ -120,6 +131,11 @@ public final class SplitVirtqueue {
     private long overlongUsedLengths;
     /** Heads in avail ring order, our own copy: the avail ring itself is writable by the device. */
     private final int[] availShadow;
+
+    /** Requests of up to this many buffers are direct chains while the descriptors are free; see the class comment. */
+    private int directChainMax = DEFAULT_DIRECT_CHAIN_MAX;
+    /** Descriptors a direct chain must leave free: half the ring, so it always holds at least 2/3 of {@code size} short requests. */
+    private final int directReserve;
 
     private int buildHead = NO_DESC;
     private int buildDeclared;
@@ -203,6 +219,7 @@ public final class SplitVirtqueue {
         this.usedEventOffset = SplitRingLayout.usedEventOffset(size);
         this.availEventOffset = SplitRingLayout.availEventOffset(size);
 
+        this.directReserve = size / 2;
         this.freeList = new DescriptorFreeList(size);
         this.cookies = new Object[size];
         this.chainLength = new int[size];
@@ -237,6 +254,28 @@ public final class SplitVirtqueue {
     /** @return descriptors per indirect table (capped at the queue size), 0 without indirect descriptors */
     public int maxIndirect() {
         return maxIndirect;
+    }
+
+    /**
+     * Sets the longest request sent as a direct chain when indirect descriptors were negotiated: requests of
+     * up to {@code buffers} buffers take that many ring descriptors while half the ring stays free, longer ones
+     * (or any, once half the ring is taken) one descriptor and their head's indirect table. 0 or 1 sends every request of
+     * several buffers through its indirect table (Linux's policy); without indirect descriptors every
+     * request is direct whatever this says.
+     *
+     * @param buffers 0..size
+     * @throws IllegalArgumentException if out of range
+     */
+    public void setDirectChainMax(int buffers) {
+        if (buffers < 0 || buffers > size) {
+            throw new IllegalArgumentException(label + ": directChainMax " + buffers + " must be 0.." + size);
+        }
+        this.directChainMax = buffers;
+    }
+
+    /** @return the longest request sent as a direct chain while its descriptors are free ({@link #setDirectChainMax}) */
+    public int directChainMax() {
+        return directChainMax;
     }
 
     /** @return the device address of the descriptor table (the native virtual address) */
@@ -275,7 +314,9 @@ public final class SplitVirtqueue {
         if (buildHead != NO_DESC) {
             finishRequest();
         }
-        boolean useIndirect = iovcnt > 1 && iovcnt <= maxIndirect;
+        // Short chains go direct while the ring has the descriptors (see the class comment, "Indirect policy").
+        boolean useIndirect = iovcnt > 1 && iovcnt <= maxIndirect
+                && (iovcnt > directChainMax || freeList.free() - iovcnt < directReserve);
         int descriptors = useIndirect ? 1 : iovcnt;
         if (descriptors > freeList.free()) {
             return false;

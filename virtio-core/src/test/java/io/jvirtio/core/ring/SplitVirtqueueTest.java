@@ -214,6 +214,63 @@ class SplitVirtqueueTest {
     }
 
     @Test
+    void shortChainsAreDirectWhileTheRingHasTheDescriptors() {
+        try (TestRing ring = new TestRing(16, 8, false)) {
+            ring.vq.setDirectChainMax(SplitVirtqueue.DEFAULT_DIRECT_CHAIN_MAX);
+            RecordingSink sink = new RecordingSink();
+            MemorySegment buf = ring.buffer(64);
+            // header + data + status, as a blk read: three ring descriptors, no indirect table
+            assertTrue(ring.vq.reqStart("blk-read", 3));
+            ring.vq.reqAddIov(buf.address(), 16, false);
+            ring.vq.reqAddIov(buf.address() + 16, 32, true);
+            ring.vq.reqAddIov(buf.address() + 48, 1, true);
+            assertEquals(13, ring.vq.freeDescriptors());
+            assertEquals(1, ring.flushProcessPoll(sink));
+            assertEquals(SplitRingLayout.VRING_DESC_F_NEXT, ring.descFlags(ring.availHead(0)), "head: readable, chained, not INDIRECT");
+            assertEquals(List.of("blk-read"), sink.completed);
+            assertEquals(16, ring.vq.freeDescriptors(), "the chain's descriptors came back");
+            // longer than directChainMax: through the head's indirect table, one ring descriptor
+            assertTrue(ring.vq.reqStart("five", 5));
+            for (int i = 0; i < 5; i++) {
+                ring.vq.reqAddIov(buf.address() + i * 8L, 8, i >= 2);
+            }
+            assertEquals(15, ring.vq.freeDescriptors());
+            ring.vq.reqAbort();
+        }
+    }
+
+    @Test
+    void shortChainsGoIndirectOnceTheRingRunsShort() {
+        try (TestRing ring = new TestRing(8, 8, false)) {
+            ring.vq.setDirectChainMax(4);
+            MemorySegment buf = ring.buffer(64);
+            // 8 free: direct (5 left, at least half the ring); then 5 - 3 < 4, so the next ones go indirect
+            int[] expectedFree = {5, 4, 3, 2, 1, 0};
+            for (int i = 0; i < expectedFree.length; i++) {
+                assertTrue(ring.vq.reqStart("three" + i, 3), "request " + i);
+                ring.vq.reqAddIov(buf.address(), 8, false);
+                ring.vq.reqAddIov(buf.address() + 8, 8, true);
+                ring.vq.reqAddIov(buf.address() + 16, 1, true);
+                assertEquals(expectedFree[i], ring.vq.freeDescriptors(), "after request " + i);
+            }
+            assertFalse(ring.vq.reqStart("full", 3), "6 requests on a ring of 8: full");
+            RecordingSink sink = new RecordingSink();
+            assertEquals(6, ring.flushProcessPoll(sink));
+            assertTrue(sink.failed.isEmpty());
+            assertEquals(8, ring.vq.freeDescriptors());
+        }
+    }
+
+    @Test
+    void directChainMaxOutOfRangeIsRefusedWithTheValue() {
+        try (TestRing ring = new TestRing(8, 4, false)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ring.vq.setDirectChainMax(9));
+            assertTrue(e.getMessage().contains("directChainMax 9 must be 0..8"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> ring.vq.setDirectChainMax(-1));
+        }
+    }
+
+    @Test
     void requestLongerThanMaxIndirectIsADirectChain() {
         try (TestRing ring = new TestRing(16, 4, false)) {
             RecordingSink sink = new RecordingSink();
@@ -456,12 +513,13 @@ class SplitVirtqueueTest {
         }
     }
 
-    @ParameterizedTest(name = "maxIndirect {0}, eventIdx {1}")
-    @CsvSource({"0,false", "8,true"})
-    void roundTripsAgainstADeviceOnItsOwnThread(int maxIndirect, boolean eventIdx) {
+    @ParameterizedTest(name = "maxIndirect {0}, eventIdx {1}, directChainMax {2}")
+    @CsvSource({"0,false,0", "8,true,0", "8,true,4", "8,false,4"})
+    void roundTripsAgainstADeviceOnItsOwnThread(int maxIndirect, boolean eventIdx, int directChainMax) {
         int size = 32;
         int requests = 20_000;
         try (TestRing ring = new TestRing(size, maxIndirect, eventIdx)) {
+            ring.vq.setDirectChainMax(directChainMax);
             MemorySegment[] outs = new MemorySegment[size];
             MemorySegment[] ins = new MemorySegment[size];
             for (int i = 0; i < size; i++) {
@@ -501,7 +559,15 @@ class SplitVirtqueueTest {
                 }
                 outs[slot] = pool[slot];
                 fill(outs[slot], i);
-                assertTrue(ring.vq.reqStart(slot, 3));
+                // Direct chains take three descriptors: the ring may be full with fewer requests in flight.
+                while (!ring.vq.reqStart(slot, 3)) {
+                    assertTrue(directChainMax > 0 || maxIndirect == 0, "always-indirect: one descriptor per request, never full");
+                    ring.vq.reqFlush();
+                    if (ring.vq.poll(size, verifying) == 0) {
+                        Thread.yield();
+                    }
+                    assertTrue(System.nanoTime() < deadline, "request " + i + ": no descriptors free for 10 s");
+                }
                 ring.vq.reqAddIov(outs[slot].address(), 32, false);
                 ring.vq.reqAddIov(outs[slot].address() + 32, 32, false);
                 ring.vq.reqAddIov(ins[slot].address(), 64, true);
