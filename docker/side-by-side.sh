@@ -1,11 +1,15 @@
 #!/bin/sh
 # jvirtio's initiator against SPDK's own (bdev_virtio in bdevperf), on the same SPDK vhost
-# controllers, one after the other, N rounds each; prints the IOPS of both and their ratio.
+# controllers, one after the other, N rounds each; prints the IOPS and p99.9 latency of both and
+# their ratios.
 #
 #   docker/side-by-side.sh [--rounds N] [--time SECONDS] [--image IMAGE] [--keep-logs DIR]
 #
-# Defaults: 3 rounds of 10 s for each of 4 KiB randread at QD1 and QD32, on a blk and a scsi
-# controller (malloc bdevs of 64 MiB, 512-byte blocks). The image is jvirtio/spdk for today's
+# Defaults: 3 rounds of 10 s for each workload — 4 KiB randread at QD1 and QD32, 4 KiB randwrite
+# at QD32, 64 KiB read at QD8 (SBS_WORKLOADS="pattern io_size qd" lines to choose others) — on a
+# blk and a scsi controller (malloc bdevs of 64 MiB, 512-byte blocks). Both tools measure latency
+# from submit to completion into a histogram (bdevperf's bdev-layer histogram, printed with -l;
+# jvirtio's HdrHistogram). The image is jvirtio/spdk for today's
 # inputs (docker/build.sh spdk builds it when missing), or --image / $JVIRTIO_SPDK_IMAGE.
 #
 # Cores: vhost (the target) polls core 0 inside the container; bdevperf runs on core 1 (-m 0x2)
@@ -13,7 +17,7 @@
 # never run at once. Order alternates each round (bdevperf first, then jvirtio first). Each
 # initiator attaches with its own request queue of 256 entries, hugepage memory on both sides.
 #
-# Needs root (hugetlbfs, the engine), Docker, python3 and 2 or more cores. The ratio is
+# Needs root (hugetlbfs, the engine), Docker, python3 and 2 or more cores. The IOPS ratio is
 # jvirtio / bdevperf of the median round: above 1 means jvirtio did more I/O per second.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -97,39 +101,51 @@ done
 # The jvirtio command line is built once, before any measurement.
 "$repo/jvirtio" --help >/dev/null || { echo "side-by-side.sh: could not build ./jvirtio" >&2; exit 1; }
 
-bdevperf_iops() { # TYPE QD LOG
+# WORKLOADS: "pattern io_size qd" triples; bdevperf's -w names, which jvirtio perf takes too.
+workloads=${SBS_WORKLOADS:-"randread 4096 1
+randread 4096 32
+randwrite 4096 32
+read 65536 8"}
+
+bdevperf_run() { # TYPE PATTERN SIZE QD LOG -> "IOPS P99.9_US"
   docker exec "$name" bdevperf -r /var/tmp/bdevperf.sock -m 0x2 -s 256 -g --json "/var/tmp/bdevperf-$1.json" \
-    -q "$2" -o 4096 -w randread -t "$seconds" > "$3" 2>&1 || { cat "$3" >&2; echo "side-by-side.sh: bdevperf failed" >&2; exit 1; }
-  # bdevperf's live counter ends its lines with CR; the summary line is "Total : IOPS MiB/s ..."
-  v=$(tr '\r' '\n' < "$3" | awk '$1 == "Total" { print $3 }')
+    -q "$4" -o "$3" -w "$2" -t "$seconds" -l > "$5" 2>&1 || { cat "$5" >&2; echo "side-by-side.sh: bdevperf failed" >&2; exit 1; }
+  # bdevperf's live counter ends its lines with CR; the summary line is "Total : IOPS MiB/s ...";
+  # -l adds the latency summary of the job's histogram: " 99.90000% :    12.345us"
+  v=$(tr '\r' '\n' < "$5" | awk '$1 == "Total" { print $3 }')
+  p=$(tr '\r' '\n' < "$5" | awk '$1 == "99.90000%" { sub("us", "", $3); print $3; exit }')
   case "$v" in
-    ''|*[!0-9.]*) cat "$3" >&2; echo "side-by-side.sh: no IOPS in bdevperf's output ($3)" >&2; exit 1 ;;
+    ''|*[!0-9.]*) cat "$5" >&2; echo "side-by-side.sh: no IOPS in bdevperf's output ($5)" >&2; exit 1 ;;
   esac
-  echo "$v"
+  echo "$v ${p:-nan}"
 }
-jvirtio_iops() { # TYPE QD LOG
-  taskset -c 1 "$repo/jvirtio" perf --json "$work/jvirtio-$1.json" -q "$2" -o 4096 -w randread \
-    -t "$seconds" --output json > "$3" 2> "$3.err" || { cat "$3" "$3.err" >&2; echo "side-by-side.sh: jvirtio perf failed" >&2; exit 1; }
-  python3 -c 'import json,sys; print(sum(r["iops"] for r in json.load(open(sys.argv[1]))["results"]))' "$3"
+jvirtio_run() { # TYPE PATTERN SIZE QD LOG -> "IOPS P99.9_US"
+  taskset -c 1 "$repo/jvirtio" perf --json "$work/jvirtio-$1.json" -q "$4" -o "$3" -w "$2" \
+    -t "$seconds" --output json > "$5" 2> "$5.err" || { cat "$5" "$5.err" >&2; echo "side-by-side.sh: jvirtio perf failed" >&2; exit 1; }
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(sum(x["iops"] for x in r), max(x["latency_us"]["p99_9"] for x in r))' "$5"
 }
 
 echo "SPDK 26.01 vhost and bdevperf: $image"
-echo "4 KiB randread, $rounds round(s) of $seconds s each; vhost on core 0, the initiator on core 1"
+echo "$rounds round(s) of $seconds s each per workload; vhost on core 0, the initiator on core 1"
 results=$work/results.tsv
 : > "$results"
 for type in blk scsi; do
-  for qd in 1 32; do
+  echo "$workloads" | while read -r pattern size qd; do
+    [ -n "$pattern" ] || continue
     r=1
     while [ "$r" -le "$rounds" ]; do
+      log=$work/$type-$pattern-$size-$qd-$r
       if [ $((r % 2)) -eq 1 ]; then
-        b=$(bdevperf_iops "$type" "$qd" "$work/bdevperf-$type-$qd-$r.log")
-        j=$(jvirtio_iops "$type" "$qd" "$work/jvirtio-$type-$qd-$r.log")
+        b=$(bdevperf_run "$type" "$pattern" "$size" "$qd" "$log.bdevperf.log")
+        j=$(jvirtio_run "$type" "$pattern" "$size" "$qd" "$log.jvirtio.log")
       else
-        j=$(jvirtio_iops "$type" "$qd" "$work/jvirtio-$type-$qd-$r.log")
-        b=$(bdevperf_iops "$type" "$qd" "$work/bdevperf-$type-$qd-$r.log")
+        j=$(jvirtio_run "$type" "$pattern" "$size" "$qd" "$log.jvirtio.log")
+        b=$(bdevperf_run "$type" "$pattern" "$size" "$qd" "$log.bdevperf.log")
       fi
-      printf '%s\t%s\t%s\t%s\t%s\n' "$type" "$qd" "$r" "$b" "$j" >> "$results"
-      printf '  %-4s QD%-2s round %d: bdevperf %10.0f IOPS   jvirtio %10.0f IOPS\n' "$type" "$qd" "$r" "$b" "$j"
+      set -- $b $j
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$type" "$pattern" "$size" "$qd" "$r" "$1" "$2" "$3" "$4" >> "$results"
+      printf '  %-4s %-9s %6s QD%-2s round %d: bdevperf %10.0f IOPS p99.9 %8s us   jvirtio %10.0f IOPS p99.9 %8s us\n' \
+        "$type" "$pattern" "$size" "$qd" "$r" "$1" "$2" "$3" "$4"
       r=$((r + 1))
     done
   done
@@ -138,11 +154,19 @@ done
 python3 - "$results" <<'EOF'
 import statistics, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
+def size(b):
+    b = int(b)
+    return f"{b >> 10}K" if b % 1024 == 0 else f"{b}B"
 print()
-print(f"{'workload':<22} {'bdevperf IOPS':>14} {'jvirtio IOPS':>14} {'jvirtio/bdevperf':>17}")
-for key in dict.fromkeys((t, q) for t, q, *_ in rows):
-    b = statistics.median(float(r[3]) for r in rows if (r[0], r[1]) == key)
-    j = statistics.median(float(r[4]) for r in rows if (r[0], r[1]) == key)
-    print(f"{key[0] + ' randread 4K QD' + key[1]:<22} {b:>14,.0f} {j:>14,.0f} {j / b:>17.2f}")
-print("(median of the rounds)")
+print(f"{'workload':<26} {'bdevperf IOPS':>14} {'jvirtio IOPS':>14} {'IOPS ratio':>11} {'bdevperf p99.9':>15} {'jvirtio p99.9':>14} {'p99.9 ratio':>12}")
+for key in dict.fromkeys(tuple(r[:4]) for r in rows):
+    mine = [r for r in rows if tuple(r[:4]) == key]
+    b = statistics.median(float(r[5]) for r in mine)
+    j = statistics.median(float(r[7]) for r in mine)
+    bl = statistics.median(float(r[6]) for r in mine)
+    jl = statistics.median(float(r[8]) for r in mine)
+    name = f"{key[0]} {key[1]} {size(key[2])} QD{key[3]}"
+    print(f"{name:<26} {b:>14,.0f} {j:>14,.0f} {j / b:>11.2f} {bl:>12.2f} us {jl:>11.2f} us {jl / bl:>12.2f}")
+print("(median of the rounds; IOPS ratio = jvirtio / bdevperf, above 1 = jvirtio faster;")
+print(" p99.9 ratio = jvirtio / bdevperf, below 1 = jvirtio's tail shorter)")
 EOF
