@@ -42,7 +42,8 @@ import java.util.concurrent.Future;
  */
 @Command(name = "demo", description = {
         "Run the Java vhost-user target in this process (a RAM virtio-blk device and a virtio-scsi controller with 2 LUNs),"
-                + " attach it through an SPDK JSON config, verify every bdev, measure random reads, print bdev_get_bdevs and save_config.",
+                + " attach it through an SPDK JSON config, verify every bdev, measure random reads at -q 1 and -q 32 (one job at a time),"
+                + " print bdev_get_bdevs and save_config.",
         "With --qsd: the same checks against qemu-storage-daemon exporting a temporary file, verified against the file on the host."})
 final class DemoCommand implements Callable<Integer> {
     private static final long IMAGE_BYTES = 64L << 20;
@@ -50,7 +51,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private final Cli cli;
 
-    @Option(names = "-t", paramLabel = "SECONDS", description = "How long to measure random reads, at least 1 (default: 5, with --qsd 3).")
+    @Option(names = "-t", paramLabel = "SECONDS", description = "How long each random-read job measures, at least 1 (default: 2 per bdev and depth, with --qsd 3).")
     Long seconds;
 
     @Option(names = "--qsd", description = "Use qemu-storage-daemon (installed with apt-get when missing and run as root).")
@@ -62,7 +63,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        long t = seconds != null ? seconds : qsd ? 3 : 5;
+        long t = seconds != null ? seconds : qsd ? 3 : 2;
         if (t < 1) {
             throw new UserError("-t " + t + ": measure for at least 1 second");
         }

@@ -63,9 +63,9 @@ final class EmbeddedDemo {
                           "subsystem": "bdev",
                           "config": [
                             {"method": "bdev_virtio_attach_controller",
-                             "params": {"name": "VirtioBlk0", "trtype": "user", "traddr": "%s", "dev_type": "blk", "vq_count": 2, "vq_size": 128}},
+                             "params": {"name": "VirtioBlk0", "trtype": "user", "traddr": "%s", "dev_type": "blk", "vq_count": 1, "vq_size": 128}},
                             {"method": "bdev_virtio_attach_controller",
-                             "params": {"name": "VirtioScsi0", "trtype": "user", "traddr": "%s", "dev_type": "scsi", "vq_count": 2, "vq_size": 128}},
+                             "params": {"name": "VirtioScsi0", "trtype": "user", "traddr": "%s", "dev_type": "scsi", "vq_count": 1, "vq_size": 128}},
                             {"method": "bdev_wait_for_examine"}
                           ]
                         }
@@ -82,7 +82,9 @@ final class EmbeddedDemo {
                             b.supportedIoTypes());
                 }
                 out.println();
-                List<PerfReport.Run> verify = measure(registry.bdevs(), Workload.VERIFY, 8, 1, cli);
+                out.println(CoreNote.describe(Runtime.getRuntime().availableProcessors()));
+                out.println();
+                List<PerfReport.Run> verify = measure(registry.bdevs(), Workload.VERIFY, new int[] {8}, 1, cli);
                 out.print(PerfReport.table(verify));
                 long miscompares = verify.stream().mapToLong(r -> r.result().miscompares() + r.result().errors()).sum();
                 if (miscompares > 0) {
@@ -90,7 +92,7 @@ final class EmbeddedDemo {
                 }
                 out.println("verify: every block read back as written, on every bdev");
                 out.println();
-                out.print(PerfReport.table(measure(registry.bdevs(), Workload.RANDREAD, 32, seconds, cli)));
+                out.print(PerfReport.table(measure(registry.bdevs(), Workload.RANDREAD, new int[] {1, 32}, seconds, cli)));
                 out.println();
                 out.println("bdev_get_bdevs:");
                 out.println(SpdkJson.format(BdevJson.bdevGetBdevs(registry)));
@@ -108,29 +110,36 @@ final class EmbeddedDemo {
     }
 
     /**
-     * One job per bdev, all at once, each on its own thread and request queue; the progress line
-     * covers all of them. A job that fails does not hide the others: the table of those that ran
-     * is printed, then the failure.
+     * One job at a time, each bdev at each depth in turn, as {@code jvirtio perf} runs one: a job's
+     * thread has the initiator's core to itself (three jobs at once on two cores, with the target's
+     * threads beside them, measured the scheduler rather than jvirtio). A job that fails does not hide
+     * the others: the table of those that ran is printed, then the failure.
      */
-    private static List<PerfReport.Run> measure(List<Bdev> bdevs, Workload w, int depth, long seconds, Cli cli) throws Exception {
+    private static List<PerfReport.Run> measure(List<Bdev> bdevs, Workload w, int[] depths, long seconds, Cli cli) throws Exception {
         PrintStream out = cli.out();
-        out.printf(Locale.ROOT, "%s -q %d -o 4096 for %d s on %d bdevs%n", w.spdkName(), depth, seconds, bdevs.size());
-        List<PerfJob> jobs = new ArrayList<>();
-        for (int i = 0; i < bdevs.size(); i++) {
-            jobs.add(new PerfJob(bdevs.get(i), w, depth, 4096, 100, seconds * 1_000_000_000L, 7 + i));
-        }
-        long cpu0 = ProcessCpu.nanos(ProcessCpu.self());
-        Progress progress = cli.progress(out);
-        JobRunner.Outcome o = JobRunner.run(jobs, progress::event, progress::update);
-        progress.done();
-        long cpu = ProcessCpu.nanos(ProcessCpu.self()) - cpu0;
+        out.printf(Locale.ROOT, "%s -q %s -o 4096, %d s per job, one job at a time on %d bdevs%n", w.spdkName(),
+                java.util.Arrays.stream(depths).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(" and -q ")),
+                seconds, bdevs.size());
         List<PerfReport.Run> runs = new ArrayList<>();
-        for (PerfResult r : o.mergedByBdev()) {
-            runs.add(new PerfReport.Run(r, cpu, -1)); // the target runs in this JVM: its CPU is in the jvm figure
+        List<String> failures = new ArrayList<>();
+        Progress progress = cli.progress(out);
+        int seed = 7;
+        for (int depth : depths) {
+            for (Bdev bdev : bdevs) {
+                PerfJob job = new PerfJob(bdev, w, depth, 4096, 100, seconds * 1_000_000_000L, seed++);
+                long cpu0 = ProcessCpu.nanos(ProcessCpu.self());
+                JobRunner.Outcome o = JobRunner.run(List.of(job), progress::event, progress::update);
+                long cpu = ProcessCpu.nanos(ProcessCpu.self()) - cpu0;
+                for (PerfResult r : o.mergedByBdev()) {
+                    runs.add(new PerfReport.Run(r, cpu, -1)); // the target runs in this JVM: its CPU is in the jvm figure
+                }
+                failures.addAll(o.failureLines());
+            }
         }
-        if (o.anyFailed()) {
+        progress.done();
+        if (!failures.isEmpty()) {
             out.print(PerfReport.table(runs));
-            throw new IllegalStateException(String.join("; ", o.failureLines()));
+            throw new IllegalStateException(String.join("; ", failures));
         }
         return runs;
     }
