@@ -51,6 +51,72 @@ public interface IoChannel extends AutoCloseable {
     /** @return I/Os submitted and not yet completed */
     int inFlight();
 
+    /**
+     * Polls, and when nothing has completed waits up to {@code timeoutNanos} for a completion as the
+     * channel's {@link #completionMode()} says: spinning, or sleeping on {@link #completionFd()} without
+     * the lost-wake-up race (the ring is re-checked after notifications are re-enabled, before sleeping).
+     * Like {@link #poll()}, only from the channel's thread; callbacks run on it.
+     *
+     * <p>The default, for channels that can only poll, spins.
+     *
+     * @param timeoutNanos the longest wait; 0 polls once
+     * @return the number of I/Os completed (0 when the time ran out)
+     */
+    default int waitForCompletions(long timeoutNanos) {
+        long deadline = System.nanoTime() + Math.max(0, timeoutNanos);
+        int n;
+        while ((n = poll()) == 0 && System.nanoTime() - deadline < 0) {
+            Thread.onSpinWait();
+        }
+        return n;
+    }
+
+    /**
+     * Chooses how {@link #waitForCompletions} waits. Only from the channel's thread.
+     *
+     * @throws UnsupportedOperationException if the mode sleeps and the channel has no completion fd
+     *                                       (the default: channels that can only poll)
+     */
+    default void setCompletionMode(CompletionMode mode) {
+        if (mode.sleeps()) {
+            throw new UnsupportedOperationException("bdev " + bdev().name() + ": completion mode " + mode
+                    + " needs a completion fd; this channel can only poll");
+        }
+    }
+
+    /** @return how {@link #waitForCompletions} waits; {@link CompletionMode#polling()} unless set */
+    default CompletionMode completionMode() {
+        return CompletionMode.polling();
+    }
+
+    /**
+     * The fd that becomes readable when the device signals a completion of this channel's queue while
+     * notifications are enabled (libblkio's {@code blkioq_get_completion_fd}): for an engine that waits in
+     * its own epoll loop. Read it (an eventfd counter) to re-arm, then {@link #poll()}. It belongs to the
+     * transport and may change after a reconnect; -1 when there is none (a polling-only channel or
+     * transport, or the link is down).
+     *
+     * @return the fd, or -1
+     */
+    default int completionFd() {
+        return -1;
+    }
+
+    /**
+     * Before sleeping on {@link #completionFd()} in the caller's own loop: asks the device to signal the
+     * next completion and looks at the ring once more.
+     *
+     * @return true when armed with nothing there yet (sleep on the fd, then {@link #disarmCompletionFd()}
+     *         and {@link #poll()}); false when completions are already there, or there is no fd (poll instead)
+     */
+    default boolean armCompletionFd() {
+        return false;
+    }
+
+    /** After waking from the completion fd: the device stops signalling every completion. */
+    default void disarmCompletionFd() {
+    }
+
     /** Completes nothing further: in-flight I/Os fail, the queue is released. */
     @Override
     void close();

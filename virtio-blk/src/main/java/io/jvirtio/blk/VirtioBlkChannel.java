@@ -2,6 +2,8 @@ package io.jvirtio.blk;
 
 import io.jvirtio.bdev.AbstractIoChannel;
 import io.jvirtio.bdev.Bdev;
+import io.jvirtio.bdev.CompletionMode;
+import io.jvirtio.core.CompletionWaiter;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
@@ -40,6 +42,8 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
     private final IoValidator check;
     private final IoSlots<BlkIo> ios;
     private final BlkRequestQueue requests;
+    private final CompletionWaiter waiter;
+    private CompletionMode completionMode = CompletionMode.polling();
     private boolean closed;
 
     VirtioBlkChannel(VirtioBlkDevice dev, SplitVirtqueue vq, int depth, IoCounters counters) {
@@ -50,6 +54,8 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
         this.partMemory = dev.allocateBuffer((long) vq.size() * BlkPart.STRIDE, 64);
         this.ios = new IoSlots<>(dev.name(), depth, BlkIo::new, counters);
         this.requests = new BlkRequestQueue(dev, vq, partMemory, depth);
+        VirtioDevice device = dev.device();
+        this.waiter = new CompletionWaiter(device.transportType(), vq, () -> device.completionFd(vq), this::poll);
     }
 
     @Override
@@ -184,6 +190,44 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
         if (dev.device().refusesIo()) {
             check.checkTransport(op, dev.device().linkDownMessage());
         }
+    }
+
+    // ---------------------------------------------------------------- waiting (interrupt and adaptive modes)
+
+    @Override
+    public int waitForCompletions(long timeoutNanos) {
+        return waiter.await(timeoutNanos);
+    }
+
+    @Override
+    public void setCompletionMode(CompletionMode mode) {
+        waiter.setSpinNanos(mode.spinNanos());
+        this.completionMode = mode;
+    }
+
+    @Override
+    public CompletionMode completionMode() {
+        return completionMode;
+    }
+
+    @Override
+    public int completionFd() {
+        return waiter.completionFd();
+    }
+
+    @Override
+    public boolean armCompletionFd() {
+        return waiter.arm();
+    }
+
+    @Override
+    public void disarmCompletionFd() {
+        waiter.disarm();
+    }
+
+    /** @return the waiting half of this channel's completion modes, with its counters (diagnostics) */
+    public CompletionWaiter completionWaiter() {
+        return waiter;
     }
 
     // ---------------------------------------------------------------- completion

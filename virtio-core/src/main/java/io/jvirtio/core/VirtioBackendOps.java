@@ -74,6 +74,18 @@ public interface VirtioBackendOps {
     void notifyQueue(int index);
 
     /**
+     * The eventfd the device signals when it used buffers of queue {@code index} and the driver asked
+     * for it (used-buffer notifications enabled on the ring): what an interrupt-mode channel sleeps on,
+     * libblkio's completion fd. Owned by the transport; it may change when the link is re-established.
+     * The default, for transports that only poll (the PCI transport sets up no MSI-X vector), is -1.
+     *
+     * @return the fd, or -1 when the queue has none (not set up, link down, or a polling-only transport)
+     */
+    default int completionFd(int index) {
+        return -1;
+    }
+
+    /**
      * Sets the one listener told when the peer goes away on its own (a vhost-user hang-up). A
      * transport that cannot lose its peer (a PCI function stays until it is unbound) never calls it:
      * the default does nothing. Told at once when the peer is already gone.

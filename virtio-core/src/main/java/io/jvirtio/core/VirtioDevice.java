@@ -280,6 +280,20 @@ public final class VirtioDevice implements AutoCloseable {
         return fixedQueues;
     }
 
+    /** @return the transport's name, as SPDK prints it ({@code user}, {@code pci}) */
+    public String transportType() {
+        return ops.transportType();
+    }
+
+    /**
+     * @param vq one of this device's queues
+     * @return the eventfd its transport signals on used buffers (when the ring asks), or -1 (see
+     *         {@link VirtioBackendOps#completionFd})
+     */
+    public int completionFd(SplitVirtqueue vq) {
+        return ops.completionFd(vq.index());
+    }
+
     /** @return queue {@code index}, whoever owns it (for the owner and for diagnostics) */
     public SplitVirtqueue queue(int index) {
         return queues[index];

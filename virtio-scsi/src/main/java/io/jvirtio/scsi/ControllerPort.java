@@ -56,6 +56,12 @@ interface ControllerPort {
     /** A command met a UNIT ATTENTION (it is retried); some ask for a rescan. */
     void unitAttention(int target, int lunAddress, ScsiSense sense);
 
+    /** @return the transport's name ({@code user}, {@code pci}), for messages */
+    String transportType();
+
+    /** @return the completion eventfd of one of the controller's queues as the transport has it now, or -1 */
+    int completionFd(SplitVirtqueue vq);
+
     /** A channel closed: its thread's queue may go back to the pool. */
     void channelClosed(VirtioScsiChannel channel);
 }

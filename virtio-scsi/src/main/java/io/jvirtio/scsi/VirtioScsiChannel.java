@@ -2,6 +2,9 @@ package io.jvirtio.scsi;
 
 import io.jvirtio.bdev.AbstractIoChannel;
 import io.jvirtio.bdev.Bdev;
+import io.jvirtio.bdev.CompletionMode;
+import io.jvirtio.core.CompletionWaiter;
+import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
@@ -46,6 +49,8 @@ public final class VirtioScsiChannel extends AbstractIoChannel {
     boolean closing;
     private boolean closed;
     private boolean removalAcked;
+    private final CompletionWaiter waiter;
+    private CompletionMode completionMode = CompletionMode.polling();
 
     VirtioScsiChannel(VirtioScsiDisk disk, ScsiRequestQueue queue, int depth) {
         this.disk = disk;
@@ -54,6 +59,8 @@ public final class VirtioScsiChannel extends AbstractIoChannel {
         this.owner = Thread.currentThread();
         this.check = disk.validator();
         this.ios = new IoSlots<>(disk.name(), depth, () -> new ScsiIo(this), disk.openCounters());
+        SplitVirtqueue vq = queue.vq;
+        this.waiter = new CompletionWaiter(ctrl.transportType(), vq, () -> ctrl.completionFd(vq), this::poll);
     }
 
     @Override
@@ -251,6 +258,44 @@ public final class VirtioScsiChannel extends AbstractIoChannel {
      *
      * @return the number of I/Os completed, of any LUN sharing the queue
      */
+    // ---------------------------------------------------------------- waiting (interrupt and adaptive modes)
+
+    @Override
+    public int waitForCompletions(long timeoutNanos) {
+        return waiter.await(timeoutNanos);
+    }
+
+    @Override
+    public void setCompletionMode(CompletionMode mode) {
+        waiter.setSpinNanos(mode.spinNanos());
+        this.completionMode = mode;
+    }
+
+    @Override
+    public CompletionMode completionMode() {
+        return completionMode;
+    }
+
+    @Override
+    public int completionFd() {
+        return waiter.completionFd();
+    }
+
+    @Override
+    public boolean armCompletionFd() {
+        return waiter.arm();
+    }
+
+    @Override
+    public void disarmCompletionFd() {
+        waiter.disarm();
+    }
+
+    /** @return the waiting half of this channel's completion modes, with its counters (diagnostics) */
+    public CompletionWaiter completionWaiter() {
+        return waiter;
+    }
+
     @Override
     public int poll() {
         if (closed) {

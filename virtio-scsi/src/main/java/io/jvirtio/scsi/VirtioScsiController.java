@@ -399,6 +399,16 @@ public final class VirtioScsiController implements AutoCloseable {
         }
 
         @Override
+        public String transportType() {
+            return device.transportType();
+        }
+
+        @Override
+        public int completionFd(SplitVirtqueue vq) {
+            return device.completionFd(vq);
+        }
+
+        @Override
         public String transportLost() {
             return device.transportLost();
         }

@@ -289,6 +289,11 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     // ---------------------------------------------------------------- VirtioBackendOps
 
     @Override
+    public int completionFd(int queue) {
+        return queues.callFd(queue);
+    }
+
+    @Override
     public String transportType() {
         return TRANSPORT_TYPE;
     }
