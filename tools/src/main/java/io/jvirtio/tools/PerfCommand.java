@@ -101,6 +101,13 @@ final class PerfCommand implements Callable<Integer> {
     String reconnectDelay;
     @Option(names = "--fast-io-fail-timeout-sec", paramLabel = "N", description = "How long I/O waits for a reconnect before it fails (0: until given up).")
     String fastIoFailTimeout;
+    @Option(names = "--completion", paramLabel = "polling|interrupt|adaptive[:MICROS]", description = "How a job waits for completions:"
+            + " spinning on the ring (default), asleep on the queue's call eventfd, or spinning MICROS (default 50) after the last"
+            + " completion and then asleep. The sleeping modes need one job per core and a vhost-user device.")
+    String completion;
+    @Option(names = "--rate", paramLabel = "IOPS", description = "Submit at most IOPS I/Os per second per job, paced (default: as fast as"
+            + " completions come back). With --completion interrupt, the CPU of a lightly loaded job.")
+    String rate;
 
     PerfCommand(Cli cli) {
         this.cli = cli;
@@ -178,8 +185,10 @@ final class PerfCommand implements Callable<Integer> {
         List<PerfJob> jobs = new ArrayList<>();
         int seed = 0;
         for (CoreLayout.Placement p : layout.placements()) {
-            jobs.add(new PerfJob(p.bdev(), s.workload(), depth, s.ioSize(), s.mix(), s.seconds() * 1_000_000_000L, 42 + seed++, p.index(),
-                    p.ofBdev()));
+            PerfJob job = new PerfJob(p.bdev(), s.workload(), depth, s.ioSize(), s.mix(), s.seconds() * 1_000_000_000L, 42 + seed++,
+                    p.index(), p.ofBdev());
+            job.pacing(s.completion(), s.rate());
+            jobs.add(job);
         }
         return jobs;
     }

@@ -1,5 +1,6 @@
 package io.jvirtio.tools;
 
+import io.jvirtio.bdev.CompletionMode;
 import io.jvirtio.core.ReconnectPolicy;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.tools.perf.Workload;
@@ -35,7 +36,11 @@ import java.util.List;
  */
 record PerfSettings(Path config, String bdev, boolean skipUnsupported, Path socket, long targetPid, long qsdNullBytes, Path qsdFile,
                     List<Integer> depths, int ioSize, Workload workload, int mix, long seconds, List<Integer> cores, boolean everyCore,
-                    int vqSize, HugePagePolicy hugePages, boolean json, ReconnectPolicy reconnect, Path jfr) {
+                    int vqSize, HugePagePolicy hugePages, boolean json, ReconnectPolicy reconnect, Path jfr,
+                    CompletionMode completion, long rate) {
+    /** --completion adaptive without MICROS: SPDK's interrupt-mode pollers use a comparable grace period. */
+    static final long DEFAULT_ADAPTIVE_MICROS = 50;
+
     /** Ring sizes the driver takes. */
     static final int MIN_VQ_SIZE = 4;
     static final int MAX_VQ_SIZE = 32768;
@@ -123,8 +128,34 @@ record PerfSettings(Path config, String bdev, boolean skipUnsupported, Path sock
             }
         }
         ReconnectPolicy reconnect = c.reconnectPolicy();
+        CompletionMode completion = parseCompletion(c.completion);
+        long rate = c.rate == null ? 0 : Args.parseInt("--rate", c.rate, 0);
+        if (c.rate != null && rate < 1) {
+            throw new UserError("--rate " + c.rate + ": I/Os per second must be at least 1");
+        }
+        if (completion.sleeps() && (c.everyCore || cores.size() > 1)) {
+            // a job asleep on its queue's eventfd would leave the other jobs of its core thread unpolled
+            throw new UserError("--completion " + c.completion + ": the sleeping modes run one job per core (not with -C or several cores)");
+        }
         return new PerfSettings(c.config, c.bdev, c.skipUnsupported, c.socket, c.targetPid != null ? c.targetPid : -1, qsdNull, c.qsdFile,
-                depths, ioSize, workload, mix, seconds, cores, c.everyCore, vqSize, huge, json, reconnect, c.jfr);
+                depths, ioSize, workload, mix, seconds, cores, c.everyCore, vqSize, huge, json, reconnect, c.jfr, completion, rate);
+    }
+
+    private static CompletionMode parseCompletion(String spec) {
+        if (spec == null || spec.equals("polling")) {
+            return CompletionMode.polling();
+        }
+        if (spec.equals("interrupt")) {
+            return CompletionMode.interrupt();
+        }
+        if (spec.equals("adaptive") || spec.startsWith("adaptive:")) {
+            long micros = spec.equals("adaptive") ? DEFAULT_ADAPTIVE_MICROS : Args.parseInt("--completion adaptive:MICROS", spec.substring(9), 0);
+            if (micros < 1) {
+                throw new UserError("--completion " + spec + ": adaptive:MICROS needs at least 1 microsecond of polling");
+            }
+            return CompletionMode.adaptive(java.time.Duration.ofNanos(micros * 1000));
+        }
+        throw new UserError("--completion " + spec + ": one of polling, interrupt, adaptive, adaptive:MICROS");
     }
 
     private static String source(PerfCommand c) {

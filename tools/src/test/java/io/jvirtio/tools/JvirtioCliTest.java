@@ -143,6 +143,30 @@ class JvirtioCliTest {
     // --- perf: options checked before anything runs, each error naming option and value
 
     @Test
+    void perfCompletionAndRateOptionsAreCheckedByName() {
+        CommandResult bogus = run("perf", "--socket", blkSock.toString(), "--completion", "sometimes", "-t", "1");
+        assertEquals(2, bogus.status, bogus.all());
+        assertTrue(bogus.err.contains("--completion sometimes: one of polling, interrupt, adaptive, adaptive:MICROS"), bogus.err);
+        CommandResult zero = run("perf", "--socket", blkSock.toString(), "--completion", "adaptive:0", "-t", "1");
+        assertEquals(2, zero.status, zero.all());
+        assertTrue(zero.err.contains("adaptive:MICROS needs at least 1 microsecond"), zero.err);
+        CommandResult rate = run("perf", "--socket", blkSock.toString(), "--rate", "0", "-t", "1");
+        assertEquals(2, rate.status, rate.all());
+        assertTrue(rate.err.contains("--rate 0: I/Os per second must be at least 1"), rate.err);
+        CommandResult cores = run("perf", "--socket", blkSock.toString(), "--completion", "interrupt", "--cores", "2", "-t", "1");
+        assertEquals(2, cores.status, cores.all());
+        assertTrue(cores.err.contains("the sleeping modes run one job per core"), cores.err);
+    }
+
+    @Test
+    void perfInInterruptModeAtAFixedRateVerifiesAndSleeps() {
+        CommandResult r = run("perf", "--socket", blkSock.toString(), "-w", "verify", "-q", "4", "--completion", "interrupt",
+                "--rate", "2000", "-t", "1");
+        assertEquals(0, r.status, r.all());
+        assertTrue(r.out.contains("VirtioBlk0"), r.out);
+    }
+
+    @Test
     void perfNamesTheOptionAndValueAndNoInternalName() {
         CommandResult vq = run("perf", "--socket", blkSock.toString(), "--vq-size", "100", "-t", "1");
         assertEquals(2, vq.status, vq.all());

@@ -170,6 +170,22 @@ public final class JobRunner {
                 for (int i : measuring) {
                     order[running++] = i;
                 }
+                while (running == 1 && jobs.get(order[0]).waits()) {
+                    // one job that sleeps or is paced (--completion, --rate): it waits for itself
+                    int i = order[0];
+                    try {
+                        long now = System.nanoTime();
+                        if (!jobs.get(i).poll(now)) {
+                            running = 0;
+                            measured.add(i);
+                        } else {
+                            jobs.get(i).waitStep(now);
+                        }
+                    } catch (RuntimeException e) {
+                        running = 0;
+                        fail(i, e);
+                    }
+                }
                 while (running > 0) {
                     for (int round = 0; round < REAPS_PER_CLOCK; round++) {
                         for (int k = 0; k < running; k++) {

@@ -2,6 +2,7 @@ package io.jvirtio.tools.perf;
 
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
+import io.jvirtio.bdev.CompletionMode;
 import io.jvirtio.bdev.IoCallback;
 import io.jvirtio.bdev.IoChannel;
 import io.jvirtio.spec.VirtioException;
@@ -40,6 +41,8 @@ public final class PerfJob implements IoCallback {
             throw new ExceptionInInitializerError(e);
         }
     }
+    /** The longest wait of one {@link #waitStep}, so the end of the run is seen on time. */
+    private static final long WAIT_STEP_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
     /** How long in-flight I/O may take to come back once the measured time is over. */
     private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
 
@@ -56,6 +59,15 @@ public final class PerfJob implements IoCallback {
     private final long firstUnit;
 
     private IoChannel channel;
+    private CompletionMode completion = CompletionMode.polling();
+    /** --rate: nanoseconds between two submissions of the job, 0 = as fast as completions come back */
+    private long intervalNanos;
+    /** --rate: when the next paced submission is due */
+    private long nextDueNanos;
+    /** --rate: slots waiting for their turn, a FIFO over {@link #paced} */
+    private Slot[] paced;
+    private int pacedHead;
+    private int pacedCount;
     private Slot[] slots;
     private long nextSequential;
     private long ios;
@@ -175,9 +187,29 @@ public final class PerfJob implements IoCallback {
         }
     }
 
+    /**
+     * How the job waits and how fast it submits; before {@link #open}.
+     *
+     * @param mode      the channel's completion mode (interrupt and adaptive sleep on its completion fd)
+     * @param rateIops  submissions per second of this job (0: each completion resubmits at once, bdevperf's way)
+     */
+    public void pacing(CompletionMode mode, long rateIops) {
+        this.completion = mode;
+        this.intervalNanos = rateIops > 0 ? Math.max(1, 1_000_000_000L / rateIops) : 0;
+    }
+
+    /** @return whether the job's core loop should wait through {@link #waitStep} (a sleeping mode or a rate) rather than spin on {@link #reap} */
+    public boolean waits() {
+        return completion.sleeps() || intervalNanos > 0;
+    }
+
     /** Opens the job's channel on the calling thread and allocates its buffers; the thread that calls this drives the job. */
     public void open() {
         channel = bdev.openChannel();
+        if (completion.sleeps()) {
+            channel.setCompletionMode(completion);
+        }
+        paced = new Slot[queueDepth];
         slots = new Slot[queueDepth];
         deferred = new Slot[queueDepth];
         for (int i = 0; i < queueDepth; i++) {
@@ -202,9 +234,15 @@ public final class PerfJob implements IoCallback {
         t0 = startNanos;
         end = t0 + durationNanos;
         LIVE_RUNNING.setOpaque(this, true);
+        nextDueNanos = startNanos;
         for (Slot s : slots) {
-            submit(s);
+            if (intervalNanos > 0) {
+                pace(s);
+            } else {
+                submit(s);
+            }
         }
+        releaseDue(System.nanoTime());
     }
 
     /**
@@ -238,6 +276,44 @@ public final class PerfJob implements IoCallback {
     public void reap() {
         channel.poll();
         retryDeferred();
+        if (intervalNanos > 0) {
+            releaseDue(System.nanoTime());
+        }
+    }
+
+    /**
+     * For a job that {@link #waits()}: submits what is due, then waits for completions as the channel's
+     * mode says (spinning, or asleep on its completion fd) until the next paced submission is due, or at
+     * most {@link #WAIT_STEP_NANOS}.
+     */
+    public void waitStep(long now) {
+        releaseDue(now);
+        long timeout = WAIT_STEP_NANOS;
+        if (pacedCount > 0) {
+            timeout = Math.min(timeout, Math.max(0, nextDueNanos - now));
+        }
+        channel.waitForCompletions(timeout);
+        retryDeferred();
+    }
+
+    private void pace(Slot s) {
+        paced[(pacedHead + pacedCount++) % queueDepth] = s;
+    }
+
+    /** --rate: submits every paced slot whose turn has come. */
+    private void releaseDue(long now) {
+        if (now - nextDueNanos > intervalNanos * queueDepth) {
+            nextDueNanos = now; // far behind (a stall): no burst to catch up
+        }
+        while (pacedCount > 0 && !stopping && now - nextDueNanos >= 0) {
+            Slot s = paced[pacedHead];
+            paced[pacedHead] = null;
+            pacedHead = (pacedHead + 1) % queueDepth;
+            pacedCount--;
+            nextDueNanos += intervalNanos;
+            s.resubmitNanos = 0;
+            submit(s);
+        }
     }
 
     /**
@@ -431,8 +507,12 @@ public final class PerfJob implements IoCallback {
             histogram.recordValue(Math.min(Math.max(lat, 1), MAX_TRACKED_NANOS));
         }
         if (!stopping) {
-            s.resubmitNanos = now;
-            submit(s);
+            if (intervalNanos > 0) {
+                pace(s);
+            } else {
+                s.resubmitNanos = now;
+                submit(s);
+            }
         }
     }
 }
