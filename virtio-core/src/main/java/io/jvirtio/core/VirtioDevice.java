@@ -6,6 +6,7 @@ import io.jvirtio.spec.VirtioStatus;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.spec.ring.SplitRingLayout;
 import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +41,7 @@ public final class VirtioDevice implements AutoCloseable {
     private long offeredFeatures;
     private long negotiatedFeatures;
     private int status;
-    private SplitVirtqueue[] queues = new SplitVirtqueue[0];
+    private Virtqueue[] queues = new Virtqueue[0];
     private MemorySegment[] ringMemory = new MemorySegment[0];
     private MemorySegment[] indirectMemory = new MemorySegment[0];
     private AtomicReferenceArray<Thread> owners = new AtomicReferenceArray<>(0);
@@ -116,7 +117,7 @@ public final class VirtioDevice implements AutoCloseable {
      *
      * @return 0 keep waiting, 1 fail everything with {@link #linkDownMessage()}, 2 resume
      */
-    public int linkDownStep(SplitVirtqueue vq) {
+    public int linkDownStep(Virtqueue vq) {
         return link.ownerStep(vq).ordinal();
     }
 
@@ -148,8 +149,8 @@ public final class VirtioDevice implements AutoCloseable {
 
     /** Reconnect: queue {@code i} again, at the avail index its requests were put back from. */
     void setupQueueAt(int i, int availIndex) {
-        SplitVirtqueue vq = queues[i];
-        ops.setupQueue(new QueueSetup(i, vq.size(), vq.descTableAddress(), vq.availRingAddress(), vq.usedRingAddress(), availIndex));
+        Virtqueue vq = queues[i];
+        ops.setupQueue(new QueueSetup(i, vq.size(), vq.descTableAddress(), vq.driverAreaAddress(), vq.deviceAreaAddress(), availIndex));
     }
 
     /** Reconnect: DRIVER_OK, which starts every queue set up. */
@@ -237,7 +238,7 @@ public final class VirtioDevice implements AutoCloseable {
                     + (transportMax.isPresent() ? transportMax.getAsInt() : "(not reported)"));
         }
         this.fixedQueues = fixedQueues;
-        queues = new SplitVirtqueue[totalQueues];
+        queues = new Virtqueue[totalQueues];
         ringMemory = new MemorySegment[totalQueues];
         indirectMemory = new MemorySegment[totalQueues];
         owners = new AtomicReferenceArray<>(totalQueues);
@@ -254,10 +255,10 @@ public final class VirtioDevice implements AutoCloseable {
                 if (indirect) {
                     indirectMemory[i] = memory.allocate((long) size * maxIndirect * SplitRingLayout.DESC_SIZE, RING_ALIGN);
                 }
-                SplitVirtqueue vq = new SplitVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i],
+                Virtqueue vq = new SplitVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i],
                         indirect ? maxIndirect : 0, eventIdx, q -> ops.notifyQueue(q.index()));
                 queues[i] = vq;
-                ops.setupQueue(new QueueSetup(i, size, vq.descTableAddress(), vq.availRingAddress(), vq.usedRingAddress(), 0));
+                ops.setupQueue(new QueueSetup(i, size, vq.descTableAddress(), vq.driverAreaAddress(), vq.deviceAreaAddress(), 0));
             }
             setStatus(status | VirtioStatus.DRIVER_OK);
         } catch (RuntimeException e) {
@@ -280,7 +281,7 @@ public final class VirtioDevice implements AutoCloseable {
     }
 
     /** @return queue {@code index}, whoever owns it (for the owner and for diagnostics) */
-    public SplitVirtqueue queue(int index) {
+    public Virtqueue queue(int index) {
         return queues[index];
     }
 
@@ -289,7 +290,7 @@ public final class VirtioDevice implements AutoCloseable {
      *
      * @return the queue, or null when another thread holds it
      */
-    public synchronized SplitVirtqueue acquireQueue(int index) {
+    public synchronized Virtqueue acquireQueue(int index) {
         if (closed) {
             throw new DeviceException(name + ": closed; no queue can be acquired");
         }
@@ -305,12 +306,12 @@ public final class VirtioDevice implements AutoCloseable {
      *
      * @return the queue, or null when all are taken
      */
-    public synchronized SplitVirtqueue findAndAcquireQueue(int startIndex) {
+    public synchronized Virtqueue findAndAcquireQueue(int startIndex) {
         for (int i = startIndex; i < queues.length; i++) {
             if (queues[i].isBroken()) {
                 continue; // a device broke its rules there: it stays out of service until a reset
             }
-            SplitVirtqueue vq = acquireQueue(i);
+            Virtqueue vq = acquireQueue(i);
             if (vq != null) {
                 return vq;
             }
@@ -331,7 +332,7 @@ public final class VirtioDevice implements AutoCloseable {
      * Makes a queue free for another thread. After {@link #close}, this is when the queue's ring
      * memory goes back to the domain: its owner may have been reading it until now.
      */
-    public synchronized void releaseQueue(SplitVirtqueue vq) {
+    public synchronized void releaseQueue(Virtqueue vq) {
         int i = vq.index();
         if (i < owners.length() && queues[i] == vq) {
             owners.set(i, null);
@@ -396,7 +397,7 @@ public final class VirtioDevice implements AutoCloseable {
             }
         }
         if (!anyOwned) {
-            queues = new SplitVirtqueue[0];
+            queues = new Virtqueue[0];
             ringMemory = new MemorySegment[0];
             indirectMemory = new MemorySegment[0];
             owners = new AtomicReferenceArray<>(0);

@@ -7,7 +7,7 @@ import io.jvirtio.spec.VirtioStatus;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.spec.ring.SplitRingLayout;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -101,11 +101,11 @@ class VirtioDeviceTest {
         assertEquals(2, dev.queueCount());
         assertEquals(List.of(0, 1), ops.setups.stream().map(QueueSetup::index).toList());
         for (QueueSetup q : ops.setups) {
-            SplitVirtqueue vq = dev.queue(q.index());
+            Virtqueue vq = dev.queue(q.index());
             assertEquals(64, q.size());
             assertEquals(vq.descTableAddress(), q.descAddress());
-            assertEquals(vq.availRingAddress(), q.availAddress());
-            assertEquals(vq.usedRingAddress(), q.usedAddress());
+            assertEquals(vq.driverAreaAddress(), q.availAddress());
+            assertEquals(vq.deviceAreaAddress(), q.usedAddress());
             assertTrue(memory.contains(q.descAddress(), SplitRingLayout.totalBytes(64)), "rings live in the device's memory");
             assertEquals(8, vq.maxIndirect());
         }
@@ -189,7 +189,7 @@ class VirtioDeviceTest {
     void queuesBelongToOneThreadAtATime() throws Exception {
         dev.negotiate(0);
         dev.start(2, 0, 16, 0);
-        SplitVirtqueue mine = dev.acquireQueue(0);
+        Virtqueue mine = dev.acquireQueue(0);
         assertNotNull(mine);
         assertSame(Thread.currentThread(), dev.queueOwner(0));
         assertNull(dev.acquireQueue(0), "the owner cannot take it twice either");
@@ -206,7 +206,7 @@ class VirtioDeviceTest {
         dev.negotiate(0);
         dev.start(2, 0, 16, 0);
         MemorySegment buf = memory.allocate(512, 512);
-        SplitVirtqueue vq = dev.queue(1);
+        Virtqueue vq = dev.queue(1);
         assertTrue(vq.reqStart("r", 1));
         vq.reqAddIov(buf.address(), 512, false);
         vq.reqFlush();
