@@ -159,7 +159,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         event.begin();
         VirtioDevice device = new VirtioDevice(name, ops, memory);
         try {
-            device.negotiate(DRIVER_FEATURES);
+            device.negotiate(DRIVER_FEATURES, requested.ringType());
             VirtioBlkConfig config = VirtioBlkConfig.read(device);
             OptionalInt transportMax = ops.getMaxQueues();
             int available = Math.min(config.numQueues(), transportMax.orElse(Integer.MAX_VALUE));

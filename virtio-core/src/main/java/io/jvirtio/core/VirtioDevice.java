@@ -4,7 +4,9 @@ import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.spec.VirtioStatus;
 
 import io.jvirtio.core.mem.MemoryDomain;
+import io.jvirtio.spec.ring.PackedRingLayout;
 import io.jvirtio.spec.ring.SplitRingLayout;
+import io.jvirtio.core.ring.PackedVirtqueue;
 import io.jvirtio.core.ring.SplitVirtqueue;
 import io.jvirtio.core.ring.Virtqueue;
 import org.slf4j.Logger;
@@ -14,6 +16,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
+import static io.jvirtio.spec.VirtioFeatures.VIRTIO_F_RING_PACKED;
 import static io.jvirtio.spec.VirtioFeatures.VIRTIO_F_VERSION_1;
 import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
 import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
@@ -150,7 +153,8 @@ public final class VirtioDevice implements AutoCloseable {
     /** Reconnect: queue {@code i} again, at the avail index its requests were put back from. */
     void setupQueueAt(int i, int availIndex) {
         Virtqueue vq = queues[i];
-        ops.setupQueue(new QueueSetup(i, vq.size(), vq.descTableAddress(), vq.driverAreaAddress(), vq.deviceAreaAddress(), availIndex));
+        ops.setupQueue(new QueueSetup(i, vq.size(), vq.descTableAddress(), vq.driverAreaAddress(), vq.deviceAreaAddress(), availIndex,
+                vq instanceof PackedVirtqueue));
     }
 
     /** Reconnect: DRIVER_OK, which starts every queue set up. */
@@ -181,6 +185,27 @@ public final class VirtioDevice implements AutoCloseable {
      * @throws DeviceException when the device lacks VERSION_1 or refuses FEATURES_OK
      */
     public long negotiate(long wanted) {
+        return negotiate(wanted, RingType.SPLIT);
+    }
+
+    /**
+     * {@link #negotiate(long)} with a ring format choice: {@code VIRTIO_F_RING_PACKED} is accepted when
+     * the device offers it and {@code ringType} allows it.
+     *
+     * @throws DeviceException as {@link #negotiate(long)}, and when {@link RingType#PACKED} is asked of a
+     *         device that does not offer the packed ring
+     */
+    public long negotiate(long wanted, RingType ringType) {
+        long negotiated = negotiateFeatures(wanted | ringType.features());
+        if (ringType == RingType.PACKED && !VirtioFeatures.has(negotiated, VIRTIO_F_RING_PACKED)) {
+            fail();
+            throw new DeviceException(name + ": the packed ring was asked for (ringType PACKED), but the device offers features 0x"
+                    + Long.toHexString(offeredFeatures) + " without VIRTIO_F_RING_PACKED (bit 34)");
+        }
+        return negotiated;
+    }
+
+    private long negotiateFeatures(long wanted) {
         setStatus(VirtioStatus.RESET);
         setStatus(VirtioStatus.ACKNOWLEDGE);
         setStatus(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER);
@@ -244,6 +269,7 @@ public final class VirtioDevice implements AutoCloseable {
         owners = new AtomicReferenceArray<>(totalQueues);
         boolean eventIdx = hasFeature(VIRTIO_RING_F_EVENT_IDX);
         boolean indirect = hasFeature(VIRTIO_RING_F_INDIRECT_DESC) && maxIndirect > 0;
+        boolean packed = hasFeature(VIRTIO_F_RING_PACKED);
         try {
             for (int i = 0; i < totalQueues; i++) {
                 int size = Math.min(queueSize, ops.getQueueSize(i));
@@ -251,14 +277,18 @@ public final class VirtioDevice implements AutoCloseable {
                     throw new DeviceException(name + ": queue " + i + " size " + size + " is not a power of two"
                             + " (asked " + queueSize + ", transport max " + ops.getQueueSize(i) + ")");
                 }
-                ringMemory[i] = memory.allocate(SplitRingLayout.totalBytes(size), RING_ALIGN);
+                ringMemory[i] = memory.allocate(packed ? PackedRingLayout.totalBytes(size) : SplitRingLayout.totalBytes(size), RING_ALIGN);
                 if (indirect) {
                     indirectMemory[i] = memory.allocate((long) size * maxIndirect * SplitRingLayout.DESC_SIZE, RING_ALIGN);
                 }
-                Virtqueue vq = new SplitVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i],
-                        indirect ? maxIndirect : 0, eventIdx, q -> ops.notifyQueue(q.index()));
+                Virtqueue vq = packed
+                        ? new PackedVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i], indirect ? maxIndirect : 0,
+                                eventIdx, q -> ops.notifyQueue(q.index()))
+                        : new SplitVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i],
+                                indirect ? maxIndirect : 0, eventIdx, q -> ops.notifyQueue(q.index()));
                 queues[i] = vq;
-                ops.setupQueue(new QueueSetup(i, size, vq.descTableAddress(), vq.driverAreaAddress(), vq.deviceAreaAddress(), 0));
+                ops.setupQueue(new QueueSetup(i, size, vq.descTableAddress(), vq.driverAreaAddress(), vq.deviceAreaAddress(),
+                        vq.availIndex(), packed));
             }
             setStatus(status | VirtioStatus.DRIVER_OK);
         } catch (RuntimeException e) {
@@ -266,8 +296,8 @@ public final class VirtioDevice implements AutoCloseable {
             releaseRings();
             throw e;
         }
-        LOG.info("{}: started, {} queues ({} fixed), size {}, features 0x{}", name, totalQueues, fixedQueues,
-                queues[0].size(), Long.toHexString(negotiatedFeatures));
+        LOG.info("{}: started, {} queues ({} fixed), size {}, {} ring, features 0x{}", name, totalQueues, fixedQueues,
+                queues[0].size(), packed ? "packed" : "split", Long.toHexString(negotiatedFeatures));
     }
 
     /** @return the number of queues, fixed ones included */

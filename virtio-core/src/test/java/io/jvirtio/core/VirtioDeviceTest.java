@@ -10,6 +10,8 @@ import io.jvirtio.spec.ring.SplitRingLayout;
 import io.jvirtio.core.ring.Virtqueue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -109,6 +111,32 @@ class VirtioDeviceTest {
             assertTrue(memory.contains(q.descAddress(), SplitRingLayout.totalBytes(64)), "rings live in the device's memory");
             assertEquals(8, vq.maxIndirect());
         }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(RingType.class)
+    void ringTypeDecidesWhetherTheOfferedPackedRingIsTaken(RingType ring) {
+        long packedBit = VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_RING_PACKED);
+        ops.offered |= packedBit;
+        long negotiated = dev.negotiate(INDIRECT, ring);
+        boolean packed = ring != RingType.SPLIT;
+        assertEquals(packed, (negotiated & packedBit) != 0);
+        dev.start(2, 0, 64, 8);
+        for (QueueSetup q : ops.setups) {
+            Virtqueue vq = dev.queue(q.index());
+            assertEquals(packed, q.packed());
+            assertEquals(packed, vq instanceof io.jvirtio.core.ring.PackedVirtqueue, vq.toString());
+            assertEquals(packed ? 0x8000 : 0, q.availIndex(), "a fresh ring: slot 0, wrap counter 1 for packed");
+            assertEquals(vq.driverAreaAddress(), q.availAddress());
+            assertEquals(vq.deviceAreaAddress(), q.usedAddress());
+        }
+    }
+
+    @Test
+    void packedRingRequiredButNotOffered() {
+        DeviceException e = assertThrows(DeviceException.class, () -> dev.negotiate(INDIRECT, RingType.PACKED));
+        assertTrue(e.getMessage().contains("without VIRTIO_F_RING_PACKED (bit 34)"), e.getMessage());
+        assertTrue((dev.status() & FAILED) != 0, "the device is marked FAILED");
     }
 
     @Test

@@ -173,7 +173,7 @@ public final class VirtioScsiController implements AutoCloseable {
         VirtioDevice device = new VirtioDevice(name, ops, memory);
         VirtioScsiController ctrl = null;
         try {
-            device.negotiate(DRIVER_FEATURES);
+            device.negotiate(DRIVER_FEATURES, options.ringType());
             VirtioScsiConfig config = VirtioScsiConfig.read(device);
             OptionalInt transportMax = ops.getMaxQueues();
             // neither the device nor the transport says how many queues there are: take what was asked
