@@ -200,7 +200,8 @@ final class SessionRings {
     private VringSetup setupOf(Vring v, VhostUserVringAddr a) {
         return new VringSetup(v.index, v.size, a.desc(), a.avail(), a.used(), v.base,
                 negotiation.hasFeature(VirtioFeatures.VIRTIO_RING_F_EVENT_IDX),
-                negotiation.hasFeature(VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC));
+                negotiation.hasFeature(VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC),
+                negotiation.hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED));
     }
 
     /** Decodes a vring fd message and takes (dups) its fd. @return the dup, or -1 with NOFD */
@@ -246,7 +247,8 @@ final class SessionRings {
             throw new ProtocolException(q + " cannot start: no memory table (SET_MEM_TABLE missing)");
         }
         InflightQueue log = null;
-        if (inflight != null && negotiation.hasProtocol(INFLIGHT_SHMFD)) {
+        // No inflight tracking on a packed ring (docs/packed-ring.md): the area, if any, stays unused.
+        if (inflight != null && negotiation.hasProtocol(INFLIGHT_SHMFD) && !negotiation.hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED)) {
             if (inflight.queueSize() != v.size) {
                 throw new ProtocolException(q + ": the inflight area was made for queue size " + inflight.queueSize() + ", the ring has "
                         + v.size);
