@@ -171,6 +171,12 @@ final class SessionRings {
         VhostUserVringState s = decode(m, VhostUserVringState::decode);
         Vring v = vring(m, s.index());
         notStarted(m, v);
+        if (negotiation.hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED)) {
+            // QEMU sends avail slot | avail wrap << 15 | used slot << 16 | used wrap << 31; like DPDK, the
+            // device starts both positions from the low half (a stopped ring has used caught up with avail).
+            v.base = s.num() & RING_INDEX_MAX;
+            return;
+        }
         if (Integer.compareUnsigned(s.num(), RING_INDEX_MAX) > 0) {
             throw new ProtocolException(m.name() + ": queue " + v.index + " base " + Integer.toUnsignedString(s.num())
                     + " is not a 16-bit ring index");

@@ -215,6 +215,11 @@ final class VhostUserQueues {
         int i = vq.index();
         vq.started = false;
         VhostUserVringState st = conn.call(VhostUserRequest.GET_VRING_BASE, new VhostUserVringState(i, 0), VhostUserVringState::decode);
+        if (vq.setup.packed() && st.index() == i) {
+            // QEMU's packed encoding may carry the used position in bits 16..31; the avail position is the low half.
+            LOG.debug("{}packed queue {} stopped at base 0x{}", prefix, i, Integer.toHexString(st.num()));
+            return st.num() & MAX_RING_INDEX;
+        }
         if (st.index() != i || st.num() < 0 || st.num() > MAX_RING_INDEX) {
             throw VhostUserException.protocolError(prefix + VhostUserRequest.GET_VRING_BASE + " for queue " + i + " answered " + st
                     + ", expected index " + i + " and a 16-bit base");
