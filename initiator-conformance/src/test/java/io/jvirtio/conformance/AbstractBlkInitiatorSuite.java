@@ -6,7 +6,9 @@ import io.jvirtio.bdev.SyncIo;
 import io.jvirtio.blk.VirtioBlkChannel;
 import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
+import io.jvirtio.core.RingType;
 import io.jvirtio.core.mem.HugePagePolicy;
+import io.jvirtio.spec.VirtioFeatures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -125,6 +127,19 @@ public abstract class AbstractBlkInitiatorSuite {
         if (target != null) {
             target.close();
         }
+    }
+
+    /** @return the ring format the target and {@link #initiatorOptions} lead to, or null when the suite does not say */
+    protected RingType expectedRing() {
+        return null;
+    }
+
+    @Test
+    void theRingIsTheOneExpected() {
+        assumeSupported(expectedRing() != null, "this target's suite does not fix the ring format");
+        boolean packed = blk.device().hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED);
+        assertEquals(expectedRing(), packed ? RingType.PACKED : RingType.SPLIT, "negotiated features 0x"
+                + Long.toHexString(blk.device().negotiatedFeatures()));
     }
 
     @Test

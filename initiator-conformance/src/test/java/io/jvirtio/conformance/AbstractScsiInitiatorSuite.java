@@ -4,7 +4,9 @@ import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.IoType;
 import io.jvirtio.bdev.SyncIo;
+import io.jvirtio.core.RingType;
 import io.jvirtio.core.mem.HugePagePolicy;
+import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.scsi.BdevListener;
 import io.jvirtio.scsi.VirtioScsiChannel;
 import io.jvirtio.scsi.VirtioScsiController;
@@ -132,6 +134,19 @@ public abstract class AbstractScsiInitiatorSuite {
                 removed.add(bdev.name());
             }
         });
+    }
+
+    /** @return the ring format the target and {@link #initiatorOptions} lead to, or null when the suite does not say */
+    protected RingType expectedRing() {
+        return null;
+    }
+
+    @Test
+    void theRingIsTheOneExpected() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(expectedRing() != null, "this target's suite does not fix the ring format");
+        boolean packed = ctrl.device().hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED);
+        org.junit.jupiter.api.Assertions.assertEquals(expectedRing(), packed ? RingType.PACKED : RingType.SPLIT,
+                "negotiated features 0x" + Long.toHexString(ctrl.device().negotiatedFeatures()));
     }
 
     private VirtioScsiDisk disk(int t) {

@@ -1,6 +1,7 @@
 package io.jvirtio.conformance;
 
 import io.jvirtio.blk.VirtioBlkOptions;
+import io.jvirtio.core.RingType;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.backend.VhostUserTarget;
 import io.jvirtio.backend.blk.BlkModelOptions;
@@ -10,7 +11,11 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** The blk initiator suite against the Java target, over a RAM disk whose bytes the test reads directly. */
+/**
+ * The blk initiator suite against the Java target, over a RAM disk whose bytes the test reads directly.
+ * The target offers the packed ring and the initiator's default ({@link RingType#AUTO}) takes it;
+ * {@link JavaTargetSplitRingBlkSuiteTest} runs the same suite on split rings.
+ */
 class JavaTargetBlkSuiteTest extends AbstractBlkInitiatorSuite {
     private static final AtomicInteger COUNT = new AtomicInteger();
 
@@ -18,6 +23,11 @@ class JavaTargetBlkSuiteTest extends AbstractBlkInitiatorSuite {
     @Override
     protected VirtioBlkOptions initiatorOptions(int queues) {
         return super.initiatorOptions(queues).withHugePages(HugePagePolicy.AUTO);
+    }
+
+    @Override
+    protected RingType expectedRing() {
+        return RingType.PACKED;
     }
 
     @Override

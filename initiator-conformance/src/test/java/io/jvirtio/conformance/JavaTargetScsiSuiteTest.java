@@ -5,6 +5,7 @@ import io.jvirtio.backend.scsi.ScsiLun;
 import io.jvirtio.backend.scsi.ScsiModelOptions;
 import io.jvirtio.backend.scsi.VirtioScsiModel;
 import io.jvirtio.backend.store.RamBlockStore;
+import io.jvirtio.core.RingType;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.scsi.VirtioScsiOptions;
 
@@ -22,6 +23,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * hot-plug case runs.
  */
 class JavaTargetScsiSuiteTest extends AbstractScsiInitiatorSuite {
+    // The target offers the packed ring and the initiator's default (AUTO) takes it;
+    // JavaTargetSplitRingScsiSuiteTest runs the same suite on split rings.
     /** One request queue per suite thread and one for the initiator's dedicated scan queue. */
     private static final int TARGET_QUEUES = THREADS + 1;
 
@@ -29,6 +32,11 @@ class JavaTargetScsiSuiteTest extends AbstractScsiInitiatorSuite {
     @Override
     protected VirtioScsiOptions initiatorOptions() {
         return super.initiatorOptions().withHugePages(HugePagePolicy.AUTO);
+    }
+
+    @Override
+    protected RingType expectedRing() {
+        return RingType.PACKED;
     }
 
     @Override

@@ -25,7 +25,7 @@ import java.util.concurrent.Callable;
         footerHeading = "%nNotes:%n",
         footer = {"Transport options inside any SPEC: qsize=N (largest ring), poll (poll instead",
                 "  of kicks), memslots=N, proto-off=NAME+NAME (e.g. REPLY_ACK+CONFIG),",
-                "  features-off=NAME+NAME (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES).",
+                "  features-off=NAME+NAME (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES, RING_PACKED).",
                 "A RAM store must fit in the JVM's off-heap memory (-XX:MaxDirectMemorySize;",
                 "  with ./jvirtio set JVIRTIO_JAVA_OPTS).",
                 "Example:",

@@ -251,8 +251,9 @@ public final class TargetMain {
             case "EVENT_IDX" -> VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
             case "INDIRECT_DESC" -> VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
             case "PROTOCOL_FEATURES" -> VirtioFeatures.VHOST_USER_F_PROTOCOL_FEATURES;
+            case "RING_PACKED" -> VirtioFeatures.VIRTIO_F_RING_PACKED;
             default -> throw new IllegalArgumentException("device spec " + spec + ": features-off: unknown feature " + n
-                    + " (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES)");
+                    + " (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES, RING_PACKED)");
         };
     }
 

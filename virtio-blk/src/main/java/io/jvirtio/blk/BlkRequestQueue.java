@@ -4,7 +4,7 @@ import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.driver.DriverRequestQueue;
 import io.jvirtio.bdev.driver.SgCursor;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.core.ring.UsedSink;
 import io.jvirtio.spec.VirtioException;
 
@@ -21,14 +21,14 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 final class BlkRequestQueue extends DriverRequestQueue<BlkIo, BlkPart> implements UsedSink {
     private final VirtioBlkDevice dev;
-    private final SplitVirtqueue vq;
+    private final Virtqueue vq;
     private final SgCursor sg;
     /** most data segments in one request */
     private final int maxDataSegments;
     private final int maxDiscardSegments;
     private final int maxWriteZeroesSegments;
 
-    BlkRequestQueue(VirtioBlkDevice dev, SplitVirtqueue vq, MemorySegment partMemory, int depth) {
+    BlkRequestQueue(VirtioBlkDevice dev, Virtqueue vq, MemorySegment partMemory, int depth) {
         super(parts(partMemory, vq.size()), depth);
         this.dev = dev;
         this.vq = vq;

@@ -12,7 +12,7 @@ import io.jvirtio.bdev.driver.IoCounters;
 import io.jvirtio.bdev.driver.IoSlots;
 import io.jvirtio.bdev.driver.IoValidator;
 import io.jvirtio.core.VirtioDevice;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,7 +36,7 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
     private static final String GET_ID = "get_id";
 
     private final VirtioBlkDevice dev;
-    private final SplitVirtqueue vq;
+    private final Virtqueue vq;
     private final MemorySegment partMemory;
     private final Thread owner;
     private final IoValidator check;
@@ -46,7 +46,7 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
     private CompletionMode completionMode = CompletionMode.polling();
     private boolean closed;
 
-    VirtioBlkChannel(VirtioBlkDevice dev, SplitVirtqueue vq, int depth, IoCounters counters) {
+    VirtioBlkChannel(VirtioBlkDevice dev, Virtqueue vq, int depth, IoCounters counters) {
         this.dev = dev;
         this.vq = vq;
         this.owner = Thread.currentThread();
@@ -69,7 +69,7 @@ public final class VirtioBlkChannel extends AbstractIoChannel {
     }
 
     /** @return the request queue this channel owns (for diagnostics: only this channel may drive it) */
-    public SplitVirtqueue queue() {
+    public Virtqueue queue() {
         return vq;
     }
 

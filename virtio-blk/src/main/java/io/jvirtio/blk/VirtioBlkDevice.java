@@ -20,7 +20,7 @@ import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.pci.PciAddress;
 import io.jvirtio.core.pci.VirtioPciOptions;
 import io.jvirtio.spec.pci.VirtioPciSpec;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.core.vfio.VfioAttach;
 import io.jvirtio.core.vfio.VfioOptions;
 import io.jvirtio.core.vhostuser.VhostUserAttach;
@@ -81,7 +81,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
     /** channels not yet closed: the memory stays mapped while any may still read its ring */
     private int openChannels;
     /** queues whose device never completed what was in flight: out of service until the device is closed */
-    private final List<SplitVirtqueue> quarantined = new ArrayList<>();
+    private final List<Virtqueue> quarantined = new ArrayList<>();
     /** every channel's I/O counters, open and closed */
     private final BdevStatistics statistics;
 
@@ -159,7 +159,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         event.begin();
         VirtioDevice device = new VirtioDevice(name, ops, memory);
         try {
-            device.negotiate(DRIVER_FEATURES);
+            device.negotiate(DRIVER_FEATURES, requested.ringType());
             VirtioBlkConfig config = VirtioBlkConfig.read(device);
             OptionalInt transportMax = ops.getMaxQueues();
             int available = Math.min(config.numQueues(), transportMax.orElse(Integer.MAX_VALUE));
@@ -339,7 +339,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         if (closed) {
             throw new BdevIoException(Reason.CLOSED, "bdev " + name() + " is closed");
         }
-        SplitVirtqueue vq = device.findAndAcquireQueue(0);
+        Virtqueue vq = device.findAndAcquireQueue(0);
         if (vq == null) {
             int broken = device.brokenQueues(0);
             throw new BdevIoException(Reason.RESOURCES_EXHAUSTED, "bdev " + name() + ": all " + device.queueCount() + " request queues are taken by other threads"
@@ -423,7 +423,7 @@ public final class VirtioBlkDevice implements Bdev, AutoCloseable {
         try {
             device.close();
             // reset: the device no longer touches quarantined rings, so they can go
-            for (SplitVirtqueue vq : quarantined) {
+            for (Virtqueue vq : quarantined) {
                 device.releaseQueue(vq);
             }
             quarantined.clear();

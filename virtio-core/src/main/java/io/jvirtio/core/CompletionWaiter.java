@@ -1,6 +1,6 @@
 package io.jvirtio.core;
 
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.sys.Native;
 
 import java.util.concurrent.TimeUnit;
@@ -28,7 +28,7 @@ public final class CompletionWaiter {
     private static final int MAX_SLEEP_MILLIS = 100;
 
     private final String transport;
-    private final SplitVirtqueue vq;
+    private final Virtqueue vq;
     private final IntSupplier fd;
     private final IntSupplier poll;
     private long spinNanos = POLL_ONLY;
@@ -42,7 +42,7 @@ public final class CompletionWaiter {
      * @param fd        the queue's completion fd as the transport has it now ({@link VirtioDevice#completionFd}), or -1
      * @param poll      the channel's poll: takes completions, runs callbacks, returns how many
      */
-    public CompletionWaiter(String transport, SplitVirtqueue vq, IntSupplier fd, IntSupplier poll) {
+    public CompletionWaiter(String transport, Virtqueue vq, IntSupplier fd, IntSupplier poll) {
         this.transport = transport;
         this.vq = vq;
         this.fd = fd;

@@ -7,7 +7,7 @@ import java.util.Objects;
 /**
  * What the attach options of every driver (virtio-blk, virtio-scsi) have in common: the request
  * queues and their size (SPDK's {@code vq_count} and {@code vq_size}), the depth of a channel, and
- * the memory domain jvirtio creates for the device. Config loaders set the queues per controller
+ * the memory domain jvirtio creates for the device, the ring format. Config loaders set the queues per controller
  * through this interface; each driver's record adds its own settings.
  *
  * @param <O> the driver's options record
@@ -27,6 +27,12 @@ public interface DriverOptions<O extends DriverOptions<O>> {
 
     /** @return size of the memory domain jvirtio creates for the device */
     long memoryBytes();
+
+    /** @return the ring format to negotiate ({@link RingType#AUTO}: packed when the device offers it) */
+    RingType ringType();
+
+    /** @return these options with the given ring format */
+    O withRingType(RingType ringType);
 
     /** @return these options with {@code n} request queues */
     O withRequestQueues(int n);

@@ -2,7 +2,7 @@ package io.jvirtio.core;
 
 import io.jvirtio.core.jfr.LinkDownEvent;
 import io.jvirtio.core.jfr.LinkUpEvent;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.spec.vhostuser.VhostUserException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,7 +21,7 @@ import java.util.concurrent.locks.LockSupport;
  * owned one. Once the new target is connected and its features and config checked, the
  * reconnector asks for a replay; each owner, in its next {@code poll}, takes what the old target
  * completed, puts every request it had taken and not completed back into the avail ring
- * ({@link SplitVirtqueue#prepareReplay()}), records the index the new target starts from, and
+ * ({@link Virtqueue#prepareReplay()}), records the index the new target starts from, and
  * then holds its ring still (spinning in that poll) until the reconnector has started every queue
  * at those indices, or given the attempt up. Queues no thread owns are prepared by the reconnector
  * itself. The owner then kicks once and goes on: every request is completed exactly once, by the
@@ -152,7 +152,7 @@ final class LinkSupervisor {
      * For a queue's owner, from its poll, while {@link #lost()} is not null and after it took every
      * used element. May hold the calling thread for the few milliseconds of a restart.
      */
-    Step ownerStep(SplitVirtqueue vq) {
+    Step ownerStep(Virtqueue vq) {
         if (!policy.reconnects() || givenUp) {
             return Step.FAIL;
         }
@@ -261,7 +261,7 @@ final class LinkSupervisor {
             if (closed || lost == null) {
                 throw new IllegalStateException(device.name() + ": closed during reconnect");
             }
-            SplitVirtqueue vq = device.acquireQueue(i);
+            Virtqueue vq = device.acquireQueue(i);
             if (vq != null) {
                 try {
                     bases.set(i, vq.prepareReplay());

@@ -4,8 +4,11 @@ import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.spec.VirtioStatus;
 
 import io.jvirtio.core.mem.MemoryDomain;
+import io.jvirtio.spec.ring.PackedRingLayout;
 import io.jvirtio.spec.ring.SplitRingLayout;
+import io.jvirtio.core.ring.PackedVirtqueue;
 import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -13,6 +16,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
+import static io.jvirtio.spec.VirtioFeatures.VIRTIO_F_RING_PACKED;
 import static io.jvirtio.spec.VirtioFeatures.VIRTIO_F_VERSION_1;
 import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_EVENT_IDX;
 import static io.jvirtio.spec.VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC;
@@ -40,7 +44,7 @@ public final class VirtioDevice implements AutoCloseable {
     private long offeredFeatures;
     private long negotiatedFeatures;
     private int status;
-    private SplitVirtqueue[] queues = new SplitVirtqueue[0];
+    private Virtqueue[] queues = new Virtqueue[0];
     private MemorySegment[] ringMemory = new MemorySegment[0];
     private MemorySegment[] indirectMemory = new MemorySegment[0];
     private AtomicReferenceArray<Thread> owners = new AtomicReferenceArray<>(0);
@@ -116,7 +120,7 @@ public final class VirtioDevice implements AutoCloseable {
      *
      * @return 0 keep waiting, 1 fail everything with {@link #linkDownMessage()}, 2 resume
      */
-    public int linkDownStep(SplitVirtqueue vq) {
+    public int linkDownStep(Virtqueue vq) {
         return link.ownerStep(vq).ordinal();
     }
 
@@ -148,8 +152,9 @@ public final class VirtioDevice implements AutoCloseable {
 
     /** Reconnect: queue {@code i} again, at the avail index its requests were put back from. */
     void setupQueueAt(int i, int availIndex) {
-        SplitVirtqueue vq = queues[i];
-        ops.setupQueue(new QueueSetup(i, vq.size(), vq.descTableAddress(), vq.availRingAddress(), vq.usedRingAddress(), availIndex));
+        Virtqueue vq = queues[i];
+        ops.setupQueue(new QueueSetup(i, vq.size(), vq.descTableAddress(), vq.driverAreaAddress(), vq.deviceAreaAddress(), availIndex,
+                vq instanceof PackedVirtqueue));
     }
 
     /** Reconnect: DRIVER_OK, which starts every queue set up. */
@@ -180,6 +185,27 @@ public final class VirtioDevice implements AutoCloseable {
      * @throws DeviceException when the device lacks VERSION_1 or refuses FEATURES_OK
      */
     public long negotiate(long wanted) {
+        return negotiate(wanted, RingType.SPLIT);
+    }
+
+    /**
+     * {@link #negotiate(long)} with a ring format choice: {@code VIRTIO_F_RING_PACKED} is accepted when
+     * the device offers it and {@code ringType} allows it.
+     *
+     * @throws DeviceException as {@link #negotiate(long)}, and when {@link RingType#PACKED} is asked of a
+     *         device that does not offer the packed ring
+     */
+    public long negotiate(long wanted, RingType ringType) {
+        long negotiated = negotiateFeatures(wanted | ringType.features());
+        if (ringType == RingType.PACKED && !VirtioFeatures.has(negotiated, VIRTIO_F_RING_PACKED)) {
+            fail();
+            throw new DeviceException(name + ": the packed ring was asked for (ringType PACKED), but the device offers features 0x"
+                    + Long.toHexString(offeredFeatures) + " without VIRTIO_F_RING_PACKED (bit 34)");
+        }
+        return negotiated;
+    }
+
+    private long negotiateFeatures(long wanted) {
         setStatus(VirtioStatus.RESET);
         setStatus(VirtioStatus.ACKNOWLEDGE);
         setStatus(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER);
@@ -237,12 +263,13 @@ public final class VirtioDevice implements AutoCloseable {
                     + (transportMax.isPresent() ? transportMax.getAsInt() : "(not reported)"));
         }
         this.fixedQueues = fixedQueues;
-        queues = new SplitVirtqueue[totalQueues];
+        queues = new Virtqueue[totalQueues];
         ringMemory = new MemorySegment[totalQueues];
         indirectMemory = new MemorySegment[totalQueues];
         owners = new AtomicReferenceArray<>(totalQueues);
         boolean eventIdx = hasFeature(VIRTIO_RING_F_EVENT_IDX);
         boolean indirect = hasFeature(VIRTIO_RING_F_INDIRECT_DESC) && maxIndirect > 0;
+        boolean packed = hasFeature(VIRTIO_F_RING_PACKED);
         try {
             for (int i = 0; i < totalQueues; i++) {
                 int size = Math.min(queueSize, ops.getQueueSize(i));
@@ -250,15 +277,21 @@ public final class VirtioDevice implements AutoCloseable {
                     throw new DeviceException(name + ": queue " + i + " size " + size + " is not a power of two"
                             + " (asked " + queueSize + ", transport max " + ops.getQueueSize(i) + ")");
                 }
-                ringMemory[i] = memory.allocate(SplitRingLayout.totalBytes(size), RING_ALIGN);
+                ringMemory[i] = memory.allocate(packed ? PackedRingLayout.totalBytes(size) : SplitRingLayout.totalBytes(size), RING_ALIGN);
                 if (indirect) {
                     indirectMemory[i] = memory.allocate((long) size * maxIndirect * SplitRingLayout.DESC_SIZE, RING_ALIGN);
                 }
-                SplitVirtqueue vq = new SplitVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i],
-                        indirect ? maxIndirect : 0, eventIdx, q -> ops.notifyQueue(q.index()));
-                vq.setDirectChainMax(Integer.getInteger("jvirtio.ring.directChainMax", SplitVirtqueue.DEFAULT_DIRECT_CHAIN_MAX));
+                Virtqueue vq = packed
+                        ? new PackedVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i], indirect ? maxIndirect : 0,
+                                eventIdx, q -> ops.notifyQueue(q.index()))
+                        : new SplitVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i],
+                                indirect ? maxIndirect : 0, eventIdx, q -> ops.notifyQueue(q.index()));
+                if (vq instanceof SplitVirtqueue split) {
+                    split.setDirectChainMax(Integer.getInteger("jvirtio.ring.directChainMax", SplitVirtqueue.DEFAULT_DIRECT_CHAIN_MAX));
+                }
                 queues[i] = vq;
-                ops.setupQueue(new QueueSetup(i, size, vq.descTableAddress(), vq.availRingAddress(), vq.usedRingAddress(), 0));
+                ops.setupQueue(new QueueSetup(i, size, vq.descTableAddress(), vq.driverAreaAddress(), vq.deviceAreaAddress(),
+                        vq.availIndex(), packed));
             }
             setStatus(status | VirtioStatus.DRIVER_OK);
         } catch (RuntimeException e) {
@@ -266,8 +299,8 @@ public final class VirtioDevice implements AutoCloseable {
             releaseRings();
             throw e;
         }
-        LOG.info("{}: started, {} queues ({} fixed), size {}, features 0x{}", name, totalQueues, fixedQueues,
-                queues[0].size(), Long.toHexString(negotiatedFeatures));
+        LOG.info("{}: started, {} queues ({} fixed), size {}, {} ring, features 0x{}", name, totalQueues, fixedQueues,
+                queues[0].size(), packed ? "packed" : "split", Long.toHexString(negotiatedFeatures));
     }
 
     /** @return the number of queues, fixed ones included */
@@ -290,12 +323,12 @@ public final class VirtioDevice implements AutoCloseable {
      * @return the eventfd its transport signals on used buffers (when the ring asks), or -1 (see
      *         {@link VirtioBackendOps#completionFd})
      */
-    public int completionFd(SplitVirtqueue vq) {
+    public int completionFd(Virtqueue vq) {
         return ops.completionFd(vq.index());
     }
 
     /** @return queue {@code index}, whoever owns it (for the owner and for diagnostics) */
-    public SplitVirtqueue queue(int index) {
+    public Virtqueue queue(int index) {
         return queues[index];
     }
 
@@ -304,7 +337,7 @@ public final class VirtioDevice implements AutoCloseable {
      *
      * @return the queue, or null when another thread holds it
      */
-    public synchronized SplitVirtqueue acquireQueue(int index) {
+    public synchronized Virtqueue acquireQueue(int index) {
         if (closed) {
             throw new DeviceException(name + ": closed; no queue can be acquired");
         }
@@ -320,12 +353,12 @@ public final class VirtioDevice implements AutoCloseable {
      *
      * @return the queue, or null when all are taken
      */
-    public synchronized SplitVirtqueue findAndAcquireQueue(int startIndex) {
+    public synchronized Virtqueue findAndAcquireQueue(int startIndex) {
         for (int i = startIndex; i < queues.length; i++) {
             if (queues[i].isBroken()) {
                 continue; // a device broke its rules there: it stays out of service until a reset
             }
-            SplitVirtqueue vq = acquireQueue(i);
+            Virtqueue vq = acquireQueue(i);
             if (vq != null) {
                 return vq;
             }
@@ -346,7 +379,7 @@ public final class VirtioDevice implements AutoCloseable {
      * Makes a queue free for another thread. After {@link #close}, this is when the queue's ring
      * memory goes back to the domain: its owner may have been reading it until now.
      */
-    public synchronized void releaseQueue(SplitVirtqueue vq) {
+    public synchronized void releaseQueue(Virtqueue vq) {
         int i = vq.index();
         if (i < owners.length() && queues[i] == vq) {
             owners.set(i, null);
@@ -411,7 +444,7 @@ public final class VirtioDevice implements AutoCloseable {
             }
         }
         if (!anyOwned) {
-            queues = new SplitVirtqueue[0];
+            queues = new Virtqueue[0];
             ringMemory = new MemorySegment[0];
             indirectMemory = new MemorySegment[0];
             owners = new AtomicReferenceArray<>(0);

@@ -7,9 +7,11 @@ import io.jvirtio.spec.VirtioStatus;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.spec.ring.SplitRingLayout;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -101,14 +103,40 @@ class VirtioDeviceTest {
         assertEquals(2, dev.queueCount());
         assertEquals(List.of(0, 1), ops.setups.stream().map(QueueSetup::index).toList());
         for (QueueSetup q : ops.setups) {
-            SplitVirtqueue vq = dev.queue(q.index());
+            Virtqueue vq = dev.queue(q.index());
             assertEquals(64, q.size());
             assertEquals(vq.descTableAddress(), q.descAddress());
-            assertEquals(vq.availRingAddress(), q.availAddress());
-            assertEquals(vq.usedRingAddress(), q.usedAddress());
+            assertEquals(vq.driverAreaAddress(), q.availAddress());
+            assertEquals(vq.deviceAreaAddress(), q.usedAddress());
             assertTrue(memory.contains(q.descAddress(), SplitRingLayout.totalBytes(64)), "rings live in the device's memory");
             assertEquals(8, vq.maxIndirect());
         }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(RingType.class)
+    void ringTypeDecidesWhetherTheOfferedPackedRingIsTaken(RingType ring) {
+        long packedBit = VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_RING_PACKED);
+        ops.offered |= packedBit;
+        long negotiated = dev.negotiate(INDIRECT, ring);
+        boolean packed = ring != RingType.SPLIT;
+        assertEquals(packed, (negotiated & packedBit) != 0);
+        dev.start(2, 0, 64, 8);
+        for (QueueSetup q : ops.setups) {
+            Virtqueue vq = dev.queue(q.index());
+            assertEquals(packed, q.packed());
+            assertEquals(packed, vq instanceof io.jvirtio.core.ring.PackedVirtqueue, vq.toString());
+            assertEquals(packed ? 0x8000 : 0, q.availIndex(), "a fresh ring: slot 0, wrap counter 1 for packed");
+            assertEquals(vq.driverAreaAddress(), q.availAddress());
+            assertEquals(vq.deviceAreaAddress(), q.usedAddress());
+        }
+    }
+
+    @Test
+    void packedRingRequiredButNotOffered() {
+        DeviceException e = assertThrows(DeviceException.class, () -> dev.negotiate(INDIRECT, RingType.PACKED));
+        assertTrue(e.getMessage().contains("without VIRTIO_F_RING_PACKED (bit 34)"), e.getMessage());
+        assertTrue((dev.status() & FAILED) != 0, "the device is marked FAILED");
     }
 
     @Test
@@ -189,7 +217,7 @@ class VirtioDeviceTest {
     void queuesBelongToOneThreadAtATime() throws Exception {
         dev.negotiate(0);
         dev.start(2, 0, 16, 0);
-        SplitVirtqueue mine = dev.acquireQueue(0);
+        Virtqueue mine = dev.acquireQueue(0);
         assertNotNull(mine);
         assertSame(Thread.currentThread(), dev.queueOwner(0));
         assertNull(dev.acquireQueue(0), "the owner cannot take it twice either");
@@ -206,7 +234,7 @@ class VirtioDeviceTest {
         dev.negotiate(0);
         dev.start(2, 0, 16, 0);
         MemorySegment buf = memory.allocate(512, 512);
-        SplitVirtqueue vq = dev.queue(1);
+        Virtqueue vq = dev.queue(1);
         assertTrue(vq.reqStart("r", 1));
         vq.reqAddIov(buf.address(), 512, false);
         vq.reqFlush();

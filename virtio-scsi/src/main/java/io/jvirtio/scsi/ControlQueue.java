@@ -2,7 +2,7 @@ package io.jvirtio.scsi;
 
 import io.jvirtio.spec.VirtioException;
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.core.ring.UsedSink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,7 +51,7 @@ final class ControlQueue implements UsedSink {
     }
 
     private final String name;
-    private final SplitVirtqueue vq;
+    private final Virtqueue vq;
     private final MemoryDomain memory;
     private final MemorySegment tmfMemory;
     private final Tmf[] tmfs;
@@ -60,7 +60,7 @@ final class ControlQueue implements UsedSink {
     private volatile int inFlight;
 
     /** @param linkDown whether the link to the target is down (the controller then holds the queue) */
-    ControlQueue(String name, SplitVirtqueue vq, MemoryDomain memory, BooleanSupplier linkDown) {
+    ControlQueue(String name, Virtqueue vq, MemoryDomain memory, BooleanSupplier linkDown) {
         this.name = name;
         this.vq = vq;
         this.memory = memory;
@@ -208,7 +208,7 @@ final class ControlQueue implements UsedSink {
         seg.set(LE_INT, offset + 4, 0);
     }
 
-    SplitVirtqueue queue() {
+    Virtqueue queue() {
         return vq;
     }
 

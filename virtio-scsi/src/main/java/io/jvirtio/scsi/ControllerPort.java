@@ -1,7 +1,7 @@
 package io.jvirtio.scsi;
 
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 
 /**
  * The controller as its I/O path sees it: what a {@link ScsiRequestQueue} and the
@@ -42,7 +42,7 @@ interface ControllerPort {
      *
      * @return {@code VirtioDevice.LINK_WAIT}, {@code LINK_FAIL} or {@code LINK_RESUMED}
      */
-    int linkDownStep(SplitVirtqueue vq);
+    int linkDownStep(Virtqueue vq);
 
     /** @return a counter that moves each time a LUN is removed: a queue then looks for drained channels */
     int removalEpoch();
@@ -60,7 +60,7 @@ interface ControllerPort {
     String transportType();
 
     /** @return the completion eventfd of one of the controller's queues as the transport has it now, or -1 */
-    int completionFd(SplitVirtqueue vq);
+    int completionFd(Virtqueue vq);
 
     /** A channel closed: its thread's queue may go back to the pool. */
     void channelClosed(VirtioScsiChannel channel);

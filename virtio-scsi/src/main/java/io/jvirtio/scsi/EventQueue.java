@@ -4,7 +4,7 @@ import io.jvirtio.spec.scsi.VirtioScsiSpec;
 
 import io.jvirtio.spec.VirtioException;
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.core.ring.UsedSink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,7 +43,7 @@ final class EventQueue implements UsedSink {
     }
 
     private final String name;
-    private final SplitVirtqueue vq;
+    private final Virtqueue vq;
     private final MemoryDomain memory;
     private final MemorySegment bufferMemory;
     private final MemorySegment[] buffers;
@@ -51,7 +51,7 @@ final class EventQueue implements UsedSink {
     private List<Event> sink;
     private boolean broken;
 
-    EventQueue(String name, SplitVirtqueue vq, MemoryDomain memory, int bufferSize) {
+    EventQueue(String name, Virtqueue vq, MemoryDomain memory, int bufferSize) {
         this.name = name;
         this.vq = vq;
         this.memory = memory;
@@ -157,7 +157,7 @@ final class EventQueue implements UsedSink {
         };
     }
 
-    SplitVirtqueue queue() {
+    Virtqueue queue() {
         return vq;
     }
 

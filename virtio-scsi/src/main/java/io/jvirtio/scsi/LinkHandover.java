@@ -3,7 +3,7 @@ package io.jvirtio.scsi;
 import io.jvirtio.core.DeviceException;
 import io.jvirtio.core.LinkListener;
 import io.jvirtio.core.VirtioDevice;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.spec.VirtioException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,7 +29,7 @@ import static io.jvirtio.spec.scsi.VirtioScsiSpec.EVENTQ;
  * thread's queue does. When the link goes down (and a reconnect policy is set), a thread of the
  * controller's takes both locks, so nothing else touches those rings, takes what the dead target
  * completed, and gives the queues back to the device layer: the reconnector then prepares them
- * itself ({@code SplitVirtqueue.prepareReplay}; the event buffers in flight go back into the avail
+ * itself ({@code Virtqueue.prepareReplay}; the event buffers in flight go back into the avail
  * ring, which is exactly posting them again). Until the link is back the thread keeps taking what
  * a target that died again during its restart may have completed, so that every attempt finds them
  * ready. Once the link is back it takes the queues again, kicks them, lets go of the control queue
@@ -138,19 +138,19 @@ final class LinkHandover implements LinkListener {
     private boolean holdWhileDown() {
         String lost = device.transportLost();
         queues.dropParked(new VirtioException(device.name() + ": " + (lost != null ? lost : "the link went down")));
-        List<SplitVirtqueue> held = heldQueues();
-        for (SplitVirtqueue vq : held) {
+        List<Virtqueue> held = heldQueues();
+        for (Virtqueue vq : held) {
             takeUsed(vq);
         }
-        for (SplitVirtqueue vq : held) {
+        for (Virtqueue vq : held) {
             device.releaseQueue(vq);
         }
         LOG.debug("{}: control, event{} queue given to the reconnector", device.name(), scanQueue != null ? " and scan" : "");
         while (!closed.getAsBoolean() && !givenUp && device.transportLost() != null) {
             LockSupport.parkNanos(WAIT_SLICE_NANOS);
-            for (SplitVirtqueue vq : held) {
+            for (Virtqueue vq : held) {
                 // a target that died again during its restart may have completed what was replayed
-                SplitVirtqueue mine = tryAcquire(vq.index());
+                Virtqueue mine = tryAcquire(vq.index());
                 if (mine != null) {
                     try {
                         if (mine.hasUsed()) {
@@ -168,14 +168,14 @@ final class LinkHandover implements LinkListener {
         if (givenUp || device.transportLost() != null) {
             return false;
         }
-        for (SplitVirtqueue vq : held) {
+        for (Virtqueue vq : held) {
             vq.kick();
         }
         return true;
     }
 
-    private List<SplitVirtqueue> heldQueues() {
-        List<SplitVirtqueue> l = new ArrayList<>(3);
+    private List<Virtqueue> heldQueues() {
+        List<Virtqueue> l = new ArrayList<>(3);
         l.add(device.queue(CONTROLQ));
         l.add(device.queue(EVENTQ));
         if (scanQueue != null) {
@@ -185,7 +185,7 @@ final class LinkHandover implements LinkListener {
     }
 
     /** Takes what the ring holds, through the sink of the queue it is; the caller holds that queue's lock. */
-    private void takeUsed(SplitVirtqueue vq) {
+    private void takeUsed(Virtqueue vq) {
         if (vq.index() == CONTROLQ) {
             control.takeAllUsed();
         } else if (vq.index() == EVENTQ) {
@@ -200,8 +200,8 @@ final class LinkHandover implements LinkListener {
     }
 
     /** Binds the queues to this thread again once the reconnector let go of them; false when the device closed. */
-    private boolean takeBack(List<SplitVirtqueue> held) {
-        for (SplitVirtqueue vq : held) {
+    private boolean takeBack(List<Virtqueue> held) {
+        for (Virtqueue vq : held) {
             while (tryAcquire(vq.index()) == null) {
                 if (closed.getAsBoolean()) {
                     return false;
@@ -213,7 +213,7 @@ final class LinkHandover implements LinkListener {
     }
 
     /** @return the queue bound to this thread, or null when another thread holds it or the device is closed */
-    private SplitVirtqueue tryAcquire(int index) {
+    private Virtqueue tryAcquire(int index) {
         try {
             return device.acquireQueue(index);
         } catch (DeviceException e) {

@@ -3,7 +3,7 @@ package io.jvirtio.scsi;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.core.VirtioDevice;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.spec.VirtioException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,7 +33,7 @@ final class RequestQueueAssignment {
     /** Wraps a ring the device layer handed out as a request queue of the controller. */
     @FunctionalInterface
     interface QueueFactory {
-        ScsiRequestQueue create(SplitVirtqueue vq, Thread owner);
+        ScsiRequestQueue create(Virtqueue vq, Thread owner);
     }
 
     private final String name;
@@ -195,7 +195,7 @@ final class RequestQueueAssignment {
             q.refs++;
             return q;
         }
-        SplitVirtqueue vq = device.findAndAcquireQueue(firstIoQueue);
+        Virtqueue vq = device.findAndAcquireQueue(firstIoQueue);
         if (vq == null) {
             return reuseParked(me);
         }

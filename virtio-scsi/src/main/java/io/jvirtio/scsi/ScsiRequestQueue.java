@@ -7,7 +7,7 @@ import io.jvirtio.bdev.driver.DriverRequestQueue;
 import io.jvirtio.bdev.driver.SgCursor;
 import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.spec.VirtioException;
 import io.jvirtio.spec.scsi.ScsiSpec;
 
@@ -38,7 +38,7 @@ final class ScsiRequestQueue extends DriverRequestQueue<ScsiIo, ScsiCmd> {
     static final long MAX_SEGMENT_BYTES = 1L << 30;
 
     final ControllerPort ctrl;
-    final SplitVirtqueue vq;
+    final Virtqueue vq;
     /** the thread using the queue (null for the scan queue); changes only under {@link RequestQueueAssignment}'s monitor */
     Thread owner;
     /** the controller's dedicated scan queue (made without an owner thread); handed over by the controller on a link loss */
@@ -63,7 +63,7 @@ final class ScsiRequestQueue extends DriverRequestQueue<ScsiIo, ScsiCmd> {
     int resetsPending;
     private boolean deviceClosedSeen;
 
-    ScsiRequestQueue(ControllerPort ctrl, SplitVirtqueue vq, Thread owner) {
+    ScsiRequestQueue(ControllerPort ctrl, Virtqueue vq, Thread owner) {
         VirtioScsiConfig cfg = ctrl.config();
         int reqBytes = cfg.requestBytes();
         int respOffset = align(reqBytes, 8);

@@ -4,7 +4,7 @@ import io.jvirtio.bdev.AbstractIoChannel;
 import io.jvirtio.bdev.Bdev;
 import io.jvirtio.bdev.CompletionMode;
 import io.jvirtio.core.CompletionWaiter;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.bdev.BdevIoException;
 import io.jvirtio.bdev.BdevIoException.Reason;
 import io.jvirtio.bdev.IoCallback;
@@ -59,7 +59,7 @@ public final class VirtioScsiChannel extends AbstractIoChannel {
         this.owner = Thread.currentThread();
         this.check = disk.validator();
         this.ios = new IoSlots<>(disk.name(), depth, () -> new ScsiIo(this), disk.openCounters());
-        SplitVirtqueue vq = queue.vq;
+        Virtqueue vq = queue.vq;
         this.waiter = new CompletionWaiter(ctrl.transportType(), vq, () -> ctrl.completionFd(vq), this::poll);
     }
 

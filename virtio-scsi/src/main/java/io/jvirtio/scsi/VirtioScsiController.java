@@ -11,7 +11,7 @@ import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.pci.PciAddress;
 import io.jvirtio.core.pci.VirtioPciOptions;
 import io.jvirtio.spec.pci.VirtioPciSpec;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.core.vfio.VfioAttach;
 import io.jvirtio.core.vfio.VfioOptions;
 import io.jvirtio.core.vhostuser.VhostUserAttach;
@@ -117,8 +117,8 @@ public final class VirtioScsiController implements AutoCloseable {
         this.queueSize = device.queue(0).size();
         this.targetCount = options.scanTargets() > 0 ? options.scanTargets() : config.targetCount();
         this.disks = new DiskRegistry(device.name());
-        SplitVirtqueue ctrlq = device.acquireQueue(CONTROLQ);
-        SplitVirtqueue eventq = device.acquireQueue(EVENTQ);
+        Virtqueue ctrlq = device.acquireQueue(CONTROLQ);
+        Virtqueue eventq = device.acquireQueue(EVENTQ);
         this.control = new ControlQueue(device.name(), ctrlq, device.memory(), () -> device.transportLost() != null);
         EventQueue events = new EventQueue(device.name(), eventq, device.memory(), config.eventBufferSize());
         ControllerPort ioPath = new IoPath();
@@ -173,7 +173,7 @@ public final class VirtioScsiController implements AutoCloseable {
         VirtioDevice device = new VirtioDevice(name, ops, memory);
         VirtioScsiController ctrl = null;
         try {
-            device.negotiate(DRIVER_FEATURES);
+            device.negotiate(DRIVER_FEATURES, options.ringType());
             VirtioScsiConfig config = VirtioScsiConfig.read(device);
             OptionalInt transportMax = ops.getMaxQueues();
             // neither the device nor the transport says how many queues there are: take what was asked
@@ -404,7 +404,7 @@ public final class VirtioScsiController implements AutoCloseable {
         }
 
         @Override
-        public int completionFd(SplitVirtqueue vq) {
+        public int completionFd(Virtqueue vq) {
             return device.completionFd(vq);
         }
 
@@ -424,7 +424,7 @@ public final class VirtioScsiController implements AutoCloseable {
         }
 
         @Override
-        public int linkDownStep(SplitVirtqueue vq) {
+        public int linkDownStep(Virtqueue vq) {
             return device.linkDownStep(vq);
         }
 

@@ -2,6 +2,7 @@ package io.jvirtio.scsi;
 
 import io.jvirtio.core.DriverOptions;
 import io.jvirtio.core.ReconnectPolicy;
+import io.jvirtio.core.RingType;
 import io.jvirtio.core.mem.HugePagePolicy;
 
 import java.time.Duration;
@@ -25,10 +26,12 @@ import java.util.Objects;
  *                           has one to spare (so a rescan never waits for an I/O thread's queue)
  * @param reconnect          what happens when the target goes away (SPDK's ctrlr_loss_timeout_sec and friends);
  *                           {@link ReconnectPolicy#NONE} by default: I/O fails at once
+ * @param ringType           the ring format to negotiate (default {@link RingType#AUTO}: packed when offered)
  */
 public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDepth, HugePagePolicy hugePages,
                                 long memoryBytes, int scanTargets, Duration commandTimeout, Duration eventPollPeriod,
-                                boolean dedicatedScanQueue, ReconnectPolicy reconnect) implements DriverOptions<VirtioScsiOptions> {
+                                boolean dedicatedScanQueue, ReconnectPolicy reconnect, RingType ringType)
+        implements DriverOptions<VirtioScsiOptions> {
     /** SPDK's default {@code vq_size}. */
     public static final int DEFAULT_QUEUE_SIZE = 512;
     /** Default memory domain. */
@@ -52,6 +55,15 @@ public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDep
             throw new IllegalArgumentException("eventPollPeriod " + eventPollPeriod + " must not be negative");
         }
         Objects.requireNonNull(reconnect, "reconnect");
+        Objects.requireNonNull(ringType, "ringType");
+    }
+
+    /** Options with the default ring format ({@link RingType#AUTO}). */
+    public VirtioScsiOptions(int requestQueues, int queueSize, int channelDepth, HugePagePolicy hugePages, long memoryBytes,
+                             int scanTargets, Duration commandTimeout, Duration eventPollPeriod, boolean dedicatedScanQueue,
+                             ReconnectPolicy reconnect) {
+        this(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout, eventPollPeriod,
+                dedicatedScanQueue, reconnect, RingType.AUTO);
     }
 
     /** Options without a reconnect policy ({@link ReconnectPolicy#NONE}). */
@@ -71,50 +83,50 @@ public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDep
     @Override
     public VirtioScsiOptions withRequestQueues(int n) {
         return new VirtioScsiOptions(n, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue, reconnect);
+                eventPollPeriod, dedicatedScanQueue, reconnect, ringType);
     }
 
     /** @return these options with queues of {@code size} descriptors */
     @Override
     public VirtioScsiOptions withQueueSize(int size) {
         return new VirtioScsiOptions(requestQueues, size, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue, reconnect);
+                eventPollPeriod, dedicatedScanQueue, reconnect, ringType);
     }
 
     /** @return these options with {@code depth} I/Os per LUN channel */
     public VirtioScsiOptions withChannelDepth(int depth) {
         return new VirtioScsiOptions(requestQueues, queueSize, depth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue, reconnect);
+                eventPollPeriod, dedicatedScanQueue, reconnect, ringType);
     }
 
     /** @return these options with the given hugepage policy */
     public VirtioScsiOptions withHugePages(HugePagePolicy policy) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, policy, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue, reconnect);
+                eventPollPeriod, dedicatedScanQueue, reconnect, ringType);
     }
 
     /** @return these options with a memory domain of {@code bytes} */
     public VirtioScsiOptions withMemoryBytes(long bytes) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, bytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue, reconnect);
+                eventPollPeriod, dedicatedScanQueue, reconnect, ringType);
     }
 
     /** @return these options scanning targets 0..n-1 only (0: the device's max_target) */
     public VirtioScsiOptions withScanTargets(int n) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, n, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue, reconnect);
+                eventPollPeriod, dedicatedScanQueue, reconnect, ringType);
     }
 
     /** @return these options with a timeout per scan / control command */
     public VirtioScsiOptions withCommandTimeout(Duration timeout) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, timeout,
-                eventPollPeriod, dedicatedScanQueue, reconnect);
+                eventPollPeriod, dedicatedScanQueue, reconnect, ringType);
     }
 
     /** @return these options with a background thread polling the event queue every {@code period} (ZERO: none) */
     public VirtioScsiOptions withEventPollPeriod(Duration period) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                period, dedicatedScanQueue, reconnect);
+                period, dedicatedScanQueue, reconnect, ringType);
     }
 
     /** @return these options with a background event thread at SPDK's period (5 ms) */
@@ -125,12 +137,19 @@ public record VirtioScsiOptions(int requestQueues, int queueSize, int channelDep
     /** @return these options with or without a dedicated scan queue */
     public VirtioScsiOptions withDedicatedScanQueue(boolean dedicated) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicated, reconnect);
+                eventPollPeriod, dedicated, reconnect, ringType);
     }
 
     /** @return these options with the given reconnect policy */
     public VirtioScsiOptions withReconnect(ReconnectPolicy policy) {
         return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
-                eventPollPeriod, dedicatedScanQueue, policy);
+                eventPollPeriod, dedicatedScanQueue, policy, ringType);
+    }
+
+    /** @return these options with the given ring format */
+    @Override
+    public VirtioScsiOptions withRingType(RingType type) {
+        return new VirtioScsiOptions(requestQueues, queueSize, channelDepth, hugePages, memoryBytes, scanTargets, commandTimeout,
+                eventPollPeriod, dedicatedScanQueue, reconnect, type);
     }
 }

@@ -41,7 +41,9 @@ final class ModelBackedPciFunction {
         }
         this.queues = new SimulatedDevice[model.numQueues()];
         function.numQueues = model.numQueues();
-        function.offeredFeatures = model.deviceFeatures() | VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_ACCESS_PLATFORM);
+        // The simulated device behind the function plays split rings only.
+        function.offeredFeatures = model.deviceFeatures() & ~VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_RING_PACKED)
+                | VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_ACCESS_PLATFORM);
         MemorySegment.copy(readModelConfig(), 0, MemorySegment.ofArray(function.deviceConfig), 0, model.configSize());
         function.onStatus = this::statusChanged;
         function.onReset = this::reset;

@@ -70,7 +70,7 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
 
     private long computeFeatures() {
         long f = VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_VERSION_1) | VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC)
-                | VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_EVENT_IDX)
+                | VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_RING_PACKED)
                 | bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_BLK_F_TOPOLOGY) | bit(VIRTIO_BLK_F_MQ);
         if (options.segMax() > 0) {
             f |= bit(VIRTIO_BLK_F_SEG_MAX);

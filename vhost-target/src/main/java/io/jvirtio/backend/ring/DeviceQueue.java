@@ -14,11 +14,15 @@ import java.util.concurrent.locks.Lock;
 
 import static io.jvirtio.spec.ring.SplitRingLayout.*;
 
+import io.jvirtio.spec.ring.PackedRingLayout;
+
 /**
- * The device side of one running split virtqueue: pops available chains as {@link QueueRequest}s
+ * The device side of one running virtqueue, split or packed: pops available chains as {@link QueueRequest}s
  * (on the queue's thread) and publishes completions on the used ring (from any thread), signalling
  * the driver's call eventfd when it asked for it (EVENT_IDX {@code used_event}, or
- * {@code VRING_AVAIL_F_NO_INTERRUPT}).
+ * {@code VRING_AVAIL_F_NO_INTERRUPT}; packed: the driver event suppression structure). A packed ring's
+ * requests are indexed by buffer id; its used descriptors go to the used position, which then skips
+ * the request's slots.
  *
  * <p>Nothing read from the ring is trusted: an avail index that runs ahead by more than the queue
  * size, a head out of range or already in flight, and every chain error end the connection with a
@@ -39,13 +43,20 @@ public final class DeviceQueue {
     private final ArrayDeque<Integer> resubmit = new ArrayDeque<>();
 
     private volatile SplitRing ring;
+    /** The packed ring, or null for a split one. */
+    private volatile PackedRing packedRing;
     private volatile GuestMemory memory;
     private final InflightQueue inflightLog;
 
     // queue thread only
     private int lastAvail;
+    private int availSlot;
+    private boolean availWrap;
     // guarded by usedLock
     private int usedIdx;
+    private int usedSlot;
+    private boolean usedWrap;
+    private int unsignalledSlots;
     private int inFlight;
     private int signalledUsed;
     private boolean signalledValid;
@@ -70,13 +81,28 @@ public final class DeviceQueue {
         this.host = host;
         this.name = host.name() + " queue " + setup.index();
         this.memory = memory;
-        this.ring = translate(setup, memory);
         this.callFd = callFd;
-        this.inflightLog = inflight;
         this.requests = new QueueRequest[setup.size()];
         for (int i = 0; i < requests.length; i++) {
             requests[i] = new QueueRequest(this, i);
         }
+        if (setup.packed()) {
+            this.inflightLog = null;
+            this.packedRing = translatePacked(setup, memory);
+            // DPDK's SET_VRING_BASE for a packed ring: the avail and the used position both start there.
+            availSlot = setup.base() & PackedRingLayout.RING_EVENT_OFFSET_MASK;
+            availWrap = (setup.base() >>> PackedRingLayout.RING_EVENT_WRAP_SHIFT & 1) != 0;
+            if (availSlot >= setup.size()) {
+                throw new IllegalArgumentException("queue " + setup.index() + " packed base 0x" + Integer.toHexString(setup.base())
+                        + " names slot " + availSlot + " of a ring of " + setup.size());
+            }
+            usedSlot = availSlot;
+            usedWrap = availWrap;
+            enableNotification();
+            return;
+        }
+        this.ring = translate(setup, memory);
+        this.inflightLog = inflight;
         this.lastAvail = setup.base() & RING_INDEX_MASK;
         this.usedIdx = ring.usedIdx();
         this.signalledUsed = usedIdx;
@@ -112,13 +138,26 @@ public final class DeviceQueue {
         return new SplitRing(size, desc, avail, used);
     }
 
+    /** Maps a packed ring's descriptor ring and event suppression structures through the memory table. */
+    static PackedRing translatePacked(VringSetup s, GuestMemory memory) {
+        int size = s.size();
+        MemorySegment desc = part(s, memory, "descriptor ring", s.descUva(), PackedRing.descBytes(size), PackedRing.DESC_ALIGN);
+        MemorySegment driver = part(s, memory, "driver area", s.availUva(), PackedRingLayout.EVENT_SUPPRESS_SIZE, PackedRing.EVENT_ALIGN);
+        MemorySegment device = part(s, memory, "device area", s.usedUva(), PackedRingLayout.EVENT_SUPPRESS_SIZE, PackedRing.EVENT_ALIGN);
+        return new PackedRing(size, desc, driver, device);
+    }
+
     /**
      * Checks that a ring's parts are aligned and covered by {@code memory}, without keeping anything.
      *
      * @throws IllegalArgumentException naming the part, its address and size
      */
     public static void checkCovered(VringSetup s, GuestMemory memory) {
-        translate(s, memory);
+        if (s.packed()) {
+            translatePacked(s, memory);
+        } else {
+            translate(s, memory);
+        }
     }
 
     private static MemorySegment part(VringSetup s, GuestMemory memory, String what, long uva, long len, int align) {
@@ -155,6 +194,12 @@ public final class DeviceQueue {
      * @throws IllegalArgumentException when the ring is no longer covered
      */
     public void remap(GuestMemory newMemory) {
+        if (setup.packed()) {
+            PackedRing p = translatePacked(setup, newMemory);
+            this.memory = newMemory;
+            this.packedRing = p;
+            return;
+        }
         SplitRing r = translate(setup, newMemory);
         this.memory = newMemory;
         this.ring = r;
@@ -164,6 +209,9 @@ public final class DeviceQueue {
 
     /** @return whether the driver made chains available that were not popped yet */
     boolean hasAvailable() {
+        if (packedRing != null) {
+            return packedRing.isAvail(availSlot, availWrap);
+        }
         return !resubmit.isEmpty() || ring.availIdxAcquire() != lastAvail;
     }
 
@@ -174,6 +222,9 @@ public final class DeviceQueue {
      * @throws DriverRingException when the driver broke the ring's rules
      */
     QueueRequest pop() {
+        if (packedRing != null) {
+            return popPacked();
+        }
         SplitRing r = ring;
         int head;
         boolean fromLog = false;
@@ -215,8 +266,46 @@ public final class DeviceQueue {
         return req;
     }
 
+    /** A packed ring's next request: the chain at the avail position, named by the buffer id of its last descriptor. */
+    private QueueRequest popPacked() {
+        PackedRing r = packedRing;
+        if (!r.isAvail(availSlot, availWrap)) {
+            return null;
+        }
+        int scanned = PackedChainReader.scan(name, r, availSlot, availWrap);
+        int slots = scanned & 0xFFFF;
+        int id = scanned >>> 16;
+        if (id >= requests.length) {
+            throw new DriverRingException(name + ": packed chain at slot " + availSlot + " has buffer id " + id + ", beyond the queue size "
+                    + requests.length);
+        }
+        QueueRequest req = requests[id];
+        synchronized (usedLock) {
+            if (req.inFlight) {
+                throw new DriverRingException(name + ": buffer id " + id + " made available again while the device still holds it");
+            }
+        }
+        req.reset();
+        PackedChainReader.fill(name, r, availSlot, slots, memory, setup.indirect(), req);
+        req.ringSlots = slots;
+        availSlot += slots;
+        if (availSlot >= r.size()) {
+            availSlot -= r.size();
+            availWrap = !availWrap;
+        }
+        synchronized (usedLock) {
+            req.inFlight = true;
+            inFlight++;
+        }
+        return req;
+    }
+
     /** Stops the driver's kicks while the queue thread is busy anyway (no-op with EVENT_IDX: avail_event does it). */
     void disableNotification() {
+        if (packedRing != null) {
+            packedRing.setDeviceEvent(0, PackedRingLayout.RING_EVENT_FLAGS_DISABLE);
+            return;
+        }
         if (!setup.eventIdx()) {
             ring.setUsedFlags(VRING_USED_F_NO_NOTIFY);
         }
@@ -227,6 +316,15 @@ public final class DeviceQueue {
      * avail index cannot be ordered before this write (the lost-wake-up race).
      */
     void enableNotification() {
+        if (packedRing != null) {
+            if (setup.eventIdx()) {
+                packedRing.setDeviceEvent(PackedRingLayout.offWrap(availSlot, availWrap), PackedRingLayout.RING_EVENT_FLAGS_DESC);
+            } else {
+                packedRing.setDeviceEvent(0, PackedRingLayout.RING_EVENT_FLAGS_ENABLE);
+            }
+            SplitRing.fullFence();
+            return;
+        }
         if (setup.eventIdx()) {
             ring.setAvailEvent(lastAvail);
         } else {
@@ -235,9 +333,12 @@ public final class DeviceQueue {
         SplitRing.fullFence();
     }
 
-    /** @return the next avail index the device will pop (for GET_VRING_BASE, after the thread stopped) */
+    /**
+     * @return the next avail index the device will pop (for GET_VRING_BASE, after the thread stopped); packed:
+     *         the avail slot with the avail wrap counter in bit 15, as DPDK answers
+     */
     public int lastAvail() {
-        return lastAvail;
+        return packedRing != null ? PackedRingLayout.offWrap(availSlot, availWrap) : lastAvail;
     }
 
     /** Marks the start of a batch on the queue thread: its completions signal once, at {@link #endBatch}. */
@@ -288,6 +389,10 @@ public final class DeviceQueue {
     }
 
     private void publish(QueueRequest req, int bytesWritten) {
+        if (packedRing != null) {
+            publishPacked(req, bytesWritten);
+            return;
+        }
         SplitRing r = ring;
         long len = Integer.toUnsignedLong(bytesWritten);
         if (len > req.writableBytes()) {
@@ -326,9 +431,57 @@ public final class DeviceQueue {
         }
     }
 
+    /** A packed completion: one used descriptor at the used position, which then skips the request's slots. Caller holds usedLock. */
+    private void publishPacked(QueueRequest req, int bytesWritten) {
+        PackedRing r = packedRing;
+        long len = Integer.toUnsignedLong(bytesWritten);
+        if (len > req.writableBytes()) {
+            LOG.error("{}: device model reported {} bytes written for buffer id {}, which has {} writable; clamped", name, len, req.head(),
+                    req.writableBytes());
+            len = req.writableBytes();
+        }
+        int id = req.head();
+        boolean duplicate = false;
+        UsedRingFault fault = host.faults().takeUsedFault(setup.index());
+        if (fault != null) {
+            switch (fault) {
+                case ID_OUT_OF_RANGE -> id = r.size() + 7;
+                case ID_NOT_IN_FLIGHT -> id = idNotInFlight(req.head());
+                case LEN_TOO_LARGE -> len = req.readableBytes() + req.writableBytes() + 4096;
+                case USED_INDEX_JUMP -> duplicate = true; // packed form: one more used descriptor than requests in flight
+            }
+            LOG.warn("{}: injected fault {}: used descriptor id={} len={} for buffer id {}", name, fault, id, len, req.head());
+        }
+        if (duplicate) {
+            // The extra descriptor first: a driver that sees the real one sees it too, in the same poll.
+            int ahead = usedSlot + req.ringSlots;
+            boolean aheadWrap = ahead >= r.size() ? !usedWrap : usedWrap;
+            r.writeUsed(ahead >= r.size() ? ahead - r.size() : ahead, id, 0, aheadWrap);
+        }
+        writePackedUsed(r, id, (int) len, req.ringSlots + (duplicate ? 1 : 0));
+        req.inFlight = false;
+        inFlight--;
+        completed++;
+        if (batchThread == Thread.currentThread()) {
+            pendingSignal = true;
+        } else {
+            signalIfNeeded();
+        }
+    }
+
+    private void writePackedUsed(PackedRing r, int id, int len, int slots) {
+        r.writeUsed(usedSlot, id, len, usedWrap);
+        usedSlot += slots;
+        if (usedSlot >= r.size()) {
+            usedSlot -= r.size();
+            usedWrap = !usedWrap;
+        }
+        unsignalledSlots += slots;
+    }
+
     /** A descriptor index the driver is not waiting for: neither held by the device nor pending in the avail ring. */
     private int idNotInFlight(int head) {
-        int size = ring.size();
+        int size = setup.size();
         for (int k = 1; k < size; k++) {
             int cand = (head + size / 2 + k) % size;
             if (!requests[cand].inFlight && cand != head) {
@@ -340,6 +493,10 @@ public final class DeviceQueue {
 
     /** Signals the call eventfd if the driver asked for it. Caller holds usedLock. */
     private void signalIfNeeded() {
+        if (packedRing != null) {
+            signalPackedIfNeeded();
+            return;
+        }
         if (callFd < 0) {
             return;
         }
@@ -354,6 +511,34 @@ public final class DeviceQueue {
             need = !valid || needEvent(r.usedEvent(), usedIdx, old);
         } else {
             need = (r.availFlags() & VRING_AVAIL_F_NO_INTERRUPT) == 0;
+        }
+        if (need) {
+            try {
+                Native.eventfdWrite(callFd, 1);
+            } catch (RuntimeException e) {
+                LOG.warn("{}: signalling call eventfd {}: {}", name, callFd, e.getMessage());
+            }
+        }
+    }
+
+    /** The packed ring's interrupt rule: the driver area's flags, with DESC its off_wrap crossed. Caller holds usedLock. */
+    private void signalPackedIfNeeded() {
+        if (callFd < 0) {
+            unsignalledSlots = 0;
+            return;
+        }
+        SplitRing.fullFence(); // the used descriptors must be visible before the driver's wish is read
+        int event = packedRing.driverEvent();
+        int flags = event >>> 16;
+        int advanced = unsignalledSlots;
+        boolean valid = signalledValid;
+        unsignalledSlots = 0;
+        signalledValid = true;
+        boolean need;
+        if (flags == PackedRingLayout.RING_EVENT_FLAGS_DESC) {
+            need = !valid || PackedRingLayout.needEvent(event & 0xFFFF, usedWrap, usedSlot, usedSlot - advanced, setup.size());
+        } else {
+            need = flags != PackedRingLayout.RING_EVENT_FLAGS_DISABLE;
         }
         if (need) {
             try {
@@ -405,6 +590,6 @@ public final class DeviceQueue {
 
     @Override
     public String toString() {
-        return name + "{size " + setup.size() + ", avail " + lastAvail + "}";
+        return name + "{size " + setup.size() + ", " + (setup.packed() ? "packed, avail 0x" + Integer.toHexString(lastAvail()) : "avail " + lastAvail) + "}";
     }
 }

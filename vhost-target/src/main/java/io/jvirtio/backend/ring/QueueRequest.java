@@ -22,6 +22,8 @@ final class QueueRequest implements DeviceRequest {
     private long writableBytes;
     /** Descriptors in the chain (a buffer split over two regions still counts once). */
     int descriptorCount;
+    /** Packed ring: the slots its chain took, what the used position skips when it completes. */
+    int ringSlots;
     /** Guarded by the queue's used lock. */
     boolean inFlight;
     /** Set once a completion was deferred by the delay fault, so the deferred run publishes it. */

@@ -12,7 +12,13 @@ package io.jvirtio.backend.ring;
  * @param base      the avail index to start from (SET_VRING_BASE)
  * @param eventIdx  whether VIRTIO_RING_F_EVENT_IDX was negotiated
  * @param indirect  whether VIRTIO_RING_F_INDIRECT_DESC was negotiated
+ * @param packed    whether VIRTIO_F_RING_PACKED was negotiated: then availUva is the driver area, usedUva the
+ *                  device area, and base carries the slot in bits 0..14 and the wrap counter in bit 15
  */
 public record VringSetup(int index, int size, long descUva, long availUva, long usedUva, int base, boolean eventIdx,
-                         boolean indirect) {
+                         boolean indirect, boolean packed) {
+    /** A split ring's setup. */
+    public VringSetup(int index, int size, long descUva, long availUva, long usedUva, int base, boolean eventIdx, boolean indirect) {
+        this(index, size, descUva, availUva, usedUva, base, eventIdx, indirect, false);
+    }
 }

@@ -236,7 +236,8 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     public long deviceFeatures() {
         long f = VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_VERSION_1)
                 | VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC)
-                | VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_EVENT_IDX);
+                | VirtioFeatures.bit(VirtioFeatures.VIRTIO_RING_F_EVENT_IDX)
+                | VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_RING_PACKED);
         if (config.hotplug()) {
             f |= VirtioFeatures.bit(VirtioScsiSpec.VIRTIO_SCSI_F_HOTPLUG);
         }

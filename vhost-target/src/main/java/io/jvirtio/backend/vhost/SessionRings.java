@@ -171,6 +171,12 @@ final class SessionRings {
         VhostUserVringState s = decode(m, VhostUserVringState::decode);
         Vring v = vring(m, s.index());
         notStarted(m, v);
+        if (negotiation.hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED)) {
+            // QEMU sends avail slot | avail wrap << 15 | used slot << 16 | used wrap << 31; like DPDK, the
+            // device starts both positions from the low half (a stopped ring has used caught up with avail).
+            v.base = s.num() & RING_INDEX_MAX;
+            return;
+        }
         if (Integer.compareUnsigned(s.num(), RING_INDEX_MAX) > 0) {
             throw new ProtocolException(m.name() + ": queue " + v.index + " base " + Integer.toUnsignedString(s.num())
                     + " is not a 16-bit ring index");
@@ -200,7 +206,8 @@ final class SessionRings {
     private VringSetup setupOf(Vring v, VhostUserVringAddr a) {
         return new VringSetup(v.index, v.size, a.desc(), a.avail(), a.used(), v.base,
                 negotiation.hasFeature(VirtioFeatures.VIRTIO_RING_F_EVENT_IDX),
-                negotiation.hasFeature(VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC));
+                negotiation.hasFeature(VirtioFeatures.VIRTIO_RING_F_INDIRECT_DESC),
+                negotiation.hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED));
     }
 
     /** Decodes a vring fd message and takes (dups) its fd. @return the dup, or -1 with NOFD */
@@ -246,7 +253,8 @@ final class SessionRings {
             throw new ProtocolException(q + " cannot start: no memory table (SET_MEM_TABLE missing)");
         }
         InflightQueue log = null;
-        if (inflight != null && negotiation.hasProtocol(INFLIGHT_SHMFD)) {
+        // No inflight tracking on a packed ring (docs/packed-ring.md): the area, if any, stays unused.
+        if (inflight != null && negotiation.hasProtocol(INFLIGHT_SHMFD) && !negotiation.hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED)) {
             if (inflight.queueSize() != v.size) {
                 throw new ProtocolException(q + ": the inflight area was made for queue size " + inflight.queueSize() + ", the ring has "
                         + v.size);

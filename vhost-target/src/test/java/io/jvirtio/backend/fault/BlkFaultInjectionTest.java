@@ -6,6 +6,7 @@ import io.jvirtio.blk.VirtioBlkChannel;
 import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
 import io.jvirtio.spec.VirtioException;
+import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.ring.RingViolation;
 import io.jvirtio.core.ring.RingViolationException;
@@ -173,8 +174,18 @@ class BlkFaultInjectionTest {
             MemorySegment buf = blk.allocateBuffer(4096, 4096);
             io.read(buf, 0);
             target.faults().corruptNextUsed(FaultInjector.ANY_QUEUE, fault);
-            VirtioException e = assertThrows(VirtioException.class, () -> io.read(buf, 0));
-            RingViolationException rv = e instanceof RingViolationException r ? r : (RingViolationException) e.getCause();
+            // A packed ring's index jump is one used descriptor more than requests in flight: it shows
+            // right after the real completion was delivered, so the request after it is refused.
+            boolean afterOne = fault == UsedRingFault.USED_INDEX_JUMP && blk.device().hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED);
+            VirtioException e = assertThrows(VirtioException.class, () -> {
+                io.read(buf, 0);
+                if (afterOne) {
+                    io.read(buf, 0);
+                }
+            });
+            // Refused after the break, the request fails before the ring: the queue holds the violation.
+            RingViolationException rv = e instanceof RingViolationException r ? r
+                    : e.getCause() instanceof RingViolationException c ? c : ch.queue().brokenCause();
             assertNotNull(rv, "a RingViolationException: " + e);
             assertEquals(expected, rv.violation(), rv.getMessage());
             assertThrows(VirtioException.class, () -> io.read(buf, 0), "the queue stays broken");

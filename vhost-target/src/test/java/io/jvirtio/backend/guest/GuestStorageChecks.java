@@ -173,6 +173,11 @@ final class GuestStorageChecks {
      * @return the guest's result (succeeded)
      */
     static GuestResult checkBlk(BlkTargetFactory factory, List<BlkDisk> disks, Path workDir) throws Exception {
+        return checkBlk(factory, disks, workDir, false);
+    }
+
+    /** {@link #checkBlk(BlkTargetFactory, List, Path)}; with {@code packed}, the guest also checks that each disk runs packed rings. */
+    static GuestResult checkBlk(BlkTargetFactory factory, List<BlkDisk> disks, Path workDir, boolean packed) throws Exception {
         Path patterns = Files.createDirectories(workDir.resolve("patterns"));
         StringBuilder script = new StringBuilder(FUNCTIONS);
         List<Attached> started = new ArrayList<>();
@@ -189,6 +194,9 @@ final class GuestStorageChecks {
                 script.append("dev=$(blk_of ").append(id).append(") || exit 1\n")
                         .append("check_disk ").append(id).append(" $dev ").append(d.capacity() / 512).append(' ')
                         .append(d.logicalBlockSize()).append(' ').append(d.capacity()).append(' ').append(d.discard() ? 1 : 0).append('\n');
+                if (packed) {
+                    script.append(packedRingCheck(id));
+                }
             }
             script.append("echo ALL-BLK-CHECKS-PASSED\n");
             r = guest.run(script.toString());
@@ -212,6 +220,12 @@ final class GuestStorageChecks {
      * @return the guest's result (succeeded)
      */
     static GuestResult checkScsi(ScsiTargetFactory factory, List<ScsiLun> luns, int numQueues, boolean discard, Path workDir) throws Exception {
+        return checkScsi(factory, luns, numQueues, discard, workDir, false);
+    }
+
+    /** {@link #checkScsi(ScsiTargetFactory, List, int, boolean, Path)}; with {@code packed}, the guest also checks the controller runs packed rings. */
+    static GuestResult checkScsi(ScsiTargetFactory factory, List<ScsiLun> luns, int numQueues, boolean discard, Path workDir,
+                                 boolean packed) throws Exception {
         Path patterns = Files.createDirectories(workDir.resolve("patterns"));
         String id = "scsi0";
         StringBuilder script = new StringBuilder(FUNCTIONS);
@@ -229,6 +243,9 @@ final class GuestStorageChecks {
                     .append("check_disk ").append(key).append(" $dev ").append(l.capacity() / 512).append(' ')
                     .append(l.logicalBlockSize()).append(' ').append(l.capacity()).append(' ').append(discard ? 1 : 0).append('\n');
         }
+        if (packed) {
+            script.append(packedRingCheck(id));
+        }
         script.append("echo ALL-SCSI-CHECKS-PASSED\n");
         GuestResult r;
         try (Attached a = factory.start(id, luns, numQueues, discard, workDir)) {
@@ -243,6 +260,16 @@ final class GuestStorageChecks {
             verifyImage(l.image(), key, l.capacity(), discard && !skippedDiscard(r, key));
         }
         return r;
+    }
+
+    /**
+     * A guest check that the virtio device with {@code id} negotiated VIRTIO_F_RING_PACKED: its sysfs
+     * {@code features} is one character per bit, bit 0 first, so bit 34 is character 35.
+     */
+    static String packedRingCheck(String id) {
+        return ("f=$(cat /sys/bus/pci/devices/$(pci_of %1$s)/virtio*/features) || exit 1\n"
+                + "[ \"$(echo \"$f\" | cut -c35)\" = 1 ] || fail \"%1$s: VIRTIO_F_RING_PACKED (bit 34) not negotiated: features $f\"\n"
+                + "echo \"ok: %1$s runs packed rings (features $f)\"\n").formatted(id);
     }
 
     /** Lines sorted as {@code expected} is: "0:T:L" compares as a string on both sides. */

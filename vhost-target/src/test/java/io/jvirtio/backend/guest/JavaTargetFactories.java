@@ -24,6 +24,15 @@ final class JavaTargetFactories {
 
     /** A {@link GuestTargets.BlkTargetFactory}: a virtio-blk device with the disk's block size, queues and discard. */
     static Attached blk(String id, BlkDisk disk, Path workDir) {
+        return blk(id, disk, workDir, "");
+    }
+
+    /** {@link #blk} attached with {@code packed=on}: QEMU offers the guest the packed ring the target offers. */
+    static Attached blkPacked(String id, BlkDisk disk, Path workDir) {
+        return blk(id, disk, workDir, "packed=on");
+    }
+
+    private static Attached blk(String id, BlkDisk disk, Path workDir, String props) {
         Path socket = workDir.resolve(id + ".sock");
         VhostUserTarget target = VhostUserTarget.builder().name(id).socket(socket)
                 .blk(new FileBlockStore(disk.image(), false), BlkModelOptions.builder()
@@ -33,11 +42,20 @@ final class JavaTargetFactories {
                         .writeZeroes(disk.discard())
                         .build())
                 .start();
-        return Attached.of(target, g -> g.vhostUserBlk(id, socket, disk.numQueues()));
+        return Attached.of(target, g -> g.vhostUserBlk(id, socket, disk.numQueues(), props));
     }
 
     /** A {@link GuestTargets.ScsiTargetFactory}: one virtio-scsi device with every LUN; UNMAP when {@code discard}. */
     static Attached scsi(String id, List<ScsiLun> luns, int numQueues, boolean discard, Path workDir) {
+        return scsi(id, luns, numQueues, discard, workDir, "");
+    }
+
+    /** {@link #scsi} attached with {@code packed=on}. */
+    static Attached scsiPacked(String id, List<ScsiLun> luns, int numQueues, boolean discard, Path workDir) {
+        return scsi(id, luns, numQueues, discard, workDir, "packed=on");
+    }
+
+    private static Attached scsi(String id, List<ScsiLun> luns, int numQueues, boolean discard, Path workDir, String props) {
         Path socket = workDir.resolve(id + ".sock");
         VirtioScsiModel model = new VirtioScsiModel(ScsiModelOptions.builder().name(id).requestQueues(numQueues).build());
         VhostUserTarget.Builder b = VhostUserTarget.builder().name(id).socket(socket).model(model);
@@ -50,6 +68,6 @@ final class JavaTargetFactories {
                     .build());
         }
         VhostUserTarget target = b.start();
-        return Attached.of(target, g -> g.vhostUserScsi(id, socket, numQueues));
+        return Attached.of(target, g -> g.vhostUserScsi(id, socket, numQueues, props));
     }
 }

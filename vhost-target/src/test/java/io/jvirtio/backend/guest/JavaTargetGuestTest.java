@@ -71,6 +71,26 @@ class JavaTargetGuestTest {
         System.out.println("Java target scsi guest: " + r.wallTime().toMillis() + " ms\n" + r.scriptOutput());
     }
 
+    /** Issue 14: Linux's packed-ring driver against the target's packed ring (QEMU's {@code packed=on}). */
+    @Test
+    void linuxVirtioBlkDriverOnPackedRings(@TempDir Path dir) throws Exception {
+        assumeTrue(JAVA_BLK != null, BLK_OFF);
+        GuestResult r = GuestStorageChecks.checkBlk(JavaTargetFactories::blkPacked, List.of(
+                GuestStorageChecks.blkDisk(dir, "p512", 64 * MIB, 512, 2, true),
+                GuestStorageChecks.blkDisk(dir, "p4k", 32 * MIB, 4096, 1, false)), dir, true);
+        System.out.println("Java target blk guest, packed rings: " + r.wallTime().toMillis() + " ms\n" + r.scriptOutput());
+    }
+
+    @Test
+    void linuxVirtioScsiDriverOnPackedRings(@TempDir Path dir) throws Exception {
+        assumeTrue(JAVA_SCSI != null, SCSI_OFF);
+        List<ScsiLun> luns = List.of(
+                GuestStorageChecks.scsiLun(dir, "scsi0", 0, 0, 32 * MIB, 512),
+                GuestStorageChecks.scsiLun(dir, "scsi0", 1, 0, 16 * MIB, 4096));
+        GuestResult r = GuestStorageChecks.checkScsi(JavaTargetFactories::scsiPacked, luns, 2, true, dir, true);
+        System.out.println("Java target scsi guest, packed rings: " + r.wallTime().toMillis() + " ms\n" + r.scriptOutput());
+    }
+
     @Test
     void javaScsiTargetWithoutDiscard(@TempDir Path dir) throws Exception {
         assumeTrue(JAVA_SCSI != null, SCSI_OFF);

@@ -338,7 +338,8 @@ class RingTest {
         ring.kick();
         assertNull(ring.pollUsed(Duration.ofMillis(150)), "reset: the ring is stopped");
         // everything again, as after a fresh connection (the memory table survives a reset)
-        fe.command(VhostUserRequest.SET_FEATURES, new io.jvirtio.spec.vhostuser.VhostUserU64(fe.callU64(VhostUserRequest.GET_FEATURES)));
+        fe.command(VhostUserRequest.SET_FEATURES, new io.jvirtio.spec.vhostuser.VhostUserU64(fe.callU64(VhostUserRequest.GET_FEATURES)
+                & ~io.jvirtio.spec.VirtioFeatures.bit(io.jvirtio.spec.VirtioFeatures.VIRTIO_F_RING_PACKED)));
         ring.start(fe, 1, true);
         assertEquals(head, ring.awaitUsed().id());
     }

@@ -5,7 +5,7 @@ import io.jvirtio.backend.store.RamBlockStore;
 import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.core.ring.UsedSink;
 import io.jvirtio.core.vhostuser.VhostUserFrontend;
 import io.jvirtio.spec.VirtioException;
@@ -78,7 +78,7 @@ class ScsiOverVhostUserTest {
 
     /** Submits one chain of buffers and polls until it is used; @return the used length. */
     private int roundTrip(int queue, MemorySegment[] readable, MemorySegment[] writable) {
-        SplitVirtqueue vq = device.acquireQueue(queue);
+        Virtqueue vq = device.acquireQueue(queue);
         try {
             Object cookie = new Object();
             assertTrue(vq.reqStart(cookie, readable.length + writable.length));
@@ -187,7 +187,7 @@ class ScsiOverVhostUserTest {
         assertEquals(1, roundTrip(0, new MemorySegment[] {buffer(tmf.array(), 24)}, new MemorySegment[] {tmfResp}));
         assertEquals(VirtioScsiSpec.VIRTIO_SCSI_S_FUNCTION_COMPLETE, tmfResp.get(ValueLayout.JAVA_BYTE, 0));
 
-        SplitVirtqueue eventq = device.acquireQueue(1);
+        Virtqueue eventq = device.acquireQueue(1);
         MemorySegment ev = buffer(new byte[0], 16);
         try {
             Object cookie = new Object();

@@ -18,7 +18,8 @@ public final class Handshake {
     /**
      * SET_OWNER, GET_FEATURES, GET/SET_PROTOCOL_FEATURES (everything offered, masked by
      * {@code protocolMask}), then SET_FEATURES with everything offered except {@code featureMask}'s
-     * complement. Turns REPLY_ACK on in the script when negotiated.
+     * complement, and never VIRTIO_F_RING_PACKED: the scripted {@link DriverRing} is a split ring. Turns
+     * REPLY_ACK on in the script when negotiated.
      */
     public static Negotiated open(ScriptedFrontEnd fe, long protocolMask, long featureMask) throws IOException {
         fe.send(VhostUserRequest.SET_OWNER, null);
@@ -29,7 +30,7 @@ public final class Handshake {
             fe.send(VhostUserRequest.SET_PROTOCOL_FEATURES, new VhostUserU64(protocol));
             fe.useReplyAck((protocol & (1L << 3)) != 0);
         }
-        long acked = features & featureMask;
+        long acked = features & featureMask & ~VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_RING_PACKED);
         fe.command(VhostUserRequest.SET_FEATURES, new VhostUserU64(acked));
         return new Negotiated(acked, protocol);
     }

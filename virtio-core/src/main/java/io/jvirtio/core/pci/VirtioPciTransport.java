@@ -271,9 +271,9 @@ public final class VirtioPciTransport implements VirtioBackendOps {
         ensureOpen();
         int i = q.index();
         checkQueueIndex(i);
-        if (q.availIndex() != 0) {
+        if (q.availIndex() != q.freshBase()) {
             throw new DeviceException(who + ": queue " + i + " cannot start at avail index " + q.availIndex()
-                    + ": a virtio-pci device always starts a ring at 0 (no SET_VRING_BASE)");
+                    + ": a virtio-pci device always starts a ring at " + q.freshBase() + " (no SET_VRING_BASE)");
         }
         if ((status & VirtioStatus.DRIVER_OK) != 0) {
             throw new DeviceException(who + ": queue " + i + " set up after DRIVER_OK (status " + VirtioStatus.describe(status)

@@ -2,7 +2,7 @@ package io.jvirtio.core.ring;
 
 /**
  * The transport's kick: tells the device that a virtqueue has new available buffers (vhost-user:
- * write the kick eventfd; PCI: write the queue's notify register). {@link SplitVirtqueue#reqFlush()}
+ * write the kick eventfd; PCI: write the queue's notify register). {@link Virtqueue#reqFlush()}
  * calls it only when the device asked to be notified.
  */
 @FunctionalInterface
@@ -12,5 +12,5 @@ public interface Notifier {
      *
      * @param vq the queue that has new buffers
      */
-    void notifyQueue(SplitVirtqueue vq);
+    void notifyQueue(Virtqueue vq);
 }

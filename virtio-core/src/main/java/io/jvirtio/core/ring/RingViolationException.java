@@ -6,7 +6,7 @@ import io.jvirtio.spec.VirtioException;
  * A device broke the virtqueue's rules. The message names the queue, the violation and the values,
  * e.g. {@code virtqueue blk0-q0 (index 0): used element 3 has id 4711, out of range (queue size 128)}.
  * Delivered to every request in flight when the queue breaks, and thrown by
- * {@link SplitVirtqueue#reqStart(Object, int)} on a broken queue.
+ * {@link Virtqueue#reqStart(Object, int)} on a broken queue.
  */
 public final class RingViolationException extends VirtioException {
     private static final long serialVersionUID = 1L;

@@ -70,7 +70,7 @@ import static io.jvirtio.spec.ring.SplitRingLayout.VRING_USED_F_NO_NOTIFY;
  * ({@code reqStart}, {@code reqAddIov}, {@code reqFlush}, {@code poll}) allocates nothing and makes no
  * system call other than the {@link Notifier} the device asked for.
  */
-public final class SplitVirtqueue {
+public final class SplitVirtqueue implements Virtqueue {
     private static final Logger LOG = LoggerFactory.getLogger(SplitVirtqueue.class);
 
     /** Acquire/release access to the u16 index fields; exact so a wrong call site fails instead of boxing. */
@@ -291,6 +291,16 @@ public final class SplitVirtqueue {
     /** @return the device address of the used (device) ring */
     public long usedRingAddress() {
         return used.address();
+    }
+
+    @Override
+    public long driverAreaAddress() {
+        return availRingAddress();
+    }
+
+    @Override
+    public long deviceAreaAddress() {
+        return usedRingAddress();
     }
 
     /**

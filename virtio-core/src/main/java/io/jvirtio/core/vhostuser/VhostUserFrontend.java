@@ -592,7 +592,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     // ---------------------------------------------------------------- start / stop
 
     private void startDevice() {
-        if (hasProtocolFeature(INFLIGHT_SHMFD)) {
+        if (hasProtocolFeature(INFLIGHT_SHMFD) && !packedRing()) {
             shareInflight();
         }
         memory.sendAll(conn, hasProtocolFeature(CONFIGURE_MEM_SLOTS), maxMemSlots);
@@ -625,6 +625,14 @@ public final class VhostUserFrontend implements VirtioBackendOps {
             LOG.debug("vhost-user {}: inflight area of {} bytes for {} queues", socketPath, d.mmapSize(), n);
         }
         conn.send(VhostUserRequest.SET_INFLIGHT_FD, inflight, inflightFd);
+    }
+
+    /**
+     * With a packed ring no inflight area is shared (see docs/packed-ring.md): a restarted back-end gets
+     * every request in flight again from the driver's replay ({@code Virtqueue.prepareReplay}).
+     */
+    private boolean packedRing() {
+        return ackedFeatures >= 0 && VirtioFeatures.has(ackedFeatures, VirtioFeatures.VIRTIO_F_RING_PACKED);
     }
 
     private boolean protocolFeaturesAcked() {

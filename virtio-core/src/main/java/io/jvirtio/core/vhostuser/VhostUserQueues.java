@@ -1,5 +1,6 @@
 package io.jvirtio.core.vhostuser;
 
+import io.jvirtio.spec.ring.PackedRingLayout;
 import io.jvirtio.spec.vhostuser.VhostUserRequest;
 import io.jvirtio.spec.vhostuser.VhostUserVringAddr;
 import io.jvirtio.spec.vhostuser.VhostUserVringFile;
@@ -81,11 +82,15 @@ final class VhostUserQueues {
     }
 
     /**
-     * Checks a queue's size, base and ring addresses: aligned as the split ring requires and inside
+     * Checks a queue's size, base and ring addresses: aligned as its ring format requires and inside
      * memory the back-end maps.
      */
     void validate(QueueSetup q, int maxQueueSize, VhostUserMemory memory, String domainName) {
         int size = q.size();
+        if (q.packed()) {
+            validatePacked(q, maxQueueSize, memory, domainName);
+            return;
+        }
         if (size < 1 || size > maxQueueSize || Integer.bitCount(size) != 1) {
             throw new IllegalArgumentException(prefix + "queue " + q.index() + " size " + size + " is not a power of two in 1.."
                     + maxQueueSize);
@@ -96,6 +101,29 @@ final class VhostUserQueues {
         checkRingPart(q, "descriptor table", q.descAddress(), DESC_SIZE * size, DESC_ALIGN, memory, domainName);
         checkRingPart(q, "avail ring", q.availAddress(), AVAIL_HEADER + AVAIL_ELEM * size, AVAIL_ALIGN, memory, domainName);
         checkRingPart(q, "used ring", q.usedAddress(), USED_HEADER + USED_ELEM * size, USED_ALIGN, memory, domainName);
+    }
+
+    /** A packed ring: descriptor ring 16-aligned, the two 4-byte event suppression structures 4-aligned (virtio 1.2 2.8.10). */
+    private void validatePacked(QueueSetup q, int maxQueueSize, VhostUserMemory memory, String domainName) {
+        int size = q.size();
+        if (size < 1 || size > Math.min(maxQueueSize, PackedRingLayout.VIRTQUEUE_MAX_SIZE)) {
+            throw new IllegalArgumentException(prefix + "packed queue " + q.index() + " size " + size + " is not in 1.."
+                    + Math.min(maxQueueSize, PackedRingLayout.VIRTQUEUE_MAX_SIZE));
+        }
+        if (q.availIndex() < 0 || q.availIndex() > MAX_RING_INDEX) {
+            throw new IllegalArgumentException(prefix + "packed queue " + q.index() + " base " + q.availIndex()
+                    + " is not 16-bit (slot in bits 0..14, wrap counter in bit 15)");
+        }
+        if ((q.availIndex() & PackedRingLayout.RING_EVENT_OFFSET_MASK) >= size) {
+            throw new IllegalArgumentException(prefix + "packed queue " + q.index() + " base 0x" + Integer.toHexString(q.availIndex())
+                    + " names slot " + (q.availIndex() & PackedRingLayout.RING_EVENT_OFFSET_MASK) + " of a ring of " + size);
+        }
+        checkRingPart(q, "descriptor ring", q.descAddress(), (long) PackedRingLayout.DESC_SIZE * size, PackedRingLayout.DESC_SIZE,
+                memory, domainName);
+        checkRingPart(q, "driver area", q.availAddress(), PackedRingLayout.EVENT_SUPPRESS_SIZE, PackedRingLayout.EVENT_SUPPRESS_SIZE,
+                memory, domainName);
+        checkRingPart(q, "device area", q.usedAddress(), PackedRingLayout.EVENT_SUPPRESS_SIZE, PackedRingLayout.EVENT_SUPPRESS_SIZE,
+                memory, domainName);
     }
 
     private void checkRingPart(QueueSetup q, String part, long address, long length, long align, VhostUserMemory memory,
@@ -187,6 +215,11 @@ final class VhostUserQueues {
         int i = vq.index();
         vq.started = false;
         VhostUserVringState st = conn.call(VhostUserRequest.GET_VRING_BASE, new VhostUserVringState(i, 0), VhostUserVringState::decode);
+        if (vq.setup.packed() && st.index() == i) {
+            // QEMU's packed encoding may carry the used position in bits 16..31; the avail position is the low half.
+            LOG.debug("{}packed queue {} stopped at base 0x{}", prefix, i, Integer.toHexString(st.num()));
+            return st.num() & MAX_RING_INDEX;
+        }
         if (st.index() != i || st.num() < 0 || st.num() > MAX_RING_INDEX) {
             throw VhostUserException.protocolError(prefix + VhostUserRequest.GET_VRING_BASE + " for queue " + i + " answered " + st
                     + ", expected index " + i + " and a 16-bit base");

@@ -5,7 +5,7 @@ import io.jvirtio.core.VirtioDevice;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
 import io.jvirtio.core.ring.SimulatedDevice;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.core.ring.UsedSink;
 import io.jvirtio.spec.VirtioException;
 import io.jvirtio.spec.VirtioFeatures;
@@ -51,11 +51,11 @@ class VirtioPciEndToEndTest {
 
         dev.start(1, 0, 128, 8);
         assertEquals(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER | VirtioStatus.FEATURES_OK | VirtioStatus.DRIVER_OK, f.status);
-        SplitVirtqueue vq = dev.queue(0);
+        Virtqueue vq = dev.queue(0);
         assertEquals(128, f.queueSize[0]);
         assertEquals(vq.descTableAddress(), f.queueDesc[0]);
-        assertEquals(vq.availRingAddress(), f.queueAvail[0]);
-        assertEquals(vq.usedRingAddress(), f.queueUsed[0]);
+        assertEquals(vq.driverAreaAddress(), f.queueAvail[0]);
+        assertEquals(vq.deviceAreaAddress(), f.queueUsed[0]);
         assertEquals(1, f.queueEnable[0]);
 
         // the device side reads the ring at the addresses the driver wrote into the queue registers

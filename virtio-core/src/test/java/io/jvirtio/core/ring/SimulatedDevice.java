@@ -232,7 +232,7 @@ public final class SimulatedDevice implements Notifier, AutoCloseable {
     }
 
     @Override
-    public void notifyQueue(SplitVirtqueue vq) {
+    public void notifyQueue(Virtqueue vq) {
         notifications.incrementAndGet();
         if (processOnNotify) {
             process();

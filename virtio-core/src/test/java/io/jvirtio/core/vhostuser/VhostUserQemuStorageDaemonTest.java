@@ -11,7 +11,7 @@ import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.spec.VirtioStatus;
 import io.jvirtio.core.mem.HugePagePolicy;
 import io.jvirtio.core.mem.MemoryDomain;
-import io.jvirtio.core.ring.SplitVirtqueue;
+import io.jvirtio.core.ring.Virtqueue;
 import io.jvirtio.core.ring.UsedSink;
 import io.jvirtio.sys.LinuxConstants;
 import io.jvirtio.sys.Native;
@@ -195,7 +195,7 @@ class VhostUserQemuStorageDaemonTest {
                 assertEquals(VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_VERSION_1), negotiated);
                 dev.start(2, 0, 128, 0);
                 assertTrue(b.isStarted());
-                SplitVirtqueue vq = dev.acquireQueue(1);
+                Virtqueue vq = dev.acquireQueue(1);
                 MemorySegment header = memory.allocate(16, 16);
                 MemorySegment data = memory.allocate(SECTOR, SECTOR);
                 MemorySegment status = memory.allocate(1, 1);
