@@ -44,6 +44,11 @@ class HotPathAllocationGuardTest {
      * call (48 B/op measured). The guard keeps it from growing.
      */
     private static final double SYNC_IO_BYTES_PER_OP = 64;
+    /**
+     * The async layer (AsyncBdev) allocates per I/O by design: the request, its future (and what
+     * CompletableFuture.allOf builds), a queue node. The guard keeps it from growing.
+     */
+    private static final double ASYNC_BYTES_PER_OP = 256;
     private static final String NORM = "gc.alloc.rate.norm";
 
     /** Benchmark label (method and parameters) to its bound. */
@@ -62,6 +67,8 @@ class HotPathAllocationGuardTest {
         }
         EXPECTED.put("SyncIoBenchmark.read4k", SYNC_IO_BYTES_PER_OP);
         EXPECTED.put("SyncIoBenchmark.write4k", SYNC_IO_BYTES_PER_OP);
+        EXPECTED.put("AsyncBdevBenchmark.blockingRead4k", ASYNC_BYTES_PER_OP);
+        EXPECTED.put("AsyncBdevBenchmark.futures32", ASYNC_BYTES_PER_OP);
     }
 
     @Test
