@@ -286,8 +286,11 @@ public final class VirtioDevice implements AutoCloseable {
                                 eventIdx, q -> ops.notifyQueue(q.index()))
                         : new SplitVirtqueue(name + "-q" + i, i, size, ringMemory[i], indirectMemory[i],
                                 indirect ? maxIndirect : 0, eventIdx, q -> ops.notifyQueue(q.index()));
+                int directChainMax = Integer.getInteger("jvirtio.ring.directChainMax", SplitVirtqueue.DEFAULT_DIRECT_CHAIN_MAX);
                 if (vq instanceof SplitVirtqueue split) {
-                    split.setDirectChainMax(Integer.getInteger("jvirtio.ring.directChainMax", SplitVirtqueue.DEFAULT_DIRECT_CHAIN_MAX));
+                    split.setDirectChainMax(directChainMax);
+                } else if (vq instanceof PackedVirtqueue p) {
+                    p.setDirectChainMax(directChainMax);
                 }
                 queues[i] = vq;
                 ops.setupQueue(new QueueSetup(i, size, vq.descTableAddress(), vq.driverAreaAddress(), vq.deviceAreaAddress(),

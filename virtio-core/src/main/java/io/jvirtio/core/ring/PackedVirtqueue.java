@@ -102,6 +102,8 @@ public final class PackedVirtqueue implements Virtqueue {
     private final long[] writableBytes;
     private final long[] postedBytes;
     private final boolean[] indirectId;
+    /** See {@link #setDirectChainMax}. */
+    private int directChainMax = SplitVirtqueue.DEFAULT_DIRECT_CHAIN_MAX;
     private final byte[] idState;
     /** Per id: publication order, for a replay oldest first. */
     private final long[] publishSeq;
@@ -245,6 +247,20 @@ public final class PackedVirtqueue implements Virtqueue {
         return deviceArea.address();
     }
 
+    /**
+     * As {@link SplitVirtqueue#setDirectChainMax}: requests of up to {@code buffers} buffers take that many
+     * ring slots while half the ring stays free; 0 sends every request of several buffers through its
+     * indirect table.
+     *
+     * @param buffers 0..size
+     */
+    public void setDirectChainMax(int buffers) {
+        if (buffers < 0 || buffers > size) {
+            throw new IllegalArgumentException(label + ": directChainMax " + buffers + " must be 0.." + size);
+        }
+        this.directChainMax = buffers;
+    }
+
     @Override
     public boolean reqStart(Object cookie, int iovcnt) {
         if (brokenCause != null) {
@@ -258,7 +274,8 @@ public final class PackedVirtqueue implements Virtqueue {
         if (buildId != NO_DESC) {
             finishRequest();
         }
-        boolean useIndirect = iovcnt > 1 && iovcnt <= maxIndirect;
+        // Short chains go direct while half the ring stays free: SplitVirtqueue's policy, for the same reason.
+        boolean useIndirect = iovcnt > 1 && iovcnt <= maxIndirect && (iovcnt > directChainMax || freeSlots - iovcnt < size / 2);
         int slots = useIndirect ? 1 : iovcnt;
         // A request holds as many entries as slots: free slots and free entries are the same count.
         if (slots > freeSlots) {

@@ -23,6 +23,8 @@ final class PackedTestRing implements AutoCloseable {
                 : arena.allocate((long) size * maxIndirect * PackedRingLayout.DESC_SIZE, PackedRingLayout.DESC_SIZE);
         device = new SimulatedPackedDevice(size, ringMemory, eventIdx);
         vq = new PackedVirtqueue(name, 0, size, ringMemory, indirectMemory, maxIndirect, eventIdx, device);
+        // always-indirect, as these tests were written; the direct-chain policy: roundTripsManyRequestsWithData's rows with directChainMax 4
+        vq.setDirectChainMax(0);
     }
 
     MemorySegment buffer(long bytes) {

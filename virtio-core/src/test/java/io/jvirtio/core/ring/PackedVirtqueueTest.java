@@ -32,10 +32,12 @@ class PackedVirtqueueTest {
     private record Posted(MemorySegment out, MemorySegment in) {
     }
 
-    @ParameterizedTest(name = "size {0}, maxIndirect {1}, eventIdx {2}, reverse {3}")
-    @CsvSource({"64,0,false,false", "64,0,true,true", "64,8,false,true", "64,8,true,false", "2,0,false,false", "2,2,true,false"})
-    void roundTripsManyRequestsWithData(int size, int maxIndirect, boolean eventIdx, boolean reverse) {
+    @ParameterizedTest(name = "size {0}, maxIndirect {1}, eventIdx {2}, reverse {3}, directChainMax {4}")
+    @CsvSource({"64,0,false,false,0", "64,0,true,true,0", "64,8,false,true,0", "64,8,true,false,0", "2,0,false,false,0", "2,2,true,false,0",
+            "64,8,false,true,4", "64,8,true,false,4", "24,8,true,true,4"})
+    void roundTripsManyRequestsWithData(int size, int maxIndirect, boolean eventIdx, boolean reverse, int directChainMax) {
         try (PackedTestRing ring = new PackedTestRing(size, maxIndirect, eventIdx)) {
+            ring.vq.setDirectChainMax(directChainMax);
             ring.device.reverseOrder(reverse);
             RecordingSink sink = new RecordingSink();
             Random random = new Random(42);
