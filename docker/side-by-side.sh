@@ -3,7 +3,7 @@
 # controllers, one after the other, N rounds each; prints the IOPS and p99.9 latency of both and
 # their ratios.
 #
-#   docker/side-by-side.sh [--rounds N] [--time SECONDS] [--image IMAGE] [--keep-logs DIR]
+#   docker/side-by-side.sh [--rounds N] [--time SECONDS] [--image IMAGE] [--keep-logs DIR] [--java-target]
 #
 # Defaults: 3 rounds of 10 s for each workload — 4 KiB randread at QD1 and QD32, 4 KiB randwrite
 # at QD32, 64 KiB read at QD8 (SBS_WORKLOADS="pattern io_size qd" lines to choose others) — on a
@@ -17,6 +17,11 @@
 # never run at once. Order alternates each round (bdevperf first, then jvirtio first). Each
 # initiator attaches with its own request queue of 256 entries, hugepage memory on both sides.
 #
+# --java-target adds a third column: jvirtio perf against jvirtio's own Java target (./jvirtio target,
+# queue threads polling on core 0 with -m 0x1; RAM disks of the same size and block size), with the
+# SPDK container paused meanwhile (its reactor spins on core 0 too), and the ratio jvirtio-on-Java-
+# target / jvirtio-on-SPDK-target: how far the Java target is from being what users measure.
+#
 # Needs root (hugetlbfs, the engine), Docker, python3 and 2 or more cores. The IOPS ratio is
 # jvirtio / bdevperf of the median round: above 1 means jvirtio did more I/O per second.
 set -eu
@@ -26,12 +31,14 @@ rounds=3
 seconds=10
 image=${JVIRTIO_SPDK_IMAGE-}
 keep=""
+java_target=""
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --time) seconds=$2; shift 2 ;;
     --image) image=$2; shift 2 ;;
     --keep-logs) keep=$2; shift 2 ;;
+    --java-target) java_target=1; shift ;;
     -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "side-by-side.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -57,7 +64,9 @@ fi
 
 work=$(mktemp -d /tmp/jvirtio-sbs.XXXXXX)
 name=jvirtio-sbs-$$
+jt_pid=""
 cleanup() {
+  [ -z "$jt_pid" ] || kill "$jt_pid" 2>/dev/null || true
   docker rm -f "$name" >/dev/null 2>&1 || true
   if [ -n "$keep" ]; then mkdir -p "$keep" && cp "$work"/*.log "$keep"/ 2>/dev/null || true; fi
   rm -rf "$work"
@@ -101,6 +110,20 @@ done
 # The jvirtio command line is built once, before any measurement.
 "$repo/jvirtio" --help >/dev/null || { echo "side-by-side.sh: could not build ./jvirtio" >&2; exit 1; }
 
+if [ -n "$java_target" ]; then
+  JVIRTIO_JAVA_OPTS="-XX:MaxDirectMemorySize=1g" "$repo/jvirtio" target -m 0x1 \
+    --blk ram:64M,bs=512 --socket "$work/java.blk0" --scsi ram:64M,bs=512 --socket "$work/java.scsi0" > "$work/java-target.log" 2>&1 &
+  jt_pid=$!
+  i=0
+  until [ -S "$work/java.blk0" ] && [ -S "$work/java.scsi0" ]; do
+    i=$((i + 1)); [ "$i" -lt 300 ] && kill -0 "$jt_pid" 2>/dev/null || { cat "$work/java-target.log" >&2; echo "side-by-side.sh: the Java target did not start" >&2; exit 1; }
+    sleep 0.2
+  done
+  for t in blk scsi; do
+    sed "s|$work/vhost.${t}0|$work/java.${t}0|" "$work/jvirtio-$t.json" > "$work/jvirtio-java-$t.json"
+  done
+fi
+
 # WORKLOADS: "pattern io_size qd" triples; bdevperf's -w names, which jvirtio perf takes too.
 workloads=${SBS_WORKLOADS:-"randread 4096 1
 randread 4096 32
@@ -142,10 +165,18 @@ for type in blk scsi; do
         j=$(jvirtio_run "$type" "$pattern" "$size" "$qd" "$log.jvirtio.log")
         b=$(bdevperf_run "$type" "$pattern" "$size" "$qd" "$log.bdevperf.log")
       fi
-      set -- $b $j
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$type" "$pattern" "$size" "$qd" "$r" "$1" "$2" "$3" "$4" >> "$results"
-      printf '  %-4s %-9s %6s QD%-2s round %d: bdevperf %10.0f IOPS p99.9 %8s us   jvirtio %10.0f IOPS p99.9 %8s us\n' \
+      jt="nan nan"
+      if [ -n "$java_target" ]; then
+        docker pause "$name" >/dev/null
+        jt=$(jvirtio_run "java-$type" "$pattern" "$size" "$qd" "$log.java.log")
+        docker unpause "$name" >/dev/null
+      fi
+      set -- $b $j $jt
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$type" "$pattern" "$size" "$qd" "$r" "$1" "$2" "$3" "$4" "$5" >> "$results"
+      printf '  %-4s %-9s %6s QD%-2s round %d: bdevperf %10.0f IOPS p99.9 %8s us   jvirtio %10.0f IOPS p99.9 %8s us' \
         "$type" "$pattern" "$size" "$qd" "$r" "$1" "$2" "$3" "$4"
+      [ -z "$java_target" ] || printf '   jvirtio on the Java target %10.0f IOPS' "$5"
+      echo
       r=$((r + 1))
     done
   done
@@ -158,7 +189,9 @@ def size(b):
     b = int(b)
     return f"{b >> 10}K" if b % 1024 == 0 else f"{b}B"
 print()
-print(f"{'workload':<26} {'bdevperf IOPS':>14} {'jvirtio IOPS':>14} {'IOPS ratio':>11} {'bdevperf p99.9':>15} {'jvirtio p99.9':>14} {'p99.9 ratio':>12}")
+java = any(r[9] != "nan" for r in rows)
+print(f"{'workload':<26} {'bdevperf IOPS':>14} {'jvirtio IOPS':>14} {'IOPS ratio':>11} {'bdevperf p99.9':>15} {'jvirtio p99.9':>14} {'p99.9 ratio':>12}"
+      + (f" {'on Java tgt':>14} {'Java/SPDK':>9}" if java else ""))
 for key in dict.fromkeys(tuple(r[:4]) for r in rows):
     mine = [r for r in rows if tuple(r[:4]) == key]
     b = statistics.median(float(r[5]) for r in mine)
@@ -166,7 +199,9 @@ for key in dict.fromkeys(tuple(r[:4]) for r in rows):
     bl = statistics.median(float(r[6]) for r in mine)
     jl = statistics.median(float(r[8]) for r in mine)
     name = f"{key[0]} {key[1]} {size(key[2])} QD{key[3]}"
-    print(f"{name:<26} {b:>14,.0f} {j:>14,.0f} {j / b:>11.2f} {bl:>12.2f} us {jl:>11.2f} us {jl / bl:>12.2f}")
+    jt = statistics.median(float(r[9]) for r in mine)
+    extra = "" if jt != jt else f" {jt:>14,.0f} {jt / j:>9.2f}"
+    print(f"{name:<26} {b:>14,.0f} {j:>14,.0f} {j / b:>11.2f} {bl:>12.2f} us {jl:>11.2f} us {jl / bl:>12.2f}{extra}")
 print("(median of the rounds; IOPS ratio = jvirtio / bdevperf, above 1 = jvirtio faster;")
-print(" p99.9 ratio = jvirtio / bdevperf, below 1 = jvirtio's tail shorter)")
+print(" p99.9 ratio = jvirtio / bdevperf, below 1 = jvirtio's tail shorter" + ("; Java/SPDK = jvirtio on the Java target / jvirtio on SPDK's)" if java else ")"))
 EOF
