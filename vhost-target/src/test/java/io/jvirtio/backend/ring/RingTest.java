@@ -355,7 +355,7 @@ class RingTest {
 
     @Test
     void pollingModeServesWithoutKicks(@TempDir Path d) throws Exception {
-        io.jvirtio.backend.TargetOptions o = io.jvirtio.backend.TargetOptions.builder().polling(true).build();
+        io.jvirtio.backend.TargetOptions o = io.jvirtio.backend.TargetOptions.builder().polling(true).pollIdle(java.time.Duration.ZERO).build(); // never re-arms the kick: this driver never kicks
         try (VhostUserTarget polled = VhostUserTarget.builder().name("polled").socket(d.resolve("poll.sock")).options(o)
                 .blk(new RamBlockStore(1 << 20, false), BlkModelOptions.defaults()).start();
              ScriptedFrontEnd pfe = ScriptedFrontEnd.connect(polled.socketPath());
