@@ -40,7 +40,7 @@ import java.util.concurrent.Callable;
                 "Examples:",
                 "  jvirtio target --socket /tmp/vhost.blk0 --blk ram:64M,queues=2 \\",
                 "                 --socket /tmp/vhost.scsi0 --scsi ram:32M,targets=1,luns=2",
-                "  jvirtio target -m 0x1 --socket /tmp/vhost.blk0 --blk ram:64M   (polls on CPU 0)"})
+                "  jvirtio target -m 0x1 --socket /tmp/vhost.blk0 --blk ram:64M  (CPU 0 polls)"})
 final class TargetCommand implements Callable<Integer>, Subcommands.Customizer {
     private final Cli cli;
     private final List<String> argv = new ArrayList<>();

@@ -8,6 +8,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -26,8 +27,10 @@ import java.util.concurrent.locks.LockSupport;
  * every {@value #SPINS_PER_CHECK} empty looks and after every batch), so SET_MEM_TABLE and
  * ADD/REM_MEM_REG get in within microseconds. After {@code pollIdleNanos} without a chain the thread
  * re-arms notifications and sleeps on the kick like KICK mode, until the next kick; 0 spins for ever
- * (SPDK's behaviour). Every {@value #SPINS_PER_CHECK} empty looks it also yields, so that queue
- * threads sharing a core take turns instead of waiting for the scheduler's time slice.
+ * (SPDK's behaviour). When several polling threads are pinned to one CPU, each also yields every
+ * {@value #SPINS_PER_CHECK} empty looks, so that they take turns instead of waiting for the
+ * scheduler's time slice; a thread alone on its CPU never yields (on a loaded core a yield hands the
+ * CPU to another process for its whole slice).
  *
  * <p>Fault hooks sit here: a stalled queue pops nothing, an injected drop ends the connection
  * before the request is executed, an injected failure goes to the model's
@@ -45,6 +48,9 @@ public final class QueueWorker implements Runnable {
     /** POLL without a kick eventfd (the driver polls too): the nap once idle, as there is nothing to wait on. */
     private static final long NO_KICK_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
     private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
+
+    /** Polling threads pinned to each CPU: one alone on its CPU never yields. */
+    private static final AtomicIntegerArray POLLERS_ON_CPU = new AtomicIntegerArray(CpuAffinity.MAX_CPUS);
 
     private final DeviceQueue queue;
     private final QueueHost host;
@@ -153,6 +159,10 @@ public final class QueueWorker implements Runnable {
             }
         }
         LOG.debug("{}: started ({} mode{})", name, mode, cpu >= 0 ? ", CPU " + cpu : "");
+        boolean counted = mode == QueueMode.POLL && cpu >= 0;
+        if (counted) {
+            POLLERS_ON_CPU.incrementAndGet(cpu);
+        }
         try {
             while (running) {
                 if (!workable()) {
@@ -177,6 +187,10 @@ public final class QueueWorker implements Runnable {
             running = false;
             LOG.error("{}: queue thread failed", name, e);
             host.abortConnection(queue.index(), name + ": queue thread failed: " + e, false);
+        } finally {
+            if (counted) {
+                POLLERS_ON_CPU.decrementAndGet(cpu);
+            }
         }
         LOG.debug("{}: stopped", name);
     }
@@ -274,7 +288,9 @@ public final class QueueWorker implements Runnable {
                 if (pollIdleNanos > 0 && System.nanoTime() - lastWork >= pollIdleNanos) {
                     return true;
                 }
-                Thread.yield();
+                if (cpu >= 0 && POLLERS_ON_CPU.get(cpu) > 1) {
+                    Thread.yield();
+                }
             }
             return false;
         } finally {
