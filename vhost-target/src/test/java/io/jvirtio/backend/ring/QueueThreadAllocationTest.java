@@ -26,11 +26,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The queue thread allocates nothing per command: after a warm-up (JIT compilation, arrays grown to
  * the longest chain), the bytes the target's queue thread allocates over 100k reads and writes
  * driven by the jvirtio initiator stay below one byte per command on average, as counted by the
- * JVM for that thread ({@link com.sun.management.ThreadMXBean#getThreadAllocatedBytes}).
+ * JVM for that thread ({@link com.sun.management.ThreadMXBean#getThreadAllocatedBytes}). On a
+ * loaded machine the JIT may not have compiled the hot path after the warm-up (the interpreter
+ * and C1 allocate where C2's escape analysis does not), so up to {@value #ROUNDS} rounds are
+ * measured and one must come in below the bound: an allocation per command shows in every round.
  */
 class QueueThreadAllocationTest {
     private static final int WARM_UP = 30_000;
     private static final int MEASURED = 100_000;
+    private static final int ROUNDS = 4;
 
     @ParameterizedTest
     @EnumSource(QueueMode.class)
@@ -50,14 +54,19 @@ class QueueThreadAllocationTest {
             fill(w, 3);
             run(io, w, r, WARM_UP);
             long tid = queueThread("jvirtio-target-" + name + "-q0");
-            long before = mx.getThreadAllocatedBytes(tid);
-            run(io, w, r, MEASURED);
-            long allocated = mx.getThreadAllocatedBytes(tid) - before;
+            StringBuilder rounds = new StringBuilder();
+            double best = Double.MAX_VALUE;
+            for (int round = 0; round < ROUNDS && best >= 1.0; round++) {
+                long before = mx.getThreadAllocatedBytes(tid);
+                run(io, w, r, MEASURED);
+                long allocated = mx.getThreadAllocatedBytes(tid) - before;
+                best = Math.min(best, (double) allocated / MEASURED);
+                rounds.append(' ').append(allocated);
+            }
             io.read(r, 0);
             assertSameBytes(bytes(w), bytes(r), "read back");
-            double perCommand = (double) allocated / MEASURED;
-            assertTrue(perCommand < 1.0, mode + ": the queue thread allocated " + allocated + " bytes over " + MEASURED
-                    + " commands (" + perCommand + " per command)");
+            assertTrue(best < 1.0, mode + ": the queue thread allocated" + rounds + " bytes in rounds of " + MEASURED
+                    + " commands (best " + best + " per command)");
         }
     }
 
