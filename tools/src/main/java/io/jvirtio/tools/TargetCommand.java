@@ -23,20 +23,36 @@ import java.util.concurrent.Callable;
 @Command(name = "target", description = {"Run the Java vhost-user target until stopped (Ctrl-C or SIGTERM).",
         "A socket option and a device option make one device; repeat the pair for more devices, each on its own socket."},
         footerHeading = "%nNotes:%n",
-        footer = {"Transport options inside any SPEC: qsize=N (largest ring), poll (poll instead",
-                "  of kicks), memslots=N, proto-off=NAME+NAME (e.g. REPLY_ACK+CONFIG),",
+        footer = {"Queue modes: with -m the I/O queue threads are pinned to those CPUs (queue i",
+                "  to the i-th CPU of the mask, round-robin) and poll: notifications stay off and",
+                "  the thread spins on the avail ring, so neither side pays a kick or a wake-up;",
+                "  after poll-idle without a request (default 1ms) it re-arms the kick and sleeps",
+                "  until the next one (poll-idle=never spins for ever, as SPDK's vhost does).",
+                "  Without -m the queues wait for kicks (interrupt mode), as before. SPDK-style",
+                "  per-device choice: poll or kick, cpumask=M inside the SPEC. virtio-scsi's",
+                "  control and event queues always wait for kicks.",
+                "Transport options inside any SPEC: qsize=N (largest ring), poll | kick (queue",
+                "  mode), poll-idle=DURATION|never, cpumask=M (0x3 or 0+1), memslots=N,",
+                "  proto-off=NAME+NAME (e.g. REPLY_ACK+CONFIG),",
                 "  features-off=NAME+NAME (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES, RING_PACKED).",
                 "A RAM store must fit in the JVM's off-heap memory (-XX:MaxDirectMemorySize;",
                 "  with ./jvirtio set JVIRTIO_JAVA_OPTS).",
-                "Example:",
+                "Examples:",
                 "  jvirtio target --socket /tmp/vhost.blk0 --blk ram:64M,queues=2 \\",
-                "                 --socket /tmp/vhost.scsi0 --scsi ram:32M,targets=1,luns=2"})
+                "                 --socket /tmp/vhost.scsi0 --scsi ram:32M,targets=1,luns=2",
+                "  jvirtio target -m 0x1 --socket /tmp/vhost.blk0 --blk ram:64M  (CPU 0 polls)"})
 final class TargetCommand implements Callable<Integer>, Subcommands.Customizer {
     private final Cli cli;
     private final List<String> argv = new ArrayList<>();
 
     TargetCommand(Cli cli) {
         this.cli = cli;
+    }
+
+    @Option(names = {"-m", "--cpumask"}, paramLabel = "CPUMASK", description = "CPUs for the queue threads, as SPDK's -m: a hex mask"
+            + " (0x1) or a list ([0,2-3]). The I/O queues then poll, pinned round-robin (see Notes).")
+    void cpumask(String mask) {
+        add("--cpumask", mask);
     }
 
     @Option(names = "--socket", paramLabel = "PATH", description = "Listen on PATH (server mode, the default of vhost-user back-ends).")

@@ -1,10 +1,12 @@
 package io.jvirtio.backend;
 
+import io.jvirtio.backend.ring.QueueMode;
 import io.jvirtio.spec.VirtioFeatures;
 import io.jvirtio.spec.vhostuser.VhostUserProtocolFeature;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -15,12 +17,14 @@ import java.util.Map;
  * The Java target as a program:
  *
  * <pre>
- * TargetMain (--socket PATH | --connect PATH) [--name NAME] --TYPE SPEC  [ ...more devices ]
+ * TargetMain [-m CPUMASK] (--socket PATH | --connect PATH) [--name NAME] --TYPE SPEC  [ ...more devices ]
+ *   -m, --cpumask M  CPUs for the queue threads (0x3 or [0,1]); their I/O queues then poll, pinned round-robin
  *   --socket PATH    listen on PATH (server mode, the default of vhost-user back-ends)
  *   --connect PATH   connect to a front-end listening on PATH (client mode)
  *   --blk SPEC       ram:SIZE|file:PATH[,size=SIZE][,bs=512|4096][,ro][,queues=N][,discard=on|off]...
- *   transport options inside any SPEC: qsize=N (largest ring), poll (poll instead of kicks),
- *     memslots=N, proto-off=NAME+NAME (e.g. REPLY_ACK+CONFIG), features-off=NAME+NAME
+ *   transport options inside any SPEC: qsize=N (largest ring), poll | kick (queue mode; default poll
+ *     with a CPU mask, else kick), poll-idle=DURATION|never (POLL: spin this long without work before
+ *     sleeping on the kick, default 1ms), cpumask=M (this device's CPUs, 0x3 or 0+1), memslots=N, proto-off=NAME+NAME (e.g. REPLY_ACK+CONFIG), features-off=NAME+NAME
  *     (EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES)
  * </pre>
  *
@@ -118,6 +122,7 @@ public final class TargetMain {
      */
     static List<Entry> parse(String[] args) throws UsageException {
         List<Entry> out = new ArrayList<>();
+        String cpumask = null;
         String name = null;
         Path socket = null;
         boolean client = false;
@@ -128,7 +133,7 @@ public final class TargetMain {
             if (a.equals("--help") || a.equals("-h")) {
                 return List.of();
             }
-            if (!a.startsWith("--")) {
+            if (!a.startsWith("--") && !a.equals("-m")) {
                 throw new UsageException("unexpected argument " + a);
             }
             if (i + 1 >= args.length) {
@@ -136,6 +141,16 @@ public final class TargetMain {
             }
             String v = args[++i];
             switch (a) {
+                case "-m", "--cpumask" -> {
+                    if (cpumask != null) {
+                        throw new UsageException(a + " given twice");
+                    }
+                    try {
+                        cpumask = CpuMask.toHex(CpuMask.parse(v));
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException(a + ": " + e.getMessage());
+                    }
+                }
                 case "--socket", "--connect" -> {
                     if (socket != null) {
                         out.add(complete(out.size(), name, socket, client, type, spec));
@@ -174,6 +189,15 @@ public final class TargetMain {
             out.add(complete(out.size(), name, socket, client, type, spec));
         }
         checkDistinctSockets(out);
+        if (cpumask != null) {
+            // the global mask is every device's unless its spec names its own
+            List<Entry> withMask = new ArrayList<>();
+            for (Entry e : out) {
+                boolean own = DeviceSpec.parse(e.spec()).has("cpumask");
+                withMask.add(own ? e : new Entry(e.name(), e.socket(), e.client(), e.type(), e.spec() + ",cpumask=" + cpumask));
+            }
+            out = withMask;
+        }
         return out;
     }
 
@@ -213,7 +237,22 @@ public final class TargetMain {
         DeviceSpec spec = DeviceSpec.parse(e.spec());
         TargetOptions.Builder t = TargetOptions.builder();
         t.maxQueueSize(spec.takeInt("qsize", TargetOptions.DEFAULT_MAX_QUEUE_SIZE));
-        t.polling(spec.takeFlag("poll", false));
+        String cpumask = spec.take("cpumask", null);
+        if (cpumask != null) {
+            t.cpus(CpuMask.requireAllowed(CpuMask.parse(cpumask), "device spec " + e.spec()));
+        }
+        boolean poll = spec.takeFlag("poll", false);
+        boolean kick = spec.takeFlag("kick", false);
+        if (poll && kick) {
+            throw new IllegalArgumentException("device spec " + e.spec() + ": poll and kick are two queue modes; give one");
+        }
+        if (poll || kick) {
+            t.queueMode(poll ? QueueMode.POLL : QueueMode.KICK);
+        }
+        String idle = spec.take("poll-idle", null);
+        if (idle != null) {
+            t.pollIdle(pollIdle(idle, e.spec()));
+        }
         t.maxMemSlots(spec.takeInt("memslots", TargetOptions.DEFAULT_MAX_MEM_SLOTS));
         String protoOff = spec.take("proto-off", null);
         if (protoOff != null) {
@@ -233,6 +272,30 @@ public final class TargetMain {
         b = e.client() ? b.connectTo(e.socket()) : b.socket(e.socket());
         opened.resources().forEach(b::closeOnExit);
         return b;
+    }
+
+    /** @return {@code never} as ZERO (spin for ever), or a duration with unit ns, us, ms or s */
+    static Duration pollIdle(String v, String spec) {
+        String t = v.trim().toLowerCase(Locale.ROOT);
+        if (t.equals("never")) {
+            return Duration.ZERO;
+        }
+        int unit = 0;
+        while (unit < t.length() && Character.isDigit(t.charAt(unit))) {
+            unit++;
+        }
+        long n = unit == 0 || unit > 12 ? -1 : Long.parseLong(t.substring(0, unit));
+        Duration d = switch (t.substring(unit)) {
+            case "ns" -> n < 0 ? null : Duration.ofNanos(n);
+            case "us" -> n < 0 ? null : Duration.ofNanos(n * 1_000);
+            case "ms" -> n < 0 ? null : Duration.ofMillis(n);
+            case "s" -> n < 0 ? null : Duration.ofSeconds(n);
+            default -> null;
+        };
+        if (d == null || d.isZero()) {
+            throw new IllegalArgumentException("device spec " + spec + ": poll-idle=" + v + " is not a positive duration (e.g. 1ms, 500us, 2s) or never");
+        }
+        return d;
     }
 
     private static int protocolFeature(String n, String spec) {
@@ -266,11 +329,13 @@ public final class TargetMain {
     }
 
     static void usage(PrintStream out, String program) {
-        out.println("usage: " + program + " (--socket PATH | --connect PATH) [--name NAME] --TYPE SPEC [...more devices]");
+        out.println("usage: " + program + " [-m CPUMASK] (--socket PATH | --connect PATH) [--name NAME] --TYPE SPEC [...more devices]");
+        out.println("  -m, --cpumask M  CPUs for the queue threads (0x3 or [0,1]): I/O queues poll, pinned round-robin");
         for (DeviceType t : DeviceTypes.all()) {
             out.println("  --" + t.name() + " " + t.usage());
         }
-        out.println("  transport options in any SPEC: qsize=N, poll, memslots=N, proto-off=NAME+NAME, features-off=NAME+NAME");
+        out.println("  transport options in any SPEC: qsize=N, poll|kick, poll-idle=DURATION|never, cpumask=M, memslots=N,");
+        out.println("    proto-off=NAME+NAME, features-off=NAME+NAME");
         out.println("example: " + program + " --socket /tmp/blk0.sock --blk ram:64M,bs=4096,queues=2 --socket /tmp/blk1.sock --blk file:/var/disk.img");
     }
 }

@@ -171,4 +171,43 @@ class TargetMainTest {
         assertSame(t, DeviceTypes.find("testdev"));
         assertNotNull(DeviceTypes.find("blk"));
     }
+
+    @Test
+    void cpuMaskMakesTheQueuesPollPinnedAndSpecsMayChooseOtherwise(@TempDir Path d) throws Exception {
+        List<TargetMain.Entry> es = TargetMain.parse(new String[] {"-m", "0x1", "--socket", d.resolve("a.sock").toString(), "--blk", "ram:1M",
+                "--socket", d.resolve("b.sock").toString(), "--blk", "ram:1M,kick,poll-idle=250us",
+                "--socket", d.resolve("c.sock").toString(), "--blk", "ram:1M,poll-idle=never"});
+        try (VhostUserTarget a = TargetMain.builder(es.get(0)).start();
+             VhostUserTarget b = TargetMain.builder(es.get(1)).start();
+             VhostUserTarget c = TargetMain.builder(es.get(2)).start()) {
+            assertEquals(io.jvirtio.backend.ring.QueueMode.POLL, a.options().queueMode());
+            assertEquals(List.of(0), a.options().cpus());
+            assertEquals(TargetOptions.DEFAULT_POLL_IDLE, a.options().pollIdle());
+            assertEquals(io.jvirtio.backend.ring.QueueMode.KICK, b.options().queueMode(), "kick in the spec wins over the mask's default");
+            assertEquals(java.time.Duration.ofNanos(250_000), b.options().pollIdle());
+            assertEquals(java.time.Duration.ZERO, c.options().pollIdle(), "never: spin for ever");
+        }
+        TargetMain.Entry plain = TargetMain.parse(new String[] {"--socket", d.resolve("p.sock").toString(), "--blk", "ram:1M"}).get(0);
+        try (VhostUserTarget p = TargetMain.builder(plain).start()) {
+            if (System.getProperty(TargetOptions.QUEUE_MODE_PROPERTY) == null) {
+                assertEquals(io.jvirtio.backend.ring.QueueMode.KICK, p.options().queueMode(), "no mask, no flag: kick (interrupt mode) as before");
+            }
+            assertTrue(p.options().cpus().isEmpty());
+        }
+        TargetMain.UsageException badMask = assertThrows(TargetMain.UsageException.class,
+                () -> TargetMain.parse(new String[] {"-m", "0xZ", "--socket", d.resolve("x.sock").toString(), "--blk", "ram:1M"}));
+        assertTrue(badMask.getMessage().contains("CPU mask 0xZ"), badMask.getMessage());
+        IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
+                () -> TargetMain.builder(new TargetMain.Entry("x", d.resolve("x.sock"), false, "blk", "ram:1M,poll,kick")));
+        assertTrue(both.getMessage().contains("poll and kick"), both.getMessage());
+        IllegalArgumentException idle = assertThrows(IllegalArgumentException.class,
+                () -> TargetMain.builder(new TargetMain.Entry("x", d.resolve("x.sock"), false, "blk", "ram:1M,poll-idle=soon")));
+        assertTrue(idle.getMessage().contains("poll-idle=soon"), idle.getMessage());
+        IllegalArgumentException cpu = assertThrows(IllegalArgumentException.class,
+                () -> TargetMain.builder(new TargetMain.Entry("x", d.resolve("x.sock"), false, "blk", "ram:1M,cpumask=[1000]")));
+        assertTrue(cpu.getMessage().contains("1000"), cpu.getMessage());
+        assertEquals(List.of(0, 2, 3), CpuMask.parse("[0,2-3]"));
+        assertEquals(List.of(0, 2, 3), CpuMask.parse("0xd"));
+        assertEquals("0xd", CpuMask.toHex(List.of(0, 2, 3)));
+    }
 }

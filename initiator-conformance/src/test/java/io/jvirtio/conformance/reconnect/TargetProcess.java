@@ -54,6 +54,10 @@ final class TargetProcess implements AutoCloseable {
         // the tests read the target's INFO lines (inflight resubmits); the tools jar on this class path
         // makes slf4j-simple quiet by default
         cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=info");
+        String queueMode = System.getProperty("jvirtio.target.queueMode"); // a suite run in the target's other queue mode
+        if (queueMode != null) {
+            cmd.add("-Djvirtio.target.queueMode=" + queueMode);
+        }
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add("io.jvirtio.backend.TargetMain");

@@ -221,7 +221,7 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
             return true;
         }
         errors.incrementAndGet();
-        RequestBytes.lastWritableByte(r).set(ValueLayout.JAVA_BYTE, 0, (byte) VIRTIO_BLK_S_IOERR);
+        RequestBytes.setStatus(r, VIRTIO_BLK_S_IOERR);
         r.complete(1);
         return true;
     }
@@ -237,60 +237,75 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
             r.complete(0);
             return;
         }
-        long written = 1;
-        int status;
+        long outcome;
         if (r.readableBytes() < REQ_HEADER_SIZE) {
             LOG.warn("{}: queue {}: request header of {} bytes, expected {}", name, r.queueIndex(), r.readableBytes(), REQ_HEADER_SIZE);
-            status = VIRTIO_BLK_S_IOERR;
+            outcome = IOERR;
         } else {
-            MemorySegment first = r.readable(0);
-            MemorySegment hdr;
-            if (first.byteSize() >= REQ_HEADER_SIZE) {
-                hdr = first; // the usual framing: the header has a buffer of its own
+            int type;
+            long sector;
+            if (r.readableLength(0) >= REQ_HEADER_SIZE) {
+                // the usual framing: the header has a buffer of its own
+                MemorySegment m = r.readableMemory(0);
+                long at = r.readableOffset(0);
+                type = m.get(LE_INT, at + REQ_TYPE);
+                sector = m.get(LE_LONG, at + REQ_SECTOR);
             } else {
-                hdr = MemorySegment.ofArray(new byte[REQ_HEADER_SIZE]);
+                MemorySegment hdr = MemorySegment.ofArray(new byte[REQ_HEADER_SIZE]);
                 RequestBytes.copyReadable(r, 0, hdr);
+                type = hdr.get(LE_INT, REQ_TYPE);
+                sector = hdr.get(LE_LONG, REQ_SECTOR);
             }
-            int type = hdr.get(LE_INT, REQ_TYPE);
-            long sector = hdr.get(LE_LONG, REQ_SECTOR);
-            Outcome o = execute(r, type, sector);
-            status = o.status;
-            written = o.written;
+            outcome = execute(r, type, sector);
         }
+        int status = status(outcome);
         if (status != VIRTIO_BLK_S_OK) {
             errors.incrementAndGet();
         }
-        RequestBytes.lastWritableByte(r).set(ValueLayout.JAVA_BYTE, 0, (byte) status);
-        r.complete((int) written);
+        RequestBytes.setStatus(r, status);
+        r.complete((int) written(outcome));
     }
 
-    /** A status and the bytes written including the status byte. */
-    private record Outcome(int status, long written) {
-        static final Outcome OK = new Outcome(VIRTIO_BLK_S_OK, 1);
-        static final Outcome IOERR = new Outcome(VIRTIO_BLK_S_IOERR, 1);
-        static final Outcome UNSUPP = new Outcome(VIRTIO_BLK_S_UNSUPP, 1);
+    /*
+     * An outcome is a status and the bytes written including the status byte, packed in a long
+     * (written << 8 | status) so that a request allocates nothing.
+     */
+    private static final long OK = outcome(VIRTIO_BLK_S_OK, 1);
+    private static final long IOERR = outcome(VIRTIO_BLK_S_IOERR, 1);
+    private static final long UNSUPP = outcome(VIRTIO_BLK_S_UNSUPP, 1);
+
+    private static long outcome(int status, long written) {
+        return written << Byte.SIZE | status;
     }
 
-    private Outcome execute(DeviceRequest r, int type, long sector) {
+    private static int status(long outcome) {
+        return (int) (outcome & 0xFF);
+    }
+
+    private static long written(long outcome) {
+        return outcome >>> Byte.SIZE;
+    }
+
+    private long execute(DeviceRequest r, int type, long sector) {
         try {
             return switch (type) {
                 case VIRTIO_BLK_T_IN -> read(r, sector);
                 case VIRTIO_BLK_T_OUT -> write(r, sector);
                 case VIRTIO_BLK_T_FLUSH -> {
                     store.flush();
-                    yield Outcome.OK;
+                    yield OK;
                 }
                 case VIRTIO_BLK_T_GET_ID -> getId(r);
                 case VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES -> discardOrZero(r, type);
                 default -> {
                     LOG.debug("{}: queue {}: {} unsupported", name, r.queueIndex(), typeName(type));
-                    yield Outcome.UNSUPP;
+                    yield UNSUPP;
                 }
             };
         } catch (RuntimeException e) {
             // a store failure is the disk's I/O error, not the driver's fault
             LOG.error("{}: queue {}: {} at sector {} failed: {}", name, r.queueIndex(), typeName(type), Long.toUnsignedString(sector), e.toString());
-            return Outcome.IOERR;
+            return IOERR;
         }
     }
 
@@ -314,22 +329,22 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
     }
 
     private String segmentError(DeviceRequest r, boolean writable, long from, long length) {
-        int[] pieces = {0};
-        long[] largest = {0};
-        RequestBytes.forEach(r, writable, from, length, (off, p) -> {
-            pieces[0]++;
-            largest[0] = Math.max(largest[0], p.byteSize());
-        });
-        if (options.segMax() > 0 && pieces[0] > options.segMax()) {
-            return pieces[0] + " data segments, more than seg_max " + options.segMax();
+        if (options.segMax() > 0) {
+            int pieces = RequestBytes.pieces(r, writable, from, length);
+            if (pieces > options.segMax()) {
+                return pieces + " data segments, more than seg_max " + options.segMax();
+            }
         }
-        if (options.sizeMax() > 0 && largest[0] > options.sizeMax()) {
-            return "a data segment of " + largest[0] + " bytes, more than size_max " + options.sizeMax();
+        if (options.sizeMax() > 0) {
+            long largest = RequestBytes.largestPiece(r, writable, from, length);
+            if (largest > options.sizeMax()) {
+                return "a data segment of " + largest + " bytes, more than size_max " + options.sizeMax();
+            }
         }
         return null;
     }
 
-    private Outcome read(DeviceRequest r, long sector) {
+    private long read(DeviceRequest r, long sector) {
         long length = r.writableBytes() - 1;
         String err = rangeError(sector, length);
         if (err == null) {
@@ -337,17 +352,16 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
         }
         if (err != null) {
             LOG.warn("{}: queue {}: VIRTIO_BLK_T_IN: {}", name, r.queueIndex(), err);
-            return Outcome.IOERR;
+            return IOERR;
         }
-        long base = sector << SECTOR_SHIFT;
-        RequestBytes.forEach(r, true, 0, length, (off, piece) -> store.read(base + off, piece));
-        return new Outcome(VIRTIO_BLK_S_OK, length + 1);
+        RequestBytes.transfer(r, true, 0, length, store, sector << SECTOR_SHIFT);
+        return outcome(VIRTIO_BLK_S_OK, length + 1);
     }
 
-    private Outcome write(DeviceRequest r, long sector) {
+    private long write(DeviceRequest r, long sector) {
         if (readOnly) {
             LOG.warn("{}: queue {}: VIRTIO_BLK_T_OUT at sector {} on a read-only disk", name, r.queueIndex(), Long.toUnsignedString(sector));
-            return Outcome.IOERR;
+            return IOERR;
         }
         long length = r.readableBytes() - REQ_HEADER_SIZE;
         String err = rangeError(sector, length);
@@ -356,31 +370,30 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
         }
         if (err != null) {
             LOG.warn("{}: queue {}: VIRTIO_BLK_T_OUT: {}", name, r.queueIndex(), err);
-            return Outcome.IOERR;
+            return IOERR;
         }
-        long base = sector << SECTOR_SHIFT;
-        RequestBytes.forEach(r, false, REQ_HEADER_SIZE, length, (off, piece) -> store.write(base + off, piece));
-        return Outcome.OK;
+        RequestBytes.transfer(r, false, REQ_HEADER_SIZE, length, store, sector << SECTOR_SHIFT);
+        return OK;
     }
 
-    private Outcome getId(DeviceRequest r) {
+    private long getId(DeviceRequest r) {
         long room = Math.min(VIRTIO_BLK_ID_BYTES, r.writableBytes() - 1);
         byte[] id = new byte[(int) Math.min(room, serial.length < VIRTIO_BLK_ID_BYTES ? serial.length + 1 : serial.length)];
         System.arraycopy(serial, 0, id, 0, Math.min(serial.length, id.length));
         RequestBytes.copyToWritable(r, 0, MemorySegment.ofArray(id));
-        return new Outcome(VIRTIO_BLK_S_OK, id.length + 1);
+        return outcome(VIRTIO_BLK_S_OK, id.length + 1);
     }
 
-    private Outcome discardOrZero(DeviceRequest r, int type) {
+    private long discardOrZero(DeviceRequest r, int type) {
         boolean discard = type == VIRTIO_BLK_T_DISCARD;
         String what = typeName(type);
         if (discard ? !options.discard() : !options.writeZeroes()) {
             LOG.debug("{}: queue {}: {} without {} offered", name, r.queueIndex(), what, discard ? "VIRTIO_BLK_F_DISCARD" : "VIRTIO_BLK_F_WRITE_ZEROES");
-            return Outcome.UNSUPP;
+            return UNSUPP;
         }
         if (readOnly) {
             LOG.warn("{}: queue {}: {} on a read-only disk", name, r.queueIndex(), what);
-            return Outcome.IOERR;
+            return IOERR;
         }
         long payload = r.readableBytes() - REQ_HEADER_SIZE;
         int maxSeg = discard ? options.maxDiscardSeg() : options.maxWriteZeroesSeg();
@@ -388,7 +401,7 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
         if (payload == 0 || payload % DWZ_SIZE != 0 || payload / DWZ_SIZE > maxSeg) {
             LOG.warn("{}: queue {}: {} with {} payload bytes: expected 1..{} segments of {} bytes", name, r.queueIndex(), what, payload, maxSeg,
                     DWZ_SIZE);
-            return Outcome.IOERR;
+            return IOERR;
         }
         int n = (int) (payload / DWZ_SIZE);
         long[] sectors = new long[n];
@@ -404,16 +417,16 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
                 // spec 5.2.6.2: unknown flags, and UNMAP on a discard, are UNSUPP
                 if ((flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0 || (discard && flags != 0)) {
                     LOG.warn("{}: queue {}: {} segment {} has flags 0x{}", name, r.queueIndex(), what, i, Integer.toHexString(flags));
-                    return Outcome.UNSUPP;
+                    return UNSUPP;
                 }
                 if (counts[i] > maxSectors) {
                     LOG.warn("{}: queue {}: {} segment {} of {} sectors, more than the limit {}", name, r.queueIndex(), what, i, counts[i], maxSectors);
-                    return Outcome.IOERR;
+                    return IOERR;
                 }
                 String err = rangeError(sectors[i], counts[i] << SECTOR_SHIFT);
                 if (err != null) {
                     LOG.warn("{}: queue {}: {} segment {}: {}", name, r.queueIndex(), what, i, err);
-                    return Outcome.IOERR;
+                    return IOERR;
                 }
             }
         }
@@ -426,7 +439,7 @@ public final class VirtioBlkModel implements VirtioDeviceModel, FaultAwareModel 
                 store.writeZeroes(off, len);
             }
         }
-        return Outcome.OK;
+        return OK;
     }
 
     @Override

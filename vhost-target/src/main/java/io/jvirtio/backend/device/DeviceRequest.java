@@ -27,6 +27,42 @@ public interface DeviceRequest {
     /** @return device-writable buffer {@code i} (device → driver) */
     MemorySegment writable(int i);
 
+    /*
+     * Allocation-free access for the hot path: buffer i is [offset(i), +length(i)) of memory(i),
+     * the segment of the whole mapped region (a transport that has slices anyway answers with the
+     * slice, offset 0). readable(i) / writable(i) may build a slice on every call.
+     */
+
+    /** @return the segment that holds readable buffer {@code i} */
+    default MemorySegment readableMemory(int i) {
+        return readable(i);
+    }
+
+    /** @return where readable buffer {@code i} starts in {@link #readableMemory} */
+    default long readableOffset(int i) {
+        return 0;
+    }
+
+    /** @return the length of readable buffer {@code i} */
+    default long readableLength(int i) {
+        return readable(i).byteSize();
+    }
+
+    /** @return the segment that holds writable buffer {@code i} */
+    default MemorySegment writableMemory(int i) {
+        return writable(i);
+    }
+
+    /** @return where writable buffer {@code i} starts in {@link #writableMemory} */
+    default long writableOffset(int i) {
+        return 0;
+    }
+
+    /** @return the length of writable buffer {@code i} */
+    default long writableLength(int i) {
+        return writable(i).byteSize();
+    }
+
     /** @return the total size of the readable buffers */
     long readableBytes();
 

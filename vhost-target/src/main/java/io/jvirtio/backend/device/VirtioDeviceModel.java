@@ -28,6 +28,15 @@ public interface VirtioDeviceModel extends AutoCloseable {
     /** @return the number of queues the device has (all of them: scsi's control and event queues included) */
     int numQueues();
 
+    /**
+     * @return whether queue {@code queueIndex} carries I/O requests, so that a polling transport
+     *         spins on it; queues that see a request now and then (virtio-scsi's control and event
+     *         queues) wait for kicks whatever the mode, so they do not take a core from the I/O queues
+     */
+    default boolean isRequestQueue(int queueIndex) {
+        return true;
+    }
+
     /** @return the size in bytes of the config space */
     int configSize();
 

@@ -111,6 +111,51 @@ public final class GuestMemory {
         void accept(MemorySegment piece);
     }
 
+    /** Receives the pieces of a buffer as ranges of the regions' segments: nothing is allocated per piece. */
+    @FunctionalInterface
+    public interface RangeSink {
+        /**
+         * @param region the whole mapped region's segment
+         * @param offset where the piece starts in it
+         * @param length the piece's length
+         */
+        void accept(MemorySegment region, long offset, long length);
+    }
+
+    /**
+     * {@link #gpaPieces} without a slice per piece (the queue threads' hot path): each piece goes to
+     * {@code sink} as a range of its region's segment.
+     *
+     * @return false (having handed over nothing) when some byte is not covered
+     */
+    public boolean gpaRanges(long addr, long len, RangeSink sink) {
+        if (len > 0 && Long.compareUnsigned(addr + len, addr) < 0) {
+            return false;
+        }
+        long a = addr;
+        long left = len;
+        while (left > 0) {
+            MappedRegion m = regionAt(a);
+            if (m == null) {
+                return false;
+            }
+            long n = Math.min(left, m.size() - (a - m.gpa()));
+            a += n;
+            left -= n;
+        }
+        a = addr;
+        left = len;
+        while (left > 0) {
+            MappedRegion m = regionAt(a);
+            long off = a - m.gpa();
+            long n = Math.min(left, m.size() - off);
+            sink.accept(m.segment(), off, n);
+            a += n;
+            left -= n;
+        }
+        return true;
+    }
+
     /**
      * Translates a guest-address buffer that may span adjacent regions (libvhost-user's
      * {@code virtqueue_map_desc}), handing each piece to {@code sink}.

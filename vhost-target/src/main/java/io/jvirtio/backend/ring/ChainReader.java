@@ -28,6 +28,11 @@ final class ChainReader {
     private ChainReader() {
     }
 
+    /** Where a descriptor is, for error messages only (built when one is thrown, not per chain). */
+    private static String where(boolean inIndirect, int head) {
+        return inIndirect ? " (indirect table of head " + head + ")" : "";
+    }
+
     /**
      * @param queue    for messages
      * @param table    the queue's descriptor table
@@ -41,7 +46,7 @@ final class ChainReader {
     static void read(String queue, MemorySegment table, int size, int head, GuestMemory memory, boolean indirect, QueueRequest r) {
         int max = size;
         int i = head;
-        String where = "";
+        boolean inIndirect = false;
         int flags = Short.toUnsignedInt(table.get(U16, descOffset(i) + DESC_FLAGS_OFFSET));
         if ((flags & VRING_DESC_F_INDIRECT) != 0) {
             if (!indirect) {
@@ -63,13 +68,13 @@ final class ChainReader {
             }
             table = t;
             max = (int) (len / DESC_SIZE);
-            where = " (indirect table of head " + head + ")";
+            inIndirect = true;
             i = 0;
         }
         int count = 0;
         while (true) {
             if (++count > max) {
-                throw new DriverRingException(queue + ": chain of head " + head + " is longer than " + max + " descriptors" + where
+                throw new DriverRingException(queue + ": chain of head " + head + " is longer than " + max + " descriptors" + where(inIndirect, head)
                         + ": a descriptor loop");
             }
             long off = descOffset(i);
@@ -77,20 +82,20 @@ final class ChainReader {
             long len = Integer.toUnsignedLong(table.get(LEN, off + DESC_LEN_OFFSET));
             flags = Short.toUnsignedInt(table.get(U16, off + DESC_FLAGS_OFFSET));
             if ((flags & VRING_DESC_F_INDIRECT) != 0) {
-                throw new DriverRingException(queue + ": descriptor " + i + where + " of head " + head
+                throw new DriverRingException(queue + ": descriptor " + i + where(inIndirect, head) + " of head " + head
                         + " has VRING_DESC_F_INDIRECT inside a chain or an indirect table");
             }
             boolean write = (flags & VRING_DESC_F_WRITE) != 0;
             if (!write && r.writableCount() > 0) {
-                throw new DriverRingException(queue + ": descriptor " + i + where + " of head " + head
+                throw new DriverRingException(queue + ": descriptor " + i + where(inIndirect, head) + " of head " + head
                         + " is device-readable after a device-writable one (spec 2.7.4.2)");
             }
             if (len == 0) {
-                throw new DriverRingException(queue + ": descriptor " + i + where + " of head " + head + " has length 0");
+                throw new DriverRingException(queue + ": descriptor " + i + where(inIndirect, head) + " of head " + head + " has length 0");
             }
-            boolean ok = write ? memory.gpaPieces(addr, len, r::addWritable) : memory.gpaPieces(addr, len, r::addReadable);
+            boolean ok = memory.gpaRanges(addr, len, write ? r.writableSink : r.readableSink);
             if (!ok) {
-                throw new DriverRingException(queue + ": descriptor " + i + where + " of head " + head + ": buffer [0x" + Long.toHexString(addr)
+                throw new DriverRingException(queue + ": descriptor " + i + where(inIndirect, head) + " of head " + head + ": buffer [0x" + Long.toHexString(addr)
                         + ", +" + len + ") is not inside the memory table");
             }
             r.descriptorCount++;
@@ -99,7 +104,7 @@ final class ChainReader {
             }
             int next = Short.toUnsignedInt(table.get(U16, off + DESC_NEXT_OFFSET));
             if (next >= max) {
-                throw new DriverRingException(queue + ": descriptor " + i + where + " of head " + head + " has next " + next + ", beyond "
+                throw new DriverRingException(queue + ": descriptor " + i + where(inIndirect, head) + " of head " + head + " has next " + next + ", beyond "
                         + (max - 1));
             }
             i = next;

@@ -84,7 +84,7 @@ final class PackedChainReader {
                 readIndirect(queue, s, addr, len, memory, r);
                 return;
             }
-            add(queue, "slot " + s, flags, addr, len, memory, r);
+            add(queue, s, -1, flags, addr, len, memory, r);
             if (++s == size) {
                 s = 0;
             }
@@ -107,24 +107,29 @@ final class PackedChainReader {
             if ((flags & VIRTQ_DESC_F_INDIRECT) != 0) {
                 throw new DriverRingException(queue + ": entry " + i + " of the indirect table of slot " + slot + " has VIRTQ_DESC_F_INDIRECT");
             }
-            add(queue, "entry " + i + " of the indirect table of slot " + slot, flags, t.get(ADDR, off + DESC_ADDR_OFFSET),
+            add(queue, slot, i, flags, t.get(ADDR, off + DESC_ADDR_OFFSET),
                     Integer.toUnsignedLong(t.get(LEN, off + DESC_LEN_OFFSET)), memory, r);
         }
     }
 
-    private static void add(String queue, String where, int flags, long addr, long len, GuestMemory memory, QueueRequest r) {
+    /** @param entry the entry of slot's indirect table, or -1 for the ring slot itself (the message is built only on an error) */
+    private static void add(String queue, int slot, int entry, int flags, long addr, long len, GuestMemory memory, QueueRequest r) {
         boolean write = (flags & VIRTQ_DESC_F_WRITE) != 0;
         if (!write && r.writableCount() > 0) {
-            throw new DriverRingException(queue + ": " + where + " is device-readable after a device-writable one (spec 2.8.5)");
+            throw new DriverRingException(queue + ": " + where(slot, entry) + " is device-readable after a device-writable one (spec 2.8.5)");
         }
         if (len == 0) {
-            throw new DriverRingException(queue + ": " + where + " has length 0");
+            throw new DriverRingException(queue + ": " + where(slot, entry) + " has length 0");
         }
-        boolean ok = write ? memory.gpaPieces(addr, len, r::addWritable) : memory.gpaPieces(addr, len, r::addReadable);
+        boolean ok = memory.gpaRanges(addr, len, write ? r.writableSink : r.readableSink); // ranges, no slice per buffer
         if (!ok) {
-            throw new DriverRingException(queue + ": " + where + ": buffer [0x" + Long.toHexString(addr) + ", +" + len
+            throw new DriverRingException(queue + ": " + where(slot, entry) + ": buffer [0x" + Long.toHexString(addr) + ", +" + len
                     + ") is not inside the memory table");
         }
         r.descriptorCount++;
+    }
+
+    private static String where(int slot, int entry) {
+        return entry < 0 ? "slot " + slot : "entry " + entry + " of the indirect table of slot " + slot;
     }
 }

@@ -1,25 +1,26 @@
 package io.jvirtio.backend.ring;
 
 import io.jvirtio.backend.device.DeviceRequest;
+import io.jvirtio.backend.mem.GuestMemory;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
  * A popped descriptor chain as a {@link DeviceRequest}. One per descriptor head, reused: a head
- * cannot be popped again until it was completed. Buffer arrays grow to the longest chain seen.
+ * cannot be popped again until it was completed. Buffers are kept as ranges of the mapped regions'
+ * segments (no slice per buffer); the arrays grow to the longest chain seen.
  */
 final class QueueRequest implements DeviceRequest {
     private static final int INITIAL_BUFFERS = 4;
 
     private final DeviceQueue queue;
     private final int head;
-    private MemorySegment[] readable = new MemorySegment[INITIAL_BUFFERS];
-    private MemorySegment[] writable = new MemorySegment[INITIAL_BUFFERS];
-    private int readableCount;
-    private int writableCount;
-    private long readableBytes;
-    private long writableBytes;
+    private final Buffers readable = new Buffers();
+    private final Buffers writable = new Buffers();
+    /** ChainReader's sinks, made once: a method reference per descriptor would allocate. */
+    final GuestMemory.RangeSink readableSink = readable::add;
+    final GuestMemory.RangeSink writableSink = writable::add;
     /** Descriptors in the chain (a buffer split over two regions still counts once). */
     int descriptorCount;
     /** Packed ring: the slots its chain took, what the used position skips when it completes. */
@@ -28,6 +29,41 @@ final class QueueRequest implements DeviceRequest {
     boolean inFlight;
     /** Set once a completion was deferred by the delay fault, so the deferred run publishes it. */
     boolean delayed;
+
+    /** One direction's buffers. */
+    private static final class Buffers {
+        MemorySegment[] memory = new MemorySegment[INITIAL_BUFFERS];
+        long[] offset = new long[INITIAL_BUFFERS];
+        long[] length = new long[INITIAL_BUFFERS];
+        int count;
+        long bytes;
+
+        void add(MemorySegment region, long off, long len) {
+            if (count == memory.length) {
+                memory = Arrays.copyOf(memory, count * 2);
+                offset = Arrays.copyOf(offset, count * 2);
+                length = Arrays.copyOf(length, count * 2);
+            }
+            memory[count] = region;
+            offset[count] = off;
+            length[count] = len;
+            count++;
+            bytes += len;
+        }
+
+        void reset() {
+            Arrays.fill(memory, 0, count, null);
+            count = 0;
+            bytes = 0;
+        }
+
+        int check(int i, String what) {
+            if (i < 0 || i >= count) {
+                throw new IndexOutOfBoundsException(what + " buffer " + i + " of " + count);
+            }
+            return i;
+        }
+    }
 
     QueueRequest(DeviceQueue queue, int head) {
         this.queue = queue;
@@ -39,30 +75,10 @@ final class QueueRequest implements DeviceRequest {
     }
 
     void reset() {
-        Arrays.fill(readable, 0, readableCount, null);
-        Arrays.fill(writable, 0, writableCount, null);
-        readableCount = 0;
-        writableCount = 0;
-        readableBytes = 0;
-        writableBytes = 0;
+        readable.reset();
+        writable.reset();
         descriptorCount = 0;
         delayed = false;
-    }
-
-    void addReadable(MemorySegment s) {
-        if (readableCount == readable.length) {
-            readable = Arrays.copyOf(readable, readable.length * 2);
-        }
-        readable[readableCount++] = s;
-        readableBytes += s.byteSize();
-    }
-
-    void addWritable(MemorySegment s) {
-        if (writableCount == writable.length) {
-            writable = Arrays.copyOf(writable, writable.length * 2);
-        }
-        writable[writableCount++] = s;
-        writableBytes += s.byteSize();
     }
 
     @Override
@@ -72,38 +88,64 @@ final class QueueRequest implements DeviceRequest {
 
     @Override
     public int readableCount() {
-        return readableCount;
+        return readable.count;
     }
 
     @Override
     public MemorySegment readable(int i) {
-        if (i < 0 || i >= readableCount) {
-            throw new IndexOutOfBoundsException("readable buffer " + i + " of " + readableCount);
-        }
-        return readable[i];
+        readable.check(i, "readable");
+        return readable.memory[i].asSlice(readable.offset[i], readable.length[i]);
+    }
+
+    @Override
+    public MemorySegment readableMemory(int i) {
+        return readable.memory[readable.check(i, "readable")];
+    }
+
+    @Override
+    public long readableOffset(int i) {
+        return readable.offset[readable.check(i, "readable")];
+    }
+
+    @Override
+    public long readableLength(int i) {
+        return readable.length[readable.check(i, "readable")];
     }
 
     @Override
     public int writableCount() {
-        return writableCount;
+        return writable.count;
     }
 
     @Override
     public MemorySegment writable(int i) {
-        if (i < 0 || i >= writableCount) {
-            throw new IndexOutOfBoundsException("writable buffer " + i + " of " + writableCount);
-        }
-        return writable[i];
+        writable.check(i, "writable");
+        return writable.memory[i].asSlice(writable.offset[i], writable.length[i]);
+    }
+
+    @Override
+    public MemorySegment writableMemory(int i) {
+        return writable.memory[writable.check(i, "writable")];
+    }
+
+    @Override
+    public long writableOffset(int i) {
+        return writable.offset[writable.check(i, "writable")];
+    }
+
+    @Override
+    public long writableLength(int i) {
+        return writable.length[writable.check(i, "writable")];
     }
 
     @Override
     public long readableBytes() {
-        return readableBytes;
+        return readable.bytes;
     }
 
     @Override
     public long writableBytes() {
-        return writableBytes;
+        return writable.bytes;
     }
 
     @Override
@@ -113,7 +155,7 @@ final class QueueRequest implements DeviceRequest {
 
     @Override
     public String toString() {
-        return "request{queue " + queue.index() + ", head " + head + ", " + readableCount + " readable (" + readableBytes + " B), "
-                + writableCount + " writable (" + writableBytes + " B)}";
+        return "request{queue " + queue.index() + ", head " + head + ", " + readable.count + " readable (" + readable.bytes + " B), "
+                + writable.count + " writable (" + writable.bytes + " B)}";
     }
 }

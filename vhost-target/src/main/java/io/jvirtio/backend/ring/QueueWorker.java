@@ -8,13 +8,29 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The thread of one running queue: waits for the driver's kick (or polls), pops every available
- * chain and hands it to the device model, then re-arms notifications and checks once more before
- * sleeping, so a chain made available meanwhile is never missed.
+ * The thread of one running queue, in one of two {@link QueueMode}s.
+ *
+ * <p>KICK: waits for the driver's kick, pops every available chain and hands it to the device
+ * model, then re-arms notifications and checks once more before sleeping, so a chain made
+ * available meanwhile is never missed.
+ *
+ * <p>POLL: keeps notifications off and spins on the avail index, holding the memory read lock for
+ * the whole spin rather than once per look (a look is one acquire load). The lock is let go as soon
+ * as a memory-table change waits for it ({@link ReentrantReadWriteLock#hasQueuedThreads}, checked
+ * every {@value #SPINS_PER_CHECK} empty looks and after every batch), so SET_MEM_TABLE and
+ * ADD/REM_MEM_REG get in within microseconds. After {@code pollIdleNanos} without a chain the thread
+ * re-arms notifications and sleeps on the kick like KICK mode, until the next kick; 0 spins for ever
+ * (SPDK's behaviour). When several polling threads are pinned to one CPU, each also yields every
+ * {@value #SPINS_PER_CHECK} empty looks, so that they take turns instead of waiting for the
+ * scheduler's time slice; a thread alone on its CPU never yields (on a loaded core a yield hands the
+ * CPU to another process for its whole slice).
  *
  * <p>Fault hooks sit here: a stalled queue pops nothing, an injected drop ends the connection
  * before the request is executed, an injected failure goes to the model's
@@ -27,15 +43,22 @@ public final class QueueWorker implements Runnable {
     private static final int KICK_POLL_MILLIS = 500;
     /** Completions signalled at most this many pops apart within one batch, so a long batch does not hold back interrupts. */
     private static final int SIGNAL_EVERY = 32;
-    /** Polling mode: spins before parking briefly. */
-    private static final int POLL_SPINS = 200;
-    private static final long POLL_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
+    /** POLL: empty looks at the avail index between checks of the clock, a waiting memory writer and the scheduler. */
+    static final int SPINS_PER_CHECK = 256;
+    /** POLL without a kick eventfd (the driver polls too): the nap once idle, as there is nothing to wait on. */
+    private static final long NO_KICK_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
     private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
+
+    /** Polling threads pinned to each CPU: one alone on its CPU never yields. */
+    private static final AtomicIntegerArray POLLERS_ON_CPU = new AtomicIntegerArray(CpuAffinity.MAX_CPUS);
 
     private final DeviceQueue queue;
     private final QueueHost host;
     private final int kickFd;
-    private final boolean polling;
+    private final KickWait kick;
+    private final QueueMode mode;
+    private final long pollIdleNanos;
+    private final int cpu;
     private final String name;
     private volatile boolean running = true;
     private volatile boolean enabled;
@@ -43,17 +66,22 @@ public final class QueueWorker implements Runnable {
     private boolean warnedNoFaultSupport;
 
     /**
-     * @param queue   the queue
-     * @param host    the connection
-     * @param kickFd  the kick eventfd (owned by the caller), or -1 to poll
-     * @param polling whether to poll the avail ring instead of waiting for kicks
-     * @param enabled whether the ring starts enabled
+     * @param queue         the queue
+     * @param host          the connection
+     * @param kickFd        the kick eventfd (owned by the caller), or -1 when the driver does not kick (then POLL)
+     * @param mode          how to learn of new chains
+     * @param pollIdleNanos POLL: idle time before re-arming the kick and sleeping; 0 never sleeps
+     * @param cpu           the CPU to pin the thread to, or -1
+     * @param enabled       whether the ring starts enabled
      */
-    public QueueWorker(DeviceQueue queue, QueueHost host, int kickFd, boolean polling, boolean enabled) {
+    public QueueWorker(DeviceQueue queue, QueueHost host, int kickFd, QueueMode mode, long pollIdleNanos, int cpu, boolean enabled) {
         this.queue = queue;
         this.host = host;
         this.kickFd = kickFd;
-        this.polling = polling || kickFd < 0;
+        this.kick = kickFd < 0 ? null : new KickWait(kickFd);
+        this.mode = kickFd < 0 ? QueueMode.POLL : mode;
+        this.pollIdleNanos = pollIdleNanos;
+        this.cpu = cpu;
         this.enabled = enabled;
         this.name = host.name() + " queue " + queue.index();
     }
@@ -68,6 +96,17 @@ public final class QueueWorker implements Runnable {
         return queue;
     }
 
+    /** @return the mode the thread runs in */
+    public QueueMode mode() {
+        return mode;
+    }
+
+    /** @return the thread's id once started (allocation accounting in tests), or -1 */
+    public long threadId() {
+        Thread t = thread;
+        return t == null ? -1 : t.threadId();
+    }
+
     /** Enables or disables the ring (SET_VRING_ENABLE); a disabled ring is not processed. */
     public void setEnabled(boolean on) {
         enabled = on;
@@ -77,7 +116,7 @@ public final class QueueWorker implements Runnable {
     /** Wakes the thread: a spurious kick on the kick eventfd (harmless by the spec), or an unpark. */
     public void wake() {
         Thread t = thread;
-        if (kickFd >= 0 && !polling) {
+        if (kickFd >= 0) {
             try {
                 Native.eventfdWrite(kickFd, 1);
             } catch (RuntimeException e) {
@@ -112,17 +151,33 @@ public final class QueueWorker implements Runnable {
 
     @Override
     public void run() {
-        LOG.debug("{}: started ({} mode)", name, polling ? "polling" : "kick");
+        if (cpu >= 0) {
+            try {
+                CpuAffinity.pinCurrentThread(cpu);
+            } catch (RuntimeException e) {
+                LOG.error("{}: cannot pin to CPU {}, running unpinned: {}", name, cpu, e.getMessage());
+            }
+        }
+        LOG.debug("{}: started ({} mode{})", name, mode, cpu >= 0 ? ", CPU " + cpu : "");
+        boolean counted = mode == QueueMode.POLL && cpu >= 0;
+        if (counted) {
+            POLLERS_ON_CPU.incrementAndGet(cpu);
+        }
         try {
             while (running) {
-                FaultInjector faults = host.faults();
-                if (!enabled || faults.isStalled(queue.index())) {
+                if (!workable()) {
                     idle();
                     continue;
                 }
-                processAvailable();
-                if (running) {
-                    waitForWork();
+                if (mode == QueueMode.POLL) {
+                    if (spin()) {
+                        sleepUntilKick();
+                    }
+                } else {
+                    processAvailable();
+                    if (running) {
+                        waitForKick();
+                    }
                 }
             }
         } catch (DriverRingException e) {
@@ -132,46 +187,134 @@ public final class QueueWorker implements Runnable {
             running = false;
             LOG.error("{}: queue thread failed", name, e);
             host.abortConnection(queue.index(), name + ": queue thread failed: " + e, false);
+        } finally {
+            if (counted) {
+                POLLERS_ON_CPU.decrementAndGet(cpu);
+            }
         }
         LOG.debug("{}: stopped", name);
     }
 
+    private boolean workable() {
+        return running && enabled && !host.faults().isStalled(queue.index());
+    }
+
     private void idle() {
-        if (!polling) {
+        if (kickFd >= 0) {
             // drain kicks that arrive meanwhile so the wait below does not spin
-            if (Native.pollIn(kickFd, 2)) {
-                Native.eventfdRead(kickFd);
-            }
+            kick.await(2);
         } else {
             LockSupport.parkNanos(IDLE_PARK_NANOS);
         }
     }
 
+    // ------------------------------------------------------------------ KICK
+
     private void processAvailable() {
         Lock lock = host.memoryLock().readLock();
         lock.lock();
         try {
-            queue.beginBatch();
-            try {
-                int sinceSignal = 0;
-                do {
-                    queue.disableNotification();
-                    QueueRequest req;
-                    while (running && !host.faults().isStalled(queue.index()) && (req = queue.pop()) != null) {
-                        dispatch(req);
-                        if (++sinceSignal == SIGNAL_EVERY) {
-                            queue.endBatch();
-                            queue.beginBatch();
-                            sinceSignal = 0;
-                        }
-                    }
-                    queue.enableNotification();
-                } while (running && !host.faults().isStalled(queue.index()) && queue.hasAvailable());
-            } finally {
-                queue.endBatch();
-            }
+            do {
+                queue.disableNotification();
+                drain();
+                queue.enableNotification();
+            } while (workable() && queue.hasAvailable());
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** Pops and dispatches every available chain, signalling at most {@value #SIGNAL_EVERY} apart; caller holds the read lock. */
+    private int drain() {
+        int popped = 0;
+        queue.beginBatch();
+        try {
+            int sinceSignal = 0;
+            QueueRequest req;
+            while (workable() && (req = queue.pop()) != null) {
+                dispatch(req);
+                popped++;
+                if (++sinceSignal == SIGNAL_EVERY) {
+                    queue.endBatch();
+                    queue.beginBatch();
+                    sinceSignal = 0;
+                }
+            }
+        } finally {
+            queue.endBatch();
+        }
+        return popped;
+    }
+
+    private void waitForKick() {
+        kick.await(KICK_POLL_MILLIS);
+    }
+
+    // ------------------------------------------------------------------ POLL
+
+    /**
+     * Spins under one hold of the read lock until the queue has been idle for the idle time, a
+     * memory writer waits, or the ring stops being workable.
+     *
+     * @return whether the thread should re-arm the kick and sleep (idle for long enough)
+     */
+    private boolean spin() {
+        ReadWriteLock rw = host.memoryLock();
+        Lock lock = rw.readLock();
+        ReentrantReadWriteLock waitable = rw instanceof ReentrantReadWriteLock r ? r : null;
+        lock.lock();
+        try {
+            queue.disableNotification();
+            long lastWork = System.nanoTime();
+            int empty = 0;
+            while (workable()) {
+                if (queue.hasAvailable()) {
+                    drain();
+                    empty = 0;
+                    lastWork = System.nanoTime();
+                    if (waitable == null || waitable.hasQueuedThreads()) {
+                        return false; // let the memory writer in, then spin again
+                    }
+                    continue;
+                }
+                if (++empty < SPINS_PER_CHECK) {
+                    Thread.onSpinWait();
+                    continue;
+                }
+                empty = 0;
+                if (waitable == null || waitable.hasQueuedThreads()) {
+                    return false;
+                }
+                if (pollIdleNanos > 0 && System.nanoTime() - lastWork >= pollIdleNanos) {
+                    return true;
+                }
+                if (cpu >= 0 && POLLERS_ON_CPU.get(cpu) > 1) {
+                    Thread.yield();
+                }
+            }
+            return false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Re-arms notifications, checks once more (the lost wake-up race), and sleeps until a kick. */
+    private void sleepUntilKick() {
+        if (kickFd < 0) {
+            LockSupport.parkNanos(NO_KICK_PARK_NANOS);
+            return;
+        }
+        Lock lock = host.memoryLock().readLock();
+        lock.lock();
+        boolean pending;
+        try {
+            queue.enableNotification();
+            pending = queue.hasAvailable();
+        } finally {
+            lock.unlock();
+        }
+        if (!pending && workable()) {
+            waitForKick();
         }
     }
 
@@ -201,27 +344,5 @@ public final class QueueWorker implements Runnable {
             LOG.error("{}: device model failed on {}; completing it with nothing written", name, req, e);
             queue.complete(req, 0);
         }
-    }
-
-    private void waitForWork() {
-        if (!polling) {
-            if (Native.pollIn(kickFd, KICK_POLL_MILLIS)) {
-                Native.eventfdRead(kickFd);
-            }
-            return;
-        }
-        Lock lock = host.memoryLock().readLock();
-        for (int i = 0; i < POLL_SPINS && running; i++) {
-            lock.lock();
-            try {
-                if (queue.hasAvailable()) {
-                    return;
-                }
-            } finally {
-                lock.unlock();
-            }
-            Thread.onSpinWait();
-        }
-        LockSupport.parkNanos(POLL_PARK_NANOS);
     }
 }

@@ -266,6 +266,11 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     }
 
     @Override
+    public boolean isRequestQueue(int queueIndex) {
+        return queueIndex >= VirtioScsiSpec.REQUESTQ_BASE;
+    }
+
+    @Override
     public int configSize() {
         return VirtioScsiSpec.CFG_SIZE;
     }

@@ -20,6 +20,20 @@ public interface BlockStore extends AutoCloseable {
     /** Copies {@code src} to {@code offset}. */
     void write(long offset, MemorySegment src);
 
+    /**
+     * Copies {@code length} bytes at {@code offset} into {@code [bufOffset, +length)} of {@code buf}
+     * (a whole mapped region: the queue threads' hot path passes ranges, not slices). The default
+     * slices; stores on the hot path override it without allocating.
+     */
+    default void read(long offset, MemorySegment buf, long bufOffset, long length) {
+        read(offset, buf.asSlice(bufOffset, length));
+    }
+
+    /** Copies {@code [bufOffset, +length)} of {@code buf} to {@code offset}; see {@link #read(long, MemorySegment, long, long)}. */
+    default void write(long offset, MemorySegment buf, long bufOffset, long length) {
+        write(offset, buf.asSlice(bufOffset, length));
+    }
+
     /** Makes written data durable. */
     void flush();
 

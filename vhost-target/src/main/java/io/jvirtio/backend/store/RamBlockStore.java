@@ -105,6 +105,16 @@ public final class RamBlockStore implements BlockStore {
     }
 
     @Override
+    public void read(long offset, MemorySegment buf, long bufOffset, long length) {
+        MemorySegment.copy(data, offset, buf, bufOffset, length);
+    }
+
+    @Override
+    public void write(long offset, MemorySegment buf, long bufOffset, long length) {
+        MemorySegment.copy(buf, bufOffset, data, offset, length);
+    }
+
+    @Override
     public void flush() {
         // RAM is as durable as it gets
     }

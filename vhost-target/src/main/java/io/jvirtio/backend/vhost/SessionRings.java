@@ -13,6 +13,7 @@ import io.jvirtio.backend.ring.DeviceQueue;
 import io.jvirtio.backend.ring.InflightQueue;
 import io.jvirtio.backend.ring.QueueHost;
 import io.jvirtio.backend.ring.VringSetup;
+import io.jvirtio.backend.ring.QueueMode;
 import io.jvirtio.backend.ring.QueueWorker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -272,7 +273,8 @@ final class SessionRings {
         }
         boolean enabled = v.enabled || negotiation.ringsStartEnabled();
         v.queue = dq;
-        v.worker = new QueueWorker(dq, host, v.kickPolled ? -1 : v.kickFd, options.polling(), enabled);
+        QueueMode mode = model.isRequestQueue(v.index) ? options.queueMode() : QueueMode.KICK;
+        v.worker = new QueueWorker(dq, host, v.kickPolled ? -1 : v.kickFd, mode, options.pollIdle().toNanos(), options.cpuFor(v.index), enabled);
         v.worker.start();
         LOG.debug("{}: queue {} started: size {}, avail index {}, {}", name, v.index, v.size, v.base, enabled ? "enabled" : "disabled");
     }
