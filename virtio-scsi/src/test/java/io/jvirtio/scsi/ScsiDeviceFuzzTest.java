@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Timeout;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -146,7 +147,7 @@ class ScsiDeviceFuzzTest {
         private Reply patched(Reply honest) {
             byte[] data = honest.dataIn() == null ? new byte[0] : honest.dataIn().clone();
             if (in.consumeBoolean()) {
-                data = java.util.Arrays.copyOf(data, in.consumeInt(0, data.length + 64));
+                data = Arrays.copyOf(data, in.consumeInt(0, data.length + 64));
             }
             for (int n = in.consumeInt(0, 6); n > 0 && data.length > 0; n--) {
                 data[in.consumeInt(0, data.length - 1)] = in.consumeByte();
@@ -291,9 +292,9 @@ class ScsiDeviceFuzzTest {
             } else if (lies == liesBefore && (op == 0 || op == 1)) {
                 SimulatedScsiBackend.Lun lun = sim.lun(d.target(), d.lun());
                 if (lun != null && lun.blockSize == bs && lba + blocks <= lun.blocks) {
-                    byte[] expected = java.util.Arrays.copyOfRange(lun.data, (int) (lba * bs), (int) ((lba + blocks) * bs));
+                    byte[] expected = Arrays.copyOfRange(lun.data, (int) (lba * bs), (int) ((lba + blocks) * bs));
                     byte[] actual = op == 0 ? buf.toArray(JAVA_BYTE) : written;
-                    assertTrue(java.util.Arrays.equals(expected, actual), d.name() + ": op " + op + " at LBA " + lba
+                    assertTrue(Arrays.equals(expected, actual), d.name() + ": op " + op + " at LBA " + lba
                             + " answered honestly moved other bytes");
                 }
             }
