@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.function.Predicate;
 
 import static io.jvirtio.spec.blk.VirtioBlkSpec.*;
@@ -54,6 +55,15 @@ final class SimulatedBlkBackend implements VirtioBackendOps {
         }
     }
 
+    /**
+     * What a lying device reports for a request it executed.
+     *
+     * @param status  the status byte to write, or -1 to leave it unwritten
+     * @param usedLen the used element's len, or -1 for the bytes written
+     */
+    record Lie(int status, long usedLen) {
+    }
+
     static final String SERIAL = "jvirtio-sim-serial";
 
     private final byte[] config = new byte[64];
@@ -82,6 +92,7 @@ final class SimulatedBlkBackend implements VirtioBackendOps {
     private Predicate<Request> failWhen;
     private int failWhenStatus;
     private int dropStatusCount;
+    private Function<Request, Lie> lie;
     private int flushes;
 
     /** @param capacitySectors the disk size in 512-byte sectors */
@@ -208,6 +219,16 @@ final class SimulatedBlkBackend implements VirtioBackendOps {
         synchronized (lock) {
             failWhen = which;
             failWhenStatus = statusByte;
+        }
+    }
+
+    /**
+     * Every request is executed, then {@code f} is given it with the status the device meant and may
+     * replace that status and the used len (null: the honest answer). Called under the device's lock.
+     */
+    void lie(Function<Request, Lie> f) {
+        synchronized (lock) {
+            lie = f;
         }
     }
 
@@ -451,7 +472,15 @@ final class SimulatedBlkBackend implements VirtioBackendOps {
                 st = execute(type, sector, in, out, ranges, w);
                 written = (int) w[0];
             }
-            requests.add(new Request(q, type, sector, seen.segments(), seen.ranges(), st, data));
+            Request done = new Request(q, type, sector, seen.segments(), seen.ranges(), st, data);
+            requests.add(done);
+            Lie l = lie == null ? null : lie.apply(done);
+            if (l != null) {
+                if (l.status() >= 0) {
+                    writable.getLast().segment().set(JAVA_BYTE, 0, (byte) l.status());
+                }
+                return l.usedLen() >= 0 ? (int) l.usedLen() : written + (l.status() >= 0 ? 1 : 0);
+            }
             if (dropStatusCount > 0) {
                 dropStatusCount--;
                 return written;

@@ -373,6 +373,11 @@ final class LunScanner implements AutoCloseable {
         return new String(b, StandardCharsets.US_ASCII).trim();
     }
 
+    /** @return whether the device broke the queue the commands run on */
+    boolean queueBroken() {
+        return commands.queueBroken();
+    }
+
     @Override
     public void close() {
         commands.close();

@@ -198,6 +198,11 @@ final class ScanCommandRunner implements AutoCloseable {
         }
     }
 
+    /** @return whether the device broke the queue the commands run on */
+    boolean queueBroken() {
+        return queue.vq.isBroken();
+    }
+
     /** Replaces the data-in buffer with one of {@code bytes}, for a longer answer. */
     void grow(int bytes) {
         MemorySegment bigger = memory.allocate(bytes, 4096); // first: a failure must not leave payload freed

@@ -114,7 +114,7 @@ final class TargetScan implements HotplugActions {
         try {
             tl = s.reportLuns(target);
         } catch (ScanException e) {
-            scanFailed(e, target);
+            scanFailed(e, s, target);
             return;
         }
         TreeMap<Integer, VirtioScsiDisk> existing = disks.ofTarget(target);
@@ -144,7 +144,7 @@ final class TargetScan implements HotplugActions {
             try {
                 p = s.probe(target, lun, e.getValue());
             } catch (ScanException ex) {
-                scanFailed(ex, target);
+                scanFailed(ex, s, target);
                 return;
             }
             apply(p, existing.get(lun), initial);
@@ -176,18 +176,15 @@ final class TargetScan implements HotplugActions {
     }
 
     /**
-     * One target's scan failed: the scan goes on with the next target unless the device or the scan
-     * queue is gone, or the link is down (every target would fail alike; after a reconnect
-     * everything is rescanned).
+     * One target's scan failed: the scan goes on with the next target unless the device or the
+     * queue the scan runs on is gone (the dedicated scan queue or a thread's request queue, broken
+     * by the device: every later command would fail alike, and an attach must not end with LUNs
+     * and no queue to reach them), or the link is down (after a reconnect everything is rescanned).
      */
-    private void scanFailed(ScanException e, int target) {
-        if (deviceClosed.getAsBoolean() || linkDown.getAsBoolean()) {
+    private void scanFailed(ScanException e, LunScanner s, int target) {
+        if (deviceClosed.getAsBoolean() || linkDown.getAsBoolean() || s.queueBroken()) {
             throw e;
         }
         LOG.warn("{}: scan of target {} failed: {}", name, target, e.getMessage());
-        ScsiRequestQueue q = queues.dedicatedScanQueue();
-        if (q != null && q.vq.isBroken()) {
-            throw e;
-        }
     }
 }

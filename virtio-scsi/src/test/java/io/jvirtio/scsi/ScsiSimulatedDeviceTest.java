@@ -58,6 +58,24 @@ class ScsiSimulatedDeviceTest {
         }
     }
 
+    /**
+     * Found by ScsiDeviceFuzzTest: without a dedicated scan queue the scan runs on a request queue; a
+     * device that breaks it (a used len past the request) during the scan of target 1 left the attach
+     * succeeding with target 0's LUN and no queue to reach it.
+     */
+    @Test
+    void aDeviceThatBreaksTheScanQueueFailsTheAttach() {
+        SimulatedScsiBackend sim = sim().config(CFG_NUM_QUEUES, 1);
+        sim.addLun(1, 0, 512, 64);
+        sim.intercept(cmd -> cmd.target() == 1 && cmd.opcode() == ScsiSpec.INQUIRY
+                ? new SimulatedScsiBackend.Reply(VIRTIO_SCSI_S_OK, ScsiSpec.STATUS_GOOD, null, null, -1, 1 << 20) : null);
+        VirtioException e = assertThrows(VirtioException.class, () -> sim.attach(SimulatedScsiBackend.options().withScanTargets(2)));
+        assertInstanceOf(ScanException.class, e, e.toString());
+        assertTrue(e.getMessage().contains("Sim") && e.getMessage().contains("INQUIRY to target 1"), e.getMessage());
+        assertTrue(sim.destructed(), "nothing left attached");
+        assertTrue(sim.memory().regions().isEmpty(), "the memory domain is unmapped");
+    }
+
     @Test
     void negotiatesScsiAndRingFeaturesAndWorks() {
         SimulatedScsiBackend sim = sim();

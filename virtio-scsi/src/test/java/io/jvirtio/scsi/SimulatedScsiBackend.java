@@ -66,8 +66,13 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
      * @param sense         sense bytes, or null
      * @param dataIn        data-in bytes, or null
      * @param residual      the residual to report, or -1 for the true one
+     * @param usedLen       the used element's len to report, or -1 for the bytes written
      */
-    record Reply(int response, int status, byte[] sense, byte[] dataIn, long residual) {
+    record Reply(int response, int status, byte[] sense, byte[] dataIn, long residual, long usedLen) {
+        Reply(int response, int status, byte[] sense, byte[] dataIn, long residual) {
+            this(response, status, sense, dataIn, residual, -1);
+        }
+
         static Reply good(byte[] dataIn) {
             return new Reply(VIRTIO_SCSI_S_OK, ScsiSpec.STATUS_GOOD, null, dataIn, -1);
         }
@@ -109,6 +114,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
     private volatile boolean autoProcess = true;
     private MemoryDomain memory;
     private volatile int maxQueueSize = 1024;
+    private volatile String outsideDomain;
 
     SimulatedScsiBackend() {
         cfg.set(LE_INT, CFG_NUM_QUEUES, 2);
@@ -211,6 +217,11 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
         return ScsiTestSupport.testOptions().withQueueSize(64);
     }
 
+    /** @return the memory domain {@link #attach} created, or null */
+    MemoryDomain memory() {
+        return memory;
+    }
+
     synchronized List<Cmd> commands() {
         return List.copyOf(commands);
     }
@@ -247,12 +258,52 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
 
     /** Fills one posted event buffer with raw bytes. */
     void sendRawEvent(byte[] bytes) {
+        sendRawEvent(bytes, bytes.length);
+    }
+
+    /**
+     * Fills one posted event buffer with as much of {@code bytes} as it holds and reports {@code usedLen}
+     * (any value: a lying device).
+     *
+     * @return whether a buffer was posted to fill
+     */
+    boolean sendRawEvent(byte[] bytes, int usedLen) {
         SimulatedDevice evq = queues.get(EVENTQ);
+        if (evq == null) {
+            return false;
+        }
         evq.handler((readable, writable) -> {
-            MemorySegment.copy(MemorySegment.ofArray(bytes), 0, writable.getFirst().segment(), 0, bytes.length);
-            return bytes.length;
+            checkInDomain(EVENTQ, readable);
+            checkInDomain(EVENTQ, writable);
+            MemorySegment b = writable.getFirst().segment();
+            MemorySegment.copy(MemorySegment.ofArray(bytes), 0, b, 0, Math.min(bytes.length, b.byteSize()));
+            return usedLen;
         });
-        evq.process(1);
+        return evq.process(1) == 1;
+    }
+
+    /** @return the first buffer the driver posted outside its memory domain, or null: a device cannot reach such memory */
+    String outsideDomain() {
+        return outsideDomain;
+    }
+
+    private void checkInDomain(int queue, List<Buffer> buffers) {
+        MemoryDomain m = memory;
+        for (Buffer b : buffers) {
+            if (m != null && !m.contains(b.address(), Integer.toUnsignedLong(b.length()))) {
+                String what = "queue " + queue + ": buffer 0x" + Long.toHexString(b.address()) + " + " + Integer.toUnsignedString(b.length())
+                        + " outside the memory domain";
+                if (outsideDomain == null) {
+                    outsideDomain = what;
+                }
+                throw new IllegalStateException(what);
+            }
+        }
+    }
+
+    /** @return what the device answers {@code c} when it behaves (no intercept) */
+    Reply honest(Cmd c) {
+        return execute(c);
     }
 
     int postedEventBuffers() {
@@ -266,6 +317,8 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
     // ------------------------------------------------------------ the device
 
     private int handle(int queue, List<Buffer> readable, List<Buffer> writable) {
+        checkInDomain(queue, readable);
+        checkInDomain(queue, writable);
         if (queue == CONTROLQ) {
             MemorySegment req = readable.getFirst().segment();
             synchronized (this) {
@@ -326,7 +379,7 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
                 MemorySegment.copy(MemorySegment.ofArray(r.sense), 0, resp, RESP_SENSE, senseLen);
             }
         }
-        return writable.getFirst().length() + dataIn;
+        return r.usedLen >= 0 ? (int) r.usedLen : writable.getFirst().length() + dataIn;
     }
 
     private Reply execute(Cmd c) {
@@ -416,8 +469,13 @@ final class SimulatedScsiBackend implements VirtioBackendOps {
                 boolean ten = c.opcode() == ScsiSpec.READ_10 || c.opcode() == ScsiSpec.WRITE_10;
                 long lba = ten ? Integer.toUnsignedLong(cdb.get(BE_INT, 2)) : cdb.get(BE_LONG, 2);
                 long n = ten ? Short.toUnsignedInt(cdb.get(BE_SHORT, 7)) : Integer.toUnsignedLong(cdb.get(BE_INT, 10));
-                if (lba + n > lun.blocks) {
+                if (lba < 0 || lba + n > lun.blocks) {
                     yield Reply.check(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x21, 0);
+                }
+                boolean read = c.opcode() == ScsiSpec.READ_10 || c.opcode() == ScsiSpec.READ_16;
+                if ((read ? c.dataInLength() : c.dataOut().length) < n * bs) {
+                    // a driver that took another block size than the LUN's (a lied READ CAPACITY): data shorter than the CDB says
+                    yield Reply.check(ScsiSpec.KEY_ILLEGAL_REQUEST, 0x24, 0);
                 }
                 if (c.opcode() == ScsiSpec.READ_10 || c.opcode() == ScsiSpec.READ_16) {
                     byte[] d = new byte[(int) (n * bs)];
