@@ -12,6 +12,8 @@ import io.jvirtio.backend.scsi.ScsiModelOptions;
 import io.jvirtio.backend.scsi.VirtioScsiModel;
 import io.jvirtio.backend.store.RamBlockStore;
 import io.jvirtio.tools.perf.JobRunner;
+import io.jvirtio.backend.ring.CpuAffinity;
+import io.jvirtio.backend.TargetOptions;
 import io.jvirtio.tools.perf.PerfJob;
 import io.jvirtio.tools.perf.PerfReport;
 import io.jvirtio.tools.perf.PerfResult;
@@ -47,12 +49,18 @@ final class EmbeddedDemo {
         RamBlockStore blkStore = new RamBlockStore(64 * MIB, false);
         RamBlockStore lun0 = new RamBlockStore(32 * MIB, false);
         RamBlockStore lun1 = new RamBlockStore(32 * MIB, false);
+        // Two CPUs or more: the target's queue threads poll on CPU 0 and each job's thread runs on CPU 1, as
+        // jvirtio perf is measured against a target on another core. One CPU: both sides take turns on it.
+        boolean twoCores = CpuAffinity.allowedCpus().cardinality() >= 2;
+        int targetCpu = CpuAffinity.allowedCpus().nextSetBit(0);
+        int jobCpu = twoCores ? CpuAffinity.allowedCpus().nextSetBit(targetCpu + 1) : targetCpu;
+        TargetOptions targetOptions = twoCores ? TargetOptions.builder().cpus(List.of(targetCpu)).build() : TargetOptions.builder().build();
         VirtioScsiModel scsi = new VirtioScsiModel(ScsiModelOptions.builder().name("scsi0").requestQueues(3).build());
         scsi.addLun(0, 0, ScsiLun.builder(lun0).blockSize(512).thinProvisioning(true).build());
         scsi.addLun(0, 1, ScsiLun.builder(lun1).blockSize(4096).thinProvisioning(true).build());
-        try (VhostUserTarget blkTarget = VhostUserTarget.builder().name("blk0").socket(blkSock)
+        try (VhostUserTarget blkTarget = VhostUserTarget.builder().name("blk0").socket(blkSock).options(targetOptions)
                 .blk(blkStore, BlkModelOptions.builder().blockSize(512).numQueues(2).build()).closeOnExit(blkStore).start();
-             VhostUserTarget scsiTarget = VhostUserTarget.builder().name("scsi0").socket(scsiSock).model(scsi)
+             VhostUserTarget scsiTarget = VhostUserTarget.builder().name("scsi0").socket(scsiSock).options(targetOptions).model(scsi)
                      .closeOnExit(lun0).closeOnExit(lun1).start()) {
             out.printf("target: virtio-blk (64 MiB RAM, 2 queues) on %s; virtio-scsi (target 0: LUN 0 32 MiB x 512 B, "
                     + "LUN 1 32 MiB x 4096 B) on %s%n", blkSock, scsiSock);
@@ -82,17 +90,17 @@ final class EmbeddedDemo {
                             b.supportedIoTypes());
                 }
                 out.println();
-                out.println(CoreNote.describe(Runtime.getRuntime().availableProcessors()));
+                out.println(CoreNote.describe(twoCores, targetCpu, jobCpu));
                 out.println();
-                List<PerfReport.Run> verify = measure(registry.bdevs(), Workload.VERIFY, new int[] {8}, 1, cli);
-                out.print(PerfReport.table(verify));
+                List<PerfReport.Run> verify = measure(registry.bdevs(), Workload.VERIFY, new int[] {8}, 1, jobCpu, cli);
+                out.print(PerfReport.table(verify, true));
                 long miscompares = verify.stream().mapToLong(r -> r.result().miscompares() + r.result().errors()).sum();
                 if (miscompares > 0) {
                     throw new IllegalStateException("verify found " + miscompares + " errors or miscompares");
                 }
                 out.println("verify: every block read back as written, on every bdev");
                 out.println();
-                out.print(PerfReport.table(measure(registry.bdevs(), Workload.RANDREAD, new int[] {1, 32}, seconds, cli)));
+                out.print(PerfReport.table(measure(registry.bdevs(), Workload.RANDREAD, new int[] {1, 32}, seconds, jobCpu, cli), true));
                 out.println();
                 out.println("bdev_get_bdevs:");
                 out.println(SpdkJson.format(BdevJson.bdevGetBdevs(registry)));
@@ -115,7 +123,8 @@ final class EmbeddedDemo {
      * threads beside them, measured the scheduler rather than jvirtio). A job that fails does not hide
      * the others: the table of those that ran is printed, then the failure.
      */
-    private static List<PerfReport.Run> measure(List<Bdev> bdevs, Workload w, int[] depths, long seconds, Cli cli) throws Exception {
+    private static List<PerfReport.Run> measure(List<Bdev> bdevs, Workload w, int[] depths, long seconds, int jobCpu, Cli cli)
+            throws Exception {
         PrintStream out = cli.out();
         out.printf(Locale.ROOT, "%s -q %s -o 4096, %d s per job, one job at a time on %d bdevs%n", w.spdkName(),
                 java.util.Arrays.stream(depths).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(" and -q ")),
@@ -128,7 +137,7 @@ final class EmbeddedDemo {
             for (Bdev bdev : bdevs) {
                 PerfJob job = new PerfJob(bdev, w, depth, 4096, 100, seconds * 1_000_000_000L, seed++);
                 long cpu0 = ProcessCpu.nanos(ProcessCpu.self());
-                JobRunner.Outcome o = JobRunner.run(List.of(job), progress::event, progress::update);
+                JobRunner.Outcome o = JobRunner.run(List.of(job), List.of(jobCpu), true, progress::event, progress::update);
                 long cpu = ProcessCpu.nanos(ProcessCpu.self()) - cpu0;
                 for (PerfResult r : o.mergedByBdev()) {
                     runs.add(new PerfReport.Run(r, cpu, -1)); // the target runs in this JVM: its CPU is in the jvm figure
@@ -138,7 +147,7 @@ final class EmbeddedDemo {
         }
         progress.done();
         if (!failures.isEmpty()) {
-            out.print(PerfReport.table(runs));
+            out.print(PerfReport.table(runs, true));
             throw new IllegalStateException(String.join("; ", failures));
         }
         return runs;

@@ -1,5 +1,7 @@
 package io.jvirtio.tools.perf;
 
+import io.jvirtio.backend.ring.CpuAffinity;
+
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
@@ -93,6 +95,25 @@ public final class JobRunner {
      */
     public static Outcome run(List<PerfJob> jobs, List<Integer> coreOf, Consumer<String> events, Consumer<String> progress)
             throws InterruptedException {
+        return run(jobs, coreOf, false, events, progress);
+    }
+
+    /**
+     * As {@link #run(List, List, Consumer, Consumer)}; with {@code pin}, each core's thread is pinned to the
+     * CPU of that number (sched_setaffinity, as SPDK pins its reactors) before it opens its channels.
+     *
+     * @throws IllegalArgumentException with pin, if a core is not a CPU this process may run on
+     */
+    public static Outcome run(List<PerfJob> jobs, List<Integer> coreOf, boolean pin, Consumer<String> events, Consumer<String> progress)
+            throws InterruptedException {
+        if (pin) {
+            java.util.BitSet allowed = CpuAffinity.allowedCpus();
+            for (int core : coreOf) {
+                if (!allowed.get(core)) {
+                    throw new IllegalArgumentException("core " + core + " is not one of the CPUs this process may run on " + allowed);
+                }
+            }
+        }
         if (coreOf.size() != jobs.size()) {
             throw new IllegalArgumentException(jobs.size() + " jobs but " + coreOf.size() + " core placements");
         }
@@ -107,7 +128,12 @@ public final class JobRunner {
         long t0 = System.nanoTime() + START_DELAY_NANOS;
         for (Map.Entry<Integer, List<Integer>> e : byCore.entrySet()) {
             CoreLoop loop = new CoreLoop(jobs, e.getValue(), results, failures, events, t0);
-            threads.add(Thread.ofPlatform().name("perf-core-" + e.getKey()).unstarted(loop));
+            int core = e.getKey();
+            Runnable body = pin ? () -> {
+                CpuAffinity.pinCurrentThread(core);
+                loop.run();
+            } : loop;
+            threads.add(Thread.ofPlatform().name("perf-core-" + core).unstarted(body));
         }
         threads.forEach(Thread::start);
         Thread sampler = progress == null ? null : Thread.ofPlatform().daemon().name("perf-progress").start(() -> sample(jobs, t0, progress));

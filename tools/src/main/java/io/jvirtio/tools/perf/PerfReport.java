@@ -19,6 +19,15 @@ public final class PerfReport {
      *         rows of each queue depth a line gives the whole JVM's and the target process's CPU over that run
      */
     public static String table(List<Run> runs) {
+        return table(runs, false);
+    }
+
+    /**
+     * @param eachRunAlone every row is a run of its own (jobs run one after another, as the demo's): no
+     *                     {@code Total} rows, a CPU line after each row
+     * @return the table
+     */
+    public static String table(List<Run> runs, boolean eachRunAlone) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "%-16s %-12s %5s %7s %12s %10s %9s %9s %9s %9s %9s %7s %7s%n",
                 "bdev", "workload", "qd", "io_size", "IOPS", "MiB/s", "avg_us", "p50_us", "p99_us", "p99.9_us", "max_us",
@@ -28,7 +37,7 @@ public final class PerfReport {
             Run run = runs.get(i);
             PerfResult r = run.result;
             row(sb, r.bdev(), r);
-            boolean lastOfRun = i + 1 == runs.size() || runs.get(i + 1).result.queueDepth() != r.queueDepth()
+            boolean lastOfRun = eachRunAlone || i + 1 == runs.size() || runs.get(i + 1).result.queueDepth() != r.queueDepth()
                     || runs.get(i + 1).jvmCpuNanos != run.jvmCpuNanos;
             // the processes' CPU is over the whole run: the longest measured phase of its rows (a job cut short by a dead device ends early)
             long runNanos = 0;
