@@ -9,7 +9,8 @@
 # at QD32, 64 KiB read at QD8 (SBS_WORKLOADS="pattern io_size qd" lines to choose others) — on a
 # blk and a scsi controller (malloc bdevs of 64 MiB, 512-byte blocks). Both tools measure latency
 # from submit to completion into a histogram (bdevperf's bdev-layer histogram, printed with -l;
-# jvirtio's HdrHistogram). The image is jvirtio/spdk for today's
+# jvirtio's HdrHistogram). jvirtio perf runs each job 1 s unmeasured first (--warmup, fio's
+# ramp_time) so the JIT has compiled the I/O path; bdevperf, compiled ahead of time, needs none. The image is jvirtio/spdk for today's
 # inputs (docker/build.sh spdk builds it when missing), or --image / $JVIRTIO_SPDK_IMAGE.
 #
 # Cores: vhost (the target) polls core 0 inside the container; bdevperf runs on core 1 (-m 0x2)

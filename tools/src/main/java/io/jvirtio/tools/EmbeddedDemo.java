@@ -35,6 +35,8 @@ import java.util.Locale;
  */
 final class EmbeddedDemo {
     private static final long MIB = 1 << 20;
+    /** Half a second unmeasured before each job: the JIT compiles the I/O path first. */
+    private static final long DEMO_WARMUP_NANOS = 500_000_000L;
 
     private EmbeddedDemo() {
     }
@@ -136,6 +138,7 @@ final class EmbeddedDemo {
         for (int depth : depths) {
             for (Bdev bdev : bdevs) {
                 PerfJob job = new PerfJob(bdev, w, depth, 4096, 100, seconds * 1_000_000_000L, seed++);
+                job.warmup(DEMO_WARMUP_NANOS);
                 long cpu0 = ProcessCpu.nanos(ProcessCpu.self());
                 JobRunner.Outcome o = JobRunner.run(List.of(job), List.of(jobCpu), true, progress::event, progress::update);
                 long cpu = ProcessCpu.nanos(ProcessCpu.self()) - cpu0;

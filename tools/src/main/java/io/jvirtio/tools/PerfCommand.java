@@ -105,6 +105,9 @@ final class PerfCommand implements Callable<Integer> {
             + " spinning on the ring (default), asleep on the queue's call eventfd, or spinning MICROS (default 50) after the last"
             + " completion and then asleep. The sleeping modes need one job per core and a vhost-user device.")
     String completion;
+    @Option(names = "--warmup", paramLabel = "SECONDS", description = "Run each job unmeasured for SECONDS first, fio's ramp_time:"
+            + " the JIT compiles the I/O path before the measurement (default: 1; 0 measures from the first I/O, as bdevperf).")
+    String warmup;
     @Option(names = "--rate", paramLabel = "IOPS", description = "Submit at most IOPS I/Os per second per job, paced (default: as fast as"
             + " completions come back). With --completion interrupt, the CPU of a lightly loaded job.")
     String rate;
@@ -188,6 +191,7 @@ final class PerfCommand implements Callable<Integer> {
             PerfJob job = new PerfJob(p.bdev(), s.workload(), depth, s.ioSize(), s.mix(), s.seconds() * 1_000_000_000L, 42 + seed++,
                     p.index(), p.ofBdev());
             job.pacing(s.completion(), s.rate());
+            job.warmup(s.warmupSeconds() * 1_000_000_000L);
             jobs.add(job);
         }
         return jobs;

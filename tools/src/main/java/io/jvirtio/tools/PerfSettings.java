@@ -37,7 +37,7 @@ import java.util.List;
 record PerfSettings(Path config, String bdev, boolean skipUnsupported, Path socket, long targetPid, long qsdNullBytes, Path qsdFile,
                     List<Integer> depths, int ioSize, Workload workload, int mix, long seconds, List<Integer> cores, boolean everyCore,
                     int vqSize, HugePagePolicy hugePages, boolean json, ReconnectPolicy reconnect, Path jfr,
-                    CompletionMode completion, long rate) {
+                    CompletionMode completion, long rate, long warmupSeconds) {
     /** --completion adaptive without MICROS: SPDK's interrupt-mode pollers use a comparable grace period. */
     static final long DEFAULT_ADAPTIVE_MICROS = 50;
 
@@ -137,8 +137,13 @@ record PerfSettings(Path config, String bdev, boolean skipUnsupported, Path sock
             // a job asleep on its queue's eventfd would leave the other jobs of its core thread unpolled
             throw new UserError("--completion " + c.completion + ": the sleeping modes run one job per core (not with -C or several cores)");
         }
+        long warmupSeconds = c.warmup == null ? 1 : Args.parseInt("--warmup", c.warmup, -1);
+        if (warmupSeconds < 0) {
+            throw new UserError("--warmup " + c.warmup + ": seconds must be 0 or more");
+        }
         return new PerfSettings(c.config, c.bdev, c.skipUnsupported, c.socket, c.targetPid != null ? c.targetPid : -1, qsdNull, c.qsdFile,
-                depths, ioSize, workload, mix, seconds, cores, c.everyCore, vqSize, huge, json, reconnect, c.jfr, completion, rate);
+                depths, ioSize, workload, mix, seconds, cores, c.everyCore, vqSize, huge, json, reconnect, c.jfr, completion, rate,
+                warmupSeconds);
     }
 
     private static CompletionMode parseCompletion(String spec) {

@@ -172,6 +172,14 @@ public final class JobRunner {
                         fail(i, e);
                     }
                 }
+                for (int i : new ArrayList<>(live)) {
+                    try {
+                        jobs.get(i).warmUp();
+                    } catch (RuntimeException e) {
+                        live.remove(Integer.valueOf(i));
+                        fail(i, e);
+                    }
+                }
                 while (System.nanoTime() - t0 < 0) {
                     Thread.onSpinWait();
                 }

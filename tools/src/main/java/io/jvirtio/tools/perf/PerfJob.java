@@ -59,6 +59,10 @@ public final class PerfJob implements IoCallback {
     private final long firstUnit;
 
     private IoChannel channel;
+    /** --warmup: how long to run unmeasured before {@link #begin} */
+    private long warmupNanos;
+    /** in {@link #warmUp}: completions are not counted */
+    private boolean warming;
     private CompletionMode completion = CompletionMode.polling();
     /** --rate: nanoseconds between two submissions of the job, 0 = as fast as completions come back */
     private long intervalNanos;
@@ -196,6 +200,49 @@ public final class PerfJob implements IoCallback {
     public void pacing(CompletionMode mode, long rateIops) {
         this.completion = mode;
         this.intervalNanos = rateIops > 0 ? Math.max(1, 1_000_000_000L / rateIops) : 0;
+    }
+
+    /**
+     * Sets an unmeasured run before the measured one ({@link #warmUp}), fio's {@code ramp_time}: the JIT
+     * compiles the I/O path while nothing is measured. Before {@link #open}.
+     */
+    public void warmup(long nanos) {
+        this.warmupNanos = Math.max(0, nanos);
+    }
+
+    /**
+     * Runs the job's I/O for the warm-up time without counting it (errors and miscompares still count),
+     * then lets what is in flight come back; on the job's thread, after {@link #open}, before {@link #begin}.
+     * A paced job ({@code --rate}) is not warmed up: its speed is not the point.
+     */
+    public void warmUp() {
+        if (warmupNanos == 0 || intervalNanos > 0) {
+            return;
+        }
+        warming = true;
+        long end = System.nanoTime() + warmupNanos;
+        for (Slot s : slots) {
+            submit(s);
+        }
+        while (System.nanoTime() - end < 0 && idleSlots < queueDepth) {
+            reap();
+        }
+        stopping = true; // completions stop resubmitting
+        long deadline = System.nanoTime() + DRAIN_NANOS;
+        while (channel.inFlight() > 0 && System.nanoTime() - deadline < 0) {
+            channel.poll();
+        }
+        for (int i = 0; i < deferredCount; i++) {
+            deferred[i] = null;
+        }
+        deferredCount = 0;
+        for (Slot s : slots) {
+            s.verifying = false;
+            s.resubmitNanos = 0;
+        }
+        idleSlots = 0;
+        stopping = false;
+        warming = false;
     }
 
     /** @return whether the job's core loop should wait through {@link #waitStep} (a sleeping mode or a rate) rather than spin on {@link #reap} */
@@ -501,7 +548,7 @@ public final class PerfJob implements IoCallback {
         } else if (workload.op() == Workload.Op.VERIFY && s.buffer.mismatch(s.readBack) >= 0) {
             miscompares++;
             errors++;
-        } else if (!stopping) {
+        } else if (!stopping && !warming) {
             ios++;
             bytes += workload.op() == Workload.Op.FLUSH ? 0 : ioSize;
             histogram.recordValue(Math.min(Math.max(lat, 1), MAX_TRACKED_NANOS));
