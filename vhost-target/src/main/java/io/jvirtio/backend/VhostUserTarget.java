@@ -265,6 +265,26 @@ public final class VhostUserTarget implements AutoCloseable {
         }
     }
 
+    /**
+     * Connects once to our own socket so the accept thread returns (and, seeing {@link #closed}, closes
+     * that connection and ends) before the server socket is closed: junixsocket leaks the socket's fd when
+     * an {@code AFUNIXServerSocket} is closed while another thread is blocked in its {@code accept()}
+     * (about one fd per close, measured by the scale test over 64 targets).
+     */
+    private void wakeAccept() {
+        Thread accept = mainThread;
+        if (accept == null || !accept.isAlive() || server == null) {
+            return;
+        }
+        try (AFUNIXSocket poke = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socketPath))) {
+            accept.join(TimeUnit.SECONDS.toMillis(2));
+        } catch (IOException e) {
+            LOG.debug("{}: waking the accept thread: {}", name, e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Stops listening and removes the socket file, only if the path still holds the one this device created. */
     private void closeServer() {
         if (server == null) {
@@ -414,6 +434,7 @@ public final class VhostUserTarget implements AutoCloseable {
             lock.notifyAll();
         }
         if (!clientMode) {
+            wakeAccept();
             closeServer();
         }
         if (s != null) {

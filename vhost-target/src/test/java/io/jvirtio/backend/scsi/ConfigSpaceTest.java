@@ -32,8 +32,8 @@ class ConfigSpaceTest extends ScsiTestBase {
         assertEquals(8, model.deviceId());
         assertEquals(5, model.numQueues(), "controlq, eventq, 3 request queues");
         long f = model.deviceFeatures();
-        assertEquals(VirtioFeatures.bit(32) | VirtioFeatures.bit(28) | VirtioFeatures.bit(29) | VirtioFeatures.bit(1)
-                | VirtioFeatures.bit(2), f, "VERSION_1, INDIRECT_DESC, EVENT_IDX, HOTPLUG, CHANGE; no INOUT, T10_PI");
+        assertEquals(VirtioFeatures.bit(32) | VirtioFeatures.bit(34) | VirtioFeatures.bit(28) | VirtioFeatures.bit(29) | VirtioFeatures.bit(1)
+                | VirtioFeatures.bit(2), f, "VERSION_1, RING_PACKED, INDIRECT_DESC, EVENT_IDX, HOTPLUG, CHANGE; no INOUT, T10_PI");
         VirtioScsiModel bare = new VirtioScsiModel(ScsiModelOptions.builder().hotplug(false).paramChange(false).build());
         assertEquals(0, bare.deviceFeatures() & 0xF);
         bare.featuresNegotiated(-1L);
