@@ -129,14 +129,11 @@ public abstract class AbstractBlkInitiatorSuite {
         }
     }
 
-    /** @return the ring format the target and {@link #initiatorOptions} lead to, or null when the suite does not say */
-    protected RingType expectedRing() {
-        return null;
-    }
+    /** @return the ring format the target and {@link #initiatorOptions} lead to (every suite says which) */
+    protected abstract RingType expectedRing();
 
     @Test
     void theRingIsTheOneExpected() {
-        assumeSupported(expectedRing() != null, "this target's suite does not fix the ring format");
         boolean packed = blk.device().hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED);
         assertEquals(expectedRing(), packed ? RingType.PACKED : RingType.SPLIT, "negotiated features 0x"
                 + Long.toHexString(blk.device().negotiatedFeatures()));

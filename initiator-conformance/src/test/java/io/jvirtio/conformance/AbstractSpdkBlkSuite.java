@@ -17,6 +17,12 @@ import java.nio.file.Path;
  * them does not run here (overridden without {@code @Test}, as for qemu-storage-daemon).
  */
 abstract class AbstractSpdkBlkSuite extends AbstractBlkInitiatorSuite {
+
+    /** {@inheritDoc} The suite's SPDK controllers are made without packed_ring (SpdkPackedRingBlkTest makes one with it). */
+    @Override
+    protected io.jvirtio.core.RingType expectedRing() {
+        return io.jvirtio.core.RingType.SPLIT;
+    }
     /** @return the class's SPDK container */
     protected abstract TargetContainer spdk();
 

@@ -16,6 +16,12 @@ import java.util.List;
  */
 @RequiresTargetImage(TargetImages.JAVA_TARGET)
 class JavaTargetContainerBlkSuiteTest extends AbstractBlkInitiatorSuite {
+
+    /** {@inheritDoc} The Java target in its container offers VIRTIO_F_RING_PACKED and AUTO takes it. */
+    @Override
+    protected io.jvirtio.core.RingType expectedRing() {
+        return io.jvirtio.core.RingType.PACKED;
+    }
     private static final String IMAGE = "disk.img";
     private static final String SOCKET = "blk0";
     private static final String SERIAL = "jvirtio-container";

@@ -17,6 +17,12 @@ import java.util.Optional;
  */
 @RequiresTargetImage(TargetImages.JAVA_TARGET)
 class JavaTargetContainerScsiSuiteTest extends AbstractScsiInitiatorSuite {
+
+    /** {@inheritDoc} The Java target in its container offers VIRTIO_F_RING_PACKED and AUTO takes it. */
+    @Override
+    protected io.jvirtio.core.RingType expectedRing() {
+        return io.jvirtio.core.RingType.PACKED;
+    }
     private static final String SOCKET = "scsi0";
     /** One request queue per suite thread and one for the initiator's dedicated scan queue. */
     private static final int TARGET_QUEUES = THREADS + 1;

@@ -11,6 +11,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /** The blk initiator suite against the Java target over an image file, checked in the file as the host sees it. */
 class JavaTargetFileBlkSuiteTest extends AbstractBlkInitiatorSuite {
+
+    /** {@inheritDoc} The Java target offers VIRTIO_F_RING_PACKED and AUTO takes it. */
+    @Override
+    protected io.jvirtio.core.RingType expectedRing() {
+        return io.jvirtio.core.RingType.PACKED;
+    }
     private static final AtomicInteger COUNT = new AtomicInteger();
 
     @Override

@@ -16,6 +16,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 @RequiresQemuStorageDaemon
 class QemuStorageDaemonBlkSuiteTest extends AbstractBlkInitiatorSuite {
+
+    /** {@inheritDoc} Libvhost-user (qemu-storage-daemon 7.2) has no packed ring. */
+    @Override
+    protected io.jvirtio.core.RingType expectedRing() {
+        return io.jvirtio.core.RingType.SPLIT;
+    }
     private static final AtomicInteger COUNT = new AtomicInteger();
 
     /**

@@ -15,6 +15,12 @@ import java.nio.file.Path;
  */
 @RequiresTargetImage(TargetImages.QEMU_STORAGE_DAEMON)
 class QsdContainerBlkSuiteTest extends AbstractBlkInitiatorSuite {
+
+    /** {@inheritDoc} Libvhost-user (qemu-storage-daemon 7.2) has no packed ring. */
+    @Override
+    protected io.jvirtio.core.RingType expectedRing() {
+        return io.jvirtio.core.RingType.SPLIT;
+    }
     private static final String IMAGE = "disk.img";
     private static final String SOCKET = "vhost.blk0";
     /** The daemon's vhost-user-blk export answers GET_ID with this fixed serial. */

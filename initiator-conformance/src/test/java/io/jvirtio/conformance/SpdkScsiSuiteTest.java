@@ -24,6 +24,12 @@ import java.util.Optional;
  */
 @RequiresTargetImage(TargetImages.SPDK)
 class SpdkScsiSuiteTest extends AbstractScsiInitiatorSuite {
+
+    /** {@inheritDoc} SPDK's vhost-scsi has no packed ring. */
+    @Override
+    protected io.jvirtio.core.RingType expectedRing() {
+        return io.jvirtio.core.RingType.SPLIT;
+    }
     @RegisterExtension
     static final TargetContainer SPDK = TargetContainer.spdk("[]");
     private static final String CONTROLLER = "vhost.scsi0";

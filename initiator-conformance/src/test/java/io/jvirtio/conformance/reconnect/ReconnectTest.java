@@ -43,11 +43,12 @@ class ReconnectTest {
      * jvirtio in client mode (it connects) and server mode (it listens, the target connects with
      * {@code --connect}), each with INFLIGHT_SHMFD (the restarted target resubmits what the dead one
      * had popped, from the inflight area jvirtio kept) and without it (jvirtio's own replay alone), on
-     * split rings; and on packed rings, where no inflight area is shared (jvirtio's replay alone).
+     * split rings and on packed rings (the area in QEMU's packed format, {@code QueueRegionPacked}:
+     * the restarted target takes its used position and the chains in flight from there).
      */
     @org.junit.jupiter.params.ParameterizedTest(name = "server mode {0}, inflight {1}, {2} ring")
     @org.junit.jupiter.params.provider.CsvSource({"false, true, SPLIT", "false, false, SPLIT", "true, true, SPLIT", "true, false, SPLIT",
-            "false, false, PACKED", "true, false, PACKED"})
+            "false, true, PACKED", "false, false, PACKED", "true, true, PACKED", "true, false, PACKED"})
     void javaTargetSigkilledAndRestartedLosesNoIo(boolean serverMode, boolean inflight, io.jvirtio.core.RingType ring) throws Exception {
         Path sock = dir.resolve("r.sock");
         Path image = image();

@@ -36,10 +36,10 @@ class ScsiReconnectTest {
 
     /**
      * With INFLIGHT_SHMFD (the restarted target resubmits what the dead one had popped) and without (jvirtio's replay
-     * alone) on split rings; on packed rings no inflight area is shared.
+     * alone), on split and on packed rings (the area in QEMU's packed format).
      */
     @ParameterizedTest(name = "inflight {0}, {1} ring")
-    @org.junit.jupiter.params.provider.CsvSource({"true, SPLIT", "false, SPLIT", "false, PACKED"})
+    @org.junit.jupiter.params.provider.CsvSource({"true, SPLIT", "false, SPLIT", "true, PACKED", "false, PACKED"})
     void scsiTargetSigkilledAndRestartedLosesNoIo(boolean inflight, io.jvirtio.core.RingType ring) throws Exception {
         Path sock = dir.resolve("s.sock");
         Path image = dir.resolve("lun0.img");

@@ -47,6 +47,9 @@ public final class DeviceQueue {
     private volatile PackedRing packedRing;
     private volatile GuestMemory memory;
     private final InflightQueue inflightLog;
+    private final PackedInflightQueue packedLog;
+    /** A packed chain copied back from the inflight area, for the chain reader (made once, resubmission only). */
+    private MemorySegment resubmitChain;
 
     // queue thread only
     private int lastAvail;
@@ -72,11 +75,28 @@ public final class DeviceQueue {
      * @param setup     the ring's configuration
      * @param memory    the memory table
      * @param callFd    the call eventfd (owned by the caller), or -1 when the driver polls
-     * @param inflight  this queue's INFLIGHT_SHMFD region, or null
+     * @param inflight  this queue's INFLIGHT_SHMFD region in the split format, or null
      * @param host      the connection
      * @throws IllegalArgumentException naming the ring part that is misaligned or outside the memory table
      */
     public DeviceQueue(VringSetup setup, GuestMemory memory, int callFd, InflightQueue inflight, QueueHost host) {
+        this(setup, memory, callFd, inflight, null, host);
+    }
+
+    /**
+     * Creates the queue over translated ring memory and reads where the driver's used index stands.
+     *
+     * @param setup        the ring's configuration
+     * @param memory       the memory table
+     * @param callFd       the call eventfd (owned by the caller), or -1 when the driver polls
+     * @param inflight     this queue's INFLIGHT_SHMFD region in the split format (split rings), or null
+     * @param packedInflight this queue's region in the packed format (packed rings), or null
+     * @param host         the connection
+     * @throws IllegalArgumentException naming the ring part that is misaligned or outside the memory
+     *                                  table, or the field of the inflight region that is out of range
+     */
+    public DeviceQueue(VringSetup setup, GuestMemory memory, int callFd, InflightQueue inflight, PackedInflightQueue packedInflight,
+            QueueHost host) {
         this.setup = setup;
         this.host = host;
         this.name = host.name() + " queue " + setup.index();
@@ -88,6 +108,7 @@ public final class DeviceQueue {
         }
         if (setup.packed()) {
             this.inflightLog = null;
+            this.packedLog = packedInflight;
             this.packedRing = translatePacked(setup, memory);
             // DPDK's SET_VRING_BASE for a packed ring: the avail and the used position both start there.
             availSlot = setup.base() & PackedRingLayout.RING_EVENT_OFFSET_MASK;
@@ -98,9 +119,13 @@ public final class DeviceQueue {
             }
             usedSlot = availSlot;
             usedWrap = availWrap;
+            if (packedInflight != null) {
+                restartFromInflight(packedInflight);
+            }
             enableNotification();
             return;
         }
+        this.packedLog = null;
         this.ring = translate(setup, memory);
         this.inflightLog = inflight;
         this.lastAvail = setup.base() & RING_INDEX_MASK;
@@ -122,6 +147,36 @@ public final class DeviceQueue {
         ring.setUsedFlags(0);
         if (setup.eventIdx()) {
             ring.setAvailEvent(lastAvail);
+        }
+    }
+
+    /**
+     * A packed ring with an inflight area: where the dead back-end's completions stopped is in the
+     * area, not in the ring (a packed ring has no index in memory, and QEMU's SET_VRING_BASE after a
+     * back-end crash is its own stale avail position), so the used position comes from there, as
+     * SPDK does ({@code rte_vhost_get_vring_base_from_inflight}). The chains still in flight are taken
+     * again first; they occupy the slots after the used position (the driver made them available in
+     * that order, and jvirtio's replay rewrites them there), so the avail position starts past them.
+     */
+    private void restartFromInflight(PackedInflightQueue log) {
+        PackedInflightQueue.Restart r = log.start(packedRing, usedSlot, usedWrap);
+        if (r.usedSlot() != usedSlot || r.usedWrap() != usedWrap) {
+            LOG.info("{}: SET_VRING_BASE said 0x{}, the inflight region says used position 0x{}; starting from the region", name,
+                    Integer.toHexString(setup.base()), Integer.toHexString(PackedRingLayout.offWrap(r.usedSlot(), r.usedWrap())));
+        }
+        usedSlot = r.usedSlot();
+        usedWrap = r.usedWrap();
+        availSlot = usedSlot + r.resubmitSlots();
+        availWrap = usedWrap;
+        if (availSlot >= setup.size()) {
+            availSlot -= setup.size();
+            availWrap = !availWrap;
+        }
+        resubmit.addAll(r.resubmit());
+        if (!r.resubmit().isEmpty()) {
+            resubmitChain = MemorySegment.ofArray(new long[setup.size() * PackedRingLayout.DESC_SIZE / Long.BYTES]);
+            LOG.info("{}: resubmitting {} in-flight request(s) from the inflight region, avail position 0x{}", name, resubmit.size(),
+                    Integer.toHexString(PackedRingLayout.offWrap(availSlot, availWrap)));
         }
     }
 
@@ -210,7 +265,7 @@ public final class DeviceQueue {
     /** @return whether the driver made chains available that were not popped yet */
     boolean hasAvailable() {
         if (packedRing != null) {
-            return packedRing.isAvail(availSlot, availWrap);
+            return !resubmit.isEmpty() || packedRing.isAvail(availSlot, availWrap);
         }
         return !resubmit.isEmpty() || ring.availIdxAcquire() != lastAvail;
     }
@@ -269,6 +324,9 @@ public final class DeviceQueue {
     /** A packed ring's next request: the chain at the avail position, named by the buffer id of its last descriptor. */
     private QueueRequest popPacked() {
         PackedRing r = packedRing;
+        if (!resubmit.isEmpty()) {
+            return resubmitPacked(resubmit.poll());
+        }
         if (!r.isAvail(availSlot, availWrap)) {
             return null;
         }
@@ -288,6 +346,7 @@ public final class DeviceQueue {
         req.reset();
         PackedChainReader.fill(name, r, availSlot, slots, memory, setup.indirect(), req);
         req.ringSlots = slots;
+        int slot = availSlot;
         availSlot += slots;
         if (availSlot >= r.size()) {
             availSlot -= r.size();
@@ -296,6 +355,47 @@ public final class DeviceQueue {
         synchronized (usedLock) {
             req.inFlight = true;
             inFlight++;
+            // under usedLock: completions put entries back on the same free list
+            req.inflightEntry = packedLog != null ? taken(r, slot, slots) : -1;
+        }
+        return req;
+    }
+
+    private int taken(PackedRing r, int slot, int slots) {
+        try {
+            return packedLog.taken(r.descRing(), r.size(), slot, slots);
+        } catch (IllegalArgumentException e) {
+            throw new DriverRingException(name + ": " + e.getMessage());
+        }
+    }
+
+    /** A chain the dead back-end had taken, read from its copy in the inflight area (the ring slots may be reused). */
+    private QueueRequest resubmitPacked(int entry) {
+        int slots;
+        int id;
+        try {
+            slots = packedLog.slotsOf(entry);
+            id = packedLog.copyChain(entry, resubmitChain);
+        } catch (IllegalArgumentException e) {
+            throw new DriverRingException(name + ": " + e.getMessage());
+        }
+        if (id >= requests.length) {
+            throw new DriverRingException(name + ": inflight entry " + entry + " has buffer id " + id + ", beyond the queue size "
+                    + requests.length);
+        }
+        QueueRequest req = requests[id];
+        synchronized (usedLock) {
+            if (req.inFlight) {
+                throw new DriverRingException(name + ": inflight entry " + entry + " names buffer id " + id + ", which is in flight already");
+            }
+        }
+        req.reset();
+        PackedChainReader.fill(name, resubmitChain, slots, 0, slots, memory, setup.indirect(), req);
+        req.ringSlots = slots;
+        synchronized (usedLock) {
+            req.inFlight = true;
+            inFlight++;
+            req.inflightEntry = entry;
         }
         return req;
     }
@@ -458,7 +558,15 @@ public final class DeviceQueue {
             boolean aheadWrap = ahead >= r.size() ? !usedWrap : usedWrap;
             r.writeUsed(ahead >= r.size() ? ahead - r.size() : ahead, id, 0, aheadWrap);
         }
+        int entry = req.inflightEntry;
+        if (entry >= 0 && !recordUsed(entry)) {
+            entry = -1;
+        }
         writePackedUsed(r, id, (int) len, req.ringSlots + (duplicate ? 1 : 0));
+        if (entry >= 0) {
+            packedLog.afterUsed(entry);
+            req.inflightEntry = -1;
+        }
         req.inFlight = false;
         inFlight--;
         completed++;
@@ -466,6 +574,17 @@ public final class DeviceQueue {
             pendingSignal = true;
         } else {
             signalIfNeeded();
+        }
+    }
+
+    /** The inflight area's part of a completion; a front-end that scribbled over the area loses only the record. */
+    private boolean recordUsed(int entry) {
+        try {
+            packedLog.beforeUsed(entry);
+            return true;
+        } catch (IllegalArgumentException e) {
+            LOG.error("{}: {}; the completion goes out unrecorded", name, e.getMessage());
+            return false;
         }
     }
 

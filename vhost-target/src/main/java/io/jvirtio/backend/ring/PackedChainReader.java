@@ -66,8 +66,14 @@ final class PackedChainReader {
      * @throws DriverRingException naming the slot and the value that break the rules
      */
     static void fill(String queue, PackedRing ring, int slot, int slots, GuestMemory memory, boolean indirect, QueueRequest r) {
-        MemorySegment desc = ring.descRing();
-        int size = ring.size();
+        fill(queue, ring.descRing(), ring.size(), slot, slots, memory, indirect, r);
+    }
+
+    /**
+     * Translates {@code slots} descriptors from {@code slot} of any descriptor array laid out as a
+     * packed ring: the ring itself, or a chain copied back from the inflight area.
+     */
+    static void fill(String queue, MemorySegment desc, int size, int slot, int slots, GuestMemory memory, boolean indirect, QueueRequest r) {
         int s = slot;
         for (int j = 0; j < slots; j++) {
             long off = PackedRingLayout.descOffset(s);

@@ -25,6 +25,8 @@ final class QueueRequest implements DeviceRequest {
     int descriptorCount;
     /** Packed ring: the slots its chain took, what the used position skips when it completes. */
     int ringSlots;
+    /** Packed ring with INFLIGHT_SHMFD: its head entry in the inflight area, or -1. */
+    int inflightEntry = -1;
     /** Guarded by the queue's used lock. */
     boolean inFlight;
     /** Set once a completion was deferred by the delay fault, so the deferred run publishes it. */

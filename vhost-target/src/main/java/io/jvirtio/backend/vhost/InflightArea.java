@@ -4,17 +4,20 @@ import io.jvirtio.sys.LinuxConstants;
 import io.jvirtio.backend.mem.FileSize;
 import io.jvirtio.sys.Native;
 import io.jvirtio.backend.ring.InflightQueue;
+import io.jvirtio.backend.ring.PackedInflightQueue;
 
 import java.lang.foreign.MemorySegment;
 
 /**
- * The INFLIGHT_SHMFD area of one connection: {@code numQueues} regions of
- * {@link InflightQueue#bytesPerQueue} bytes each, either created here (GET_INFLIGHT_FD: a memfd the
- * front-end keeps across back-end restarts) or mapped from the front-end's fd (SET_INFLIGHT_FD).
+ * The INFLIGHT_SHMFD area of one connection: {@code numQueues} regions, read in QEMU's split format
+ * ({@link InflightQueue}) or its packed format ({@link PackedInflightQueue}) as the rings that start
+ * on it are negotiated, either created here (GET_INFLIGHT_FD: a memfd the front-end keeps across
+ * back-end restarts, sized for the rings negotiated by then) or mapped from the front-end's fd
+ * (SET_INFLIGHT_FD).
  */
 final class InflightArea implements AutoCloseable {
-    /** Largest area accepted from a front-end: 256 queues of 32768 descriptors. */
-    static final long MAX_SIZE = 256L * InflightQueue.bytesPerQueue(32768);
+    /** Largest area accepted from a front-end: 256 queues of 32768 descriptors in the larger (packed) format. */
+    static final long MAX_SIZE = 256L * PackedInflightQueue.bytesPerQueue(32768);
 
     private final int ownedFd;
     private final long base;
@@ -33,9 +36,14 @@ final class InflightArea implements AutoCloseable {
         this.bytes = Native.segmentAt(base, length);
     }
 
-    /** Creates a zeroed memfd-backed area (GET_INFLIGHT_FD). */
-    static InflightArea create(String name, int numQueues, int queueSize) {
-        long size = numQueues * InflightQueue.bytesPerQueue(queueSize);
+    /** @return the bytes one queue's region takes in the format */
+    static long bytesPerQueue(int queueSize, boolean packed) {
+        return packed ? PackedInflightQueue.bytesPerQueue(queueSize) : InflightQueue.bytesPerQueue(queueSize);
+    }
+
+    /** Creates a zeroed memfd-backed area (GET_INFLIGHT_FD) in the split or the packed format. */
+    static InflightArea create(String name, int numQueues, int queueSize, boolean packed) {
+        long size = numQueues * bytesPerQueue(queueSize, packed);
         int fd = Native.memfdCreate("jvirtio-inflight-" + name, LinuxConstants.MFD_CLOEXEC);
         try {
             Native.ftruncate(fd, size);
@@ -72,13 +80,29 @@ final class InflightArea implements AutoCloseable {
         return queueSize;
     }
 
-    /** @return queue {@code index}'s region, or null when the area does not cover it */
+    /** @return whether the area holds every queue's region in the format */
+    boolean fits(boolean packed) {
+        return length >= numQueues * bytesPerQueue(queueSize, packed);
+    }
+
+    /** @return queue {@code index}'s region in the split format, or null when the area does not cover it */
     InflightQueue queue(int index) {
-        long per = InflightQueue.bytesPerQueue(queueSize);
+        MemorySegment r = region(index, false);
+        return r == null ? null : new InflightQueue(r, queueSize);
+    }
+
+    /** @return queue {@code index}'s region in the packed format, or null when the area does not cover it */
+    PackedInflightQueue packedQueue(int index) {
+        MemorySegment r = region(index, true);
+        return r == null ? null : new PackedInflightQueue(r, queueSize);
+    }
+
+    private MemorySegment region(int index, boolean packed) {
+        long per = bytesPerQueue(queueSize, packed);
         if (index >= numQueues || (index + 1) * per > length) {
             return null;
         }
-        return new InflightQueue(bytes.asSlice(index * per, per), queueSize);
+        return bytes.asSlice(index * per, per);
     }
 
     @Override

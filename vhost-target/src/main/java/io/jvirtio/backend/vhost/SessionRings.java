@@ -11,6 +11,7 @@ import io.jvirtio.backend.TargetOptions;
 import io.jvirtio.backend.device.VirtioDeviceModel;
 import io.jvirtio.backend.ring.DeviceQueue;
 import io.jvirtio.backend.ring.InflightQueue;
+import io.jvirtio.backend.ring.PackedInflightQueue;
 import io.jvirtio.backend.ring.QueueHost;
 import io.jvirtio.backend.ring.VringSetup;
 import io.jvirtio.backend.ring.QueueMode;
@@ -49,6 +50,7 @@ final class SessionRings {
     private final Vring[] vrings;
     private final Object errLock = new Object();
     private InflightArea inflight;
+    private boolean inflightTooSmallReported;
 
     SessionRings(QueueHost host, TargetOptions options, SessionMemory memory, Negotiation negotiation, MessageChannel channel) {
         this.host = host;
@@ -254,20 +256,36 @@ final class SessionRings {
             throw new ProtocolException(q + " cannot start: no memory table (SET_MEM_TABLE missing)");
         }
         InflightQueue log = null;
-        // No inflight tracking on a packed ring (docs/packed-ring.md): the area, if any, stays unused.
-        if (inflight != null && negotiation.hasProtocol(INFLIGHT_SHMFD) && !negotiation.hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED)) {
+        PackedInflightQueue packedLog = null;
+        if (inflight != null && negotiation.hasProtocol(INFLIGHT_SHMFD)) {
             if (inflight.queueSize() != v.size) {
                 throw new ProtocolException(q + ": the inflight area was made for queue size " + inflight.queueSize() + ", the ring has "
                         + v.size);
             }
-            log = inflight.queue(v.index);
-            if (log == null) {
-                throw new ProtocolException(q + ": the inflight area covers " + inflight.numQueues() + " queue(s) only");
+            boolean packed = packedRings();
+            if (packed && !inflight.fits(true)) {
+                // QEMU 7.2's vhost-user-scsi gets the area while SeaBIOS drives split rings and keeps it when
+                // Linux then negotiates packed ones: too small for the packed format, so no tracking.
+                if (!inflightTooSmallReported) {
+                    inflightTooSmallReported = true;
+                    LOG.warn("{}: the inflight area ({} bytes) is too small for {} packed queue(s) of {} ({} bytes: it was made for split rings);"
+                            + " packed queues run without inflight tracking", name, inflight.size(), inflight.numQueues(), v.size,
+                            inflight.numQueues() * PackedInflightQueue.bytesPerQueue(v.size));
+                }
+            } else {
+                if (packed) {
+                    packedLog = inflight.packedQueue(v.index);
+                } else {
+                    log = inflight.queue(v.index);
+                }
+                if (log == null && packedLog == null) {
+                    throw new ProtocolException(q + ": the inflight area covers " + inflight.numQueues() + " queue(s) only");
+                }
             }
         }
         DeviceQueue dq;
         try {
-            dq = new DeviceQueue(setupOf(v, v.addr), memory.table(), v.callFd, log, host);
+            dq = new DeviceQueue(setupOf(v, v.addr), memory.table(), v.callFd, log, packedLog, host);
         } catch (IllegalArgumentException e) {
             throw new ProtocolException(m.name() + ": " + e.getMessage());
         }
@@ -359,9 +377,19 @@ final class SessionRings {
         if (d.numQueues() < 1 || d.numQueues() > vrings.length) {
             throw new ProtocolException(m.name() + ": num_queues " + d.numQueues() + " out of range 1.." + vrings.length);
         }
-        if (d.queueSize() < 1 || d.queueSize() > options.maxQueueSize() || Integer.bitCount(d.queueSize()) != 1) {
-            throw new ProtocolException(m.name() + ": queue_size " + d.queueSize() + " is not a power of two in 1.." + options.maxQueueSize());
+        boolean anySize = packedRings(); // a packed ring needs no power of two
+        if (d.queueSize() < 1 || d.queueSize() > options.maxQueueSize() || (!anySize && Integer.bitCount(d.queueSize()) != 1)) {
+            throw new ProtocolException(m.name() + ": queue_size " + d.queueSize() + " is not " + (anySize ? "" : "a power of two ") + "in 1.."
+                    + options.maxQueueSize());
         }
+    }
+
+    /**
+     * The area's format follows the rings negotiated so far, as DPDK decides it: QEMU sends
+     * SET_FEATURES before GET_INFLIGHT_FD for this reason ({@code vhost_dev_prepare_inflight}).
+     */
+    private boolean packedRings() {
+        return negotiation.hasFeature(VirtioFeatures.VIRTIO_F_RING_PACKED);
     }
 
     void getInflightFd(FrontendMessage m) throws ProtocolException, IOException {
@@ -372,7 +400,7 @@ final class SessionRings {
         checkNoRingRunning(m);
         InflightArea area;
         try {
-            area = InflightArea.create(host.name(), d.numQueues(), d.queueSize());
+            area = InflightArea.create(host.name(), d.numQueues(), d.queueSize(), packedRings());
         } catch (RuntimeException e) {
             throw new ProtocolException(m.name() + ": cannot create the inflight area: " + e.getMessage(), e);
         }
@@ -386,7 +414,8 @@ final class SessionRings {
         expectFds(m, 1);
         checkInflightShape(m, d);
         checkNoRingRunning(m);
-        long need = d.numQueues() * InflightQueue.bytesPerQueue(d.queueSize());
+        // the smaller (split) format: which one the rings use is known when they start
+        long need = d.numQueues() * InflightArea.bytesPerQueue(d.queueSize(), false);
         if (d.mmapSize() < need || d.mmapSize() > InflightArea.MAX_SIZE) {
             throw new ProtocolException(m.name() + ": mmap_size " + Long.toUnsignedString(d.mmapSize()) + " does not fit " + d.numQueues()
                     + " queue(s) of " + d.queueSize() + " (" + need + " bytes needed, at most " + InflightArea.MAX_SIZE + ")");
@@ -406,6 +435,7 @@ final class SessionRings {
             inflight.close();
         }
         inflight = area;
+        inflightTooSmallReported = false;
     }
 
 }

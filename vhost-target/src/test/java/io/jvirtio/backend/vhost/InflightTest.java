@@ -6,6 +6,9 @@ import io.jvirtio.backend.VhostUserTarget;
 import io.jvirtio.backend.blk.BlkModelOptions;
 import io.jvirtio.backend.fault.ReplyFault;
 import io.jvirtio.backend.ring.InflightQueue;
+import io.jvirtio.backend.ring.PackedInflightQueue;
+import io.jvirtio.spec.VirtioFeatures;
+import io.jvirtio.spec.vhostuser.VhostUserU64;
 import io.jvirtio.backend.store.RamBlockStore;
 import io.jvirtio.backend.testing.BlkReq;
 import io.jvirtio.backend.testing.DriverRing;
@@ -47,6 +50,40 @@ class InflightTest {
             assertEquals(0, got.mmapOffset());
             assertEquals(2, got.numQueues());
             assertEquals(QSIZE, got.queueSize());
+        }
+    }
+
+    /** QEMU sends SET_FEATURES before GET_INFLIGHT_FD so the back-end knows the ring format (vhost_dev_prepare_inflight). */
+    @Test
+    void withPackedRingsTheAreaIsInThePackedFormat(@TempDir Path d) throws Exception {
+        try (VhostUserTarget t = target(d);
+             ScriptedFrontEnd fe = ScriptedFrontEnd.connect(t.socketPath())) {
+            Handshake.Negotiated n = Handshake.open(fe);
+            fe.command(VhostUserRequest.SET_FEATURES, new VhostUserU64(n.features() | VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_RING_PACKED)));
+            ScriptedFrontEnd.Reply r = fe.call(VhostUserRequest.GET_INFLIGHT_FD, new VhostUserInflight(0, 0, 2, QSIZE));
+            VhostUserInflight got = VhostUserInflight.decode(r.buf());
+            assertEquals(1, r.fds().length, "one fd");
+            assertEquals(2 * PackedInflightQueue.bytesPerQueue(QSIZE), got.mmapSize());
+            assertEquals(2 * 2112, got.mmapSize(), "DPDK's size for 2 packed queues of 64: align(32*64+29, 64) each");
+        }
+    }
+
+    /**
+     * QEMU 7.2's vhost-user-scsi gets its area while SeaBIOS drives split rings and hands the same one
+     * over when Linux negotiates packed rings: the area is read in the format of the rings that start
+     * on it, and one too small for the packed format leaves packed queues untracked.
+     */
+    @Test
+    void anAreaIsReadInTheFormatOfTheRingsThatStartOnIt() {
+        try (InflightArea split = InflightArea.create("fmt", 2, QSIZE, false);
+             InflightArea packed = InflightArea.create("fmt", 2, QSIZE, true)) {
+            assertEquals(2 * 1088, split.size());
+            assertTrue(split.fits(false));
+            assertFalse(split.fits(true), "a split-sized area does not hold two packed regions");
+            assertTrue(packed.fits(true));
+            assertTrue(packed.fits(false));
+            assertNotNull(packed.packedQueue(1));
+            assertNull(packed.packedQueue(2), "no third queue");
         }
     }
 

@@ -566,10 +566,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
             if (serverSocket != null) {
                 serverSocket.close();
             }
-            if (inflightFd >= 0) {
-                Native.closeQuietly(inflightFd);
-                inflightFd = -1;
-            }
+            dropInflight();
         }
     }
 
@@ -592,7 +589,7 @@ public final class VhostUserFrontend implements VirtioBackendOps {
     // ---------------------------------------------------------------- start / stop
 
     private void startDevice() {
-        if (hasProtocolFeature(INFLIGHT_SHMFD) && !packedRing()) {
+        if (hasProtocolFeature(INFLIGHT_SHMFD)) {
             shareInflight();
         }
         memory.sendAll(conn, hasProtocolFeature(CONFIGURE_MEM_SLOTS), maxMemSlots);
@@ -606,7 +603,9 @@ public final class VhostUserFrontend implements VirtioBackendOps {
      * INFLIGHT_SHMFD as QEMU does it: GET_INFLIGHT_FD once (the back-end makes the area where it
      * records what it popped and not completed), then SET_INFLIGHT_FD on every start, so a
      * restarted back-end finds the dead one's records and resubmits those requests itself. Holding
-     * the fd here is what keeps the area alive across the restart.
+     * the fd here is what keeps the area alive across the restart. GET_INFLIGHT_FD comes after
+     * SET_FEATURES (as QEMU's {@code vhost_dev_prepare_inflight} orders it), so the back-end makes
+     * the area in the format of the negotiated ring: split, or packed ({@code QueueRegionPacked}).
      */
     private void shareInflight() {
         if (inflightFd < 0) {
@@ -625,14 +624,6 @@ public final class VhostUserFrontend implements VirtioBackendOps {
             LOG.debug("vhost-user {}: inflight area of {} bytes for {} queues", socketPath, d.mmapSize(), n);
         }
         conn.send(VhostUserRequest.SET_INFLIGHT_FD, inflight, inflightFd);
-    }
-
-    /**
-     * With a packed ring no inflight area is shared (see docs/packed-ring.md): a restarted back-end gets
-     * every request in flight again from the driver's replay ({@code Virtqueue.prepareReplay}).
-     */
-    private boolean packedRing() {
-        return ackedFeatures >= 0 && VirtioFeatures.has(ackedFeatures, VirtioFeatures.VIRTIO_F_RING_PACKED);
     }
 
     private boolean protocolFeaturesAcked() {
@@ -659,6 +650,22 @@ public final class VhostUserFrontend implements VirtioBackendOps {
             started = false;
             status = VirtioStatus.RESET;
             ackedFeatures = -1;
+            if (!restoring) {
+                dropInflight();
+            }
+        }
+    }
+
+    /**
+     * A reset that is not part of a reconnect starts the rings afresh, so the next start gets a new
+     * inflight area, as QEMU does at a VM reset: records of the old rings would be resubmitted into
+     * the new ones (and a packed ring's back-end takes its used position from the area).
+     */
+    private void dropInflight() {
+        if (inflightFd >= 0) {
+            Native.closeQuietly(inflightFd);
+            inflightFd = -1;
+            inflight = null;
         }
     }
 
