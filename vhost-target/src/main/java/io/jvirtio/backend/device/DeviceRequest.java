@@ -70,6 +70,25 @@ public interface DeviceRequest {
     long writableBytes();
 
     /**
+     * @return the object a model attached to this request with {@link #attach}, or null. Transports
+     *         reuse request objects (the ring has one per descriptor head or buffer id), so a model can
+     *         keep its per-command state there instead of allocating it for every command.
+     */
+    default Object attachment() {
+        return null;
+    }
+
+    /**
+     * Attaches {@code o} to this request object for as long as the object lives (its queue runs).
+     *
+     * @return whether the request keeps it; false when the transport makes a request object per
+     *         request (then the model makes its state per request too)
+     */
+    default boolean attach(Object o) {
+        return false;
+    }
+
+    /**
      * Puts the request on the used ring and notifies the driver if it asked.
      *
      * @param bytesWritten how many bytes the device wrote into the writable buffers (the used element's len)

@@ -31,6 +31,8 @@ final class QueueRequest implements DeviceRequest {
     boolean inFlight;
     /** Set once a completion was deferred by the delay fault, so the deferred run publishes it. */
     boolean delayed;
+    /** The model's object for this head (see {@link DeviceRequest#attach}). */
+    private Object attachment;
 
     /** One direction's buffers. */
     private static final class Buffers {
@@ -81,6 +83,17 @@ final class QueueRequest implements DeviceRequest {
         writable.reset();
         descriptorCount = 0;
         delayed = false;
+    }
+
+    @Override
+    public Object attachment() {
+        return attachment;
+    }
+
+    @Override
+    public boolean attach(Object o) {
+        attachment = o;
+        return true;
     }
 
     @Override

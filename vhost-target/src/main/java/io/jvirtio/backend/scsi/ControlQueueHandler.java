@@ -39,8 +39,8 @@ final class ControlQueueHandler {
     }
 
     void handle(DeviceRequest r) {
-        Iov rd = Iov.of(r.readableCount(), r::readable);
-        Iov wr = Iov.of(r.writableCount(), r::writable);
+        Iov rd = Iov.of(r, true);
+        Iov wr = Iov.of(r, false);
         if (rd.length() < 4) {
             LOG.warn("{}: controlq request of {} readable bytes has no type", model.name(), rd.length());
             respond(r, wr, 0, VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE);
@@ -123,9 +123,9 @@ final class ControlQueueHandler {
      * Completes the held commands among {@code tasks} with {@code response}, then completes the TMF
      * with FUNCTION COMPLETE once the running ones have finished.
      */
-    private void endThenComplete(DeviceRequest r, Iov wr, List<ScsiTask> tasks, int response) {
+    private void endThenComplete(DeviceRequest r, Iov wr, List<ScsiTask.Snapshot> tasks, int response) {
         int cancelled = 0;
-        for (ScsiTask t : tasks) {
+        for (ScsiTask.Snapshot t : tasks) {
             if (t.cancel(response)) {
                 cancelled++;
             }

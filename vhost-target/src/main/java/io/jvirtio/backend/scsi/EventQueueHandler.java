@@ -94,7 +94,7 @@ final class EventQueueHandler {
             e.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.EVENT_EVENT, event);
             System.arraycopy(lun, 0, ev, VirtioScsiSpec.EVENT_LUN, 8);
             e.set(VirtioScsiSpec.LE_INT, VirtioScsiSpec.EVENT_REASON, reason);
-            Iov.of(buffer.writableCount(), buffer::writable).write(0, e);
+            Iov.of(buffer, false).write(0, e);
             buffer.complete(VirtioScsiSpec.EVENT_SIZE);
         } catch (RuntimeException ex) {
             LOG.error("{}: cannot write an event: {}", name, ex.toString());

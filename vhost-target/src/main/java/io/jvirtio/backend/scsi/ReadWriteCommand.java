@@ -74,10 +74,10 @@ final class ReadWriteCommand {
         }
         long offset = lba * lun.blockSize();
         if (read) {
-            t.in.forEach(0, bytes, (off, chunk) -> lun.store().read(offset + off, chunk));
+            t.in.readFrom(lun.store(), offset, bytes);
             t.transferredIn(bytes);
         } else {
-            t.out.forEach(0, bytes, (off, chunk) -> lun.store().write(offset + off, chunk));
+            t.out.writeTo(lun.store(), offset, bytes);
             t.consumedOut(bytes);
             if ((flags & 0x08) != 0) {              // FUA
                 lun.store().flush();

@@ -8,71 +8,153 @@ import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.Collection;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One SCSI command from a request queue: the parsed request header, the data-out and data-in views,
  * the outcome being built, and the completion, which happens exactly once (the state machine decides
  * between the runner, a task management function and a stopped queue).
+ *
+ * <p>A task is reused: the ring reuses its request objects per descriptor head (or buffer id), and
+ * the model keeps one task attached to each ({@link DeviceRequest#attachment}), {@link #reset} for
+ * every command it carries, so the command path allocates nothing. Which command a task holds is its
+ * generation, kept in one word with its state: whoever acts on a task found in a snapshot
+ * ({@link Snapshot}) does so only if the generation is still the one it saw.
  */
 final class ScsiTask {
     private static final Logger LOG = LoggerFactory.getLogger(ScsiTask.class);
 
     enum State { RUNNING, WAITING, DONE, CANCELLED }
 
-    final DeviceRequest request;
-    final LunAddress address;
-    final long id;
-    final int taskAttr;
+    private static final State[] STATES = State.values();
+    private static final int STATE_BITS = 2;
+    private static final long STATE_MASK = (1 << STATE_BITS) - 1;
+
+    /** A command as a snapshot of the commands in flight saw it: the task, and which of its commands it was. */
+    record Snapshot(ScsiTask task, long generation) {
+        ScsiLun lun() {
+            return task.lun;
+        }
+
+        /** @see ScsiTask#cancel */
+        boolean cancel(int response) {
+            return task.cancel(generation, response);
+        }
+
+        /** @see ScsiTask#start */
+        boolean start() {
+            return task.start(generation);
+        }
+
+        /** @see ScsiTask#drop */
+        boolean drop() {
+            return task.drop(generation);
+        }
+
+        /** @return a future completed when this command has been completed (or dropped) */
+        CompletableFuture<Void> done() {
+            return task.done(generation);
+        }
+    }
+
+    DeviceRequest request;
+    LunAddress address;
+    long id;
+    int taskAttr;
     /** The CDB, zero-padded to 32 bytes. */
-    final byte[] cdb;
+    final byte[] cdb = new byte[32];
     /** How many CDB bytes the driver could send (the negotiated cdb_size). */
-    final int cdbSize;
-    final int senseSize;
+    int cdbSize;
+    int senseSize;
     /** Data-out: the readable bytes after the request header. */
-    final Iov out;
+    final Iov out = new Iov();
     /** Data-in: the writable bytes after the response header. */
-    final Iov in;
-    private final Iov writable;
-    /** The model's set of commands in flight: this command is in it from arrival to completion. */
-    private final Set<ScsiTask> registry;
+    final Iov in = new Iov();
+    private final Iov readable = new Iov();
+    private final Iov writable = new Iov();
+    /** The model's commands in flight: this task is in it from arrival to completion. */
+    private final TaskRegistry registry;
+    /** Whether the task serves one command only (its request cannot hold an attachment); set by the registry. */
+    boolean single;
+
+    private final byte[] header = new byte[VirtioScsiSpec.REQ_HEADER_FIXED];
+    private final MemorySegment headerSegment = MemorySegment.ofArray(header);
+    private final MemorySegment cdbSegment = MemorySegment.ofArray(cdb);
+    private byte[] responseBytes = new byte[0];
+    private MemorySegment responseSegment = MemorySegment.ofArray(responseBytes);
+    private final MemorySegment senseScratch = MemorySegment.ofArray(new byte[SenseCode.FIXED_LENGTH]);
+    private long lunField = -1;
 
     /** The LUN resolved when the command arrived; null when it named none. */
     volatile ScsiLun lun;
     /** The faults decided for this command when it arrived. */
     volatile ScsiFaults.Decision decision = ScsiFaults.Decision.NONE;
-    private final AtomicReference<State> state = new AtomicReference<>(State.RUNNING);
-    private final CompletableFuture<Void> done = new CompletableFuture<>();
+    /** Generation (bits 2..63) and {@link State} (bits 0..1) in one word, so a CAS checks both. */
+    private final AtomicLong word = new AtomicLong(State.DONE.ordinal());
+    /** Who waits for the command to end (a TMF, a removal, a stopped queue); made only when someone waits. */
+    private CompletableFuture<Void> waiters;
     private volatile Future<?> timer;
     private volatile boolean dropped;
+    /** In the registry: from arrival to completion. */
+    final AtomicBoolean registered = new AtomicBoolean();
 
     // outcome
-    private int response = VirtioScsiSpec.VIRTIO_SCSI_S_OK;
+    private int virtioResponse = VirtioScsiSpec.VIRTIO_SCSI_S_OK;
     private int status = ScsiSpec.STATUS_GOOD;
     private SenseCode sense;
     private long transferredIn;
     private long consumedOut;
 
-    ScsiTask(DeviceRequest request, Iov readable, Iov writable, int cdbSize, int senseSize, Set<ScsiTask> registry) {
-        this.request = request;
+    ScsiTask(TaskRegistry registry) {
         this.registry = registry;
+    }
+
+    /**
+     * Takes the next command: the request header and CDB from {@code request}'s readable buffers,
+     * the views after them. The caller checked that the buffers hold both headers.
+     */
+    void reset(DeviceRequest request, int cdbSize, int senseSize) {
+        long w = word.get();
+        if ((w & STATE_MASK) != State.DONE.ordinal() && (w & STATE_MASK) != State.CANCELLED.ordinal()) {
+            throw new IllegalStateException(this + " reused while " + STATES[(int) (w & STATE_MASK)]);
+        }
+        this.request = request;
         this.cdbSize = cdbSize;
         this.senseSize = senseSize;
-        this.writable = writable;
-        MemorySegment hdr = MemorySegment.ofArray(new byte[VirtioScsiSpec.REQ_HEADER_FIXED]);
-        readable.read(0, hdr);
-        byte[] lunBytes = hdr.asSlice(VirtioScsiSpec.REQ_LUN, 8).toArray(ValueLayout.JAVA_BYTE);
-        this.address = LunAddress.parse(lunBytes);
-        this.id = hdr.get(VirtioScsiSpec.LE_LONG, VirtioScsiSpec.REQ_ID);
-        this.taskAttr = hdr.get(ValueLayout.JAVA_BYTE, VirtioScsiSpec.REQ_TASK_ATTR) & 0xFF;
-        this.cdb = new byte[32];
-        readable.read(VirtioScsiSpec.REQ_HEADER_FIXED, MemorySegment.ofArray(cdb).asSlice(0, Math.min(cdbSize, 32)));
-        this.out = readable.from(VirtioScsiSpec.REQ_HEADER_FIXED + (long) cdbSize);
-        this.in = writable.from(VirtioScsiSpec.RESP_HEADER_FIXED + (long) senseSize);
+        readable.reset(request, true);
+        writable.reset(request, false);
+        readable.read(0, headerSegment);
+        long field = headerSegment.get(VirtioScsiSpec.LE_LONG, VirtioScsiSpec.REQ_LUN);
+        if (field != lunField || address == null) {
+            lunField = field;
+            address = LunAddress.parse(Arrays.copyOfRange(header, VirtioScsiSpec.REQ_LUN, VirtioScsiSpec.REQ_LUN + 8));
+        }
+        this.id = headerSegment.get(VirtioScsiSpec.LE_LONG, VirtioScsiSpec.REQ_ID);
+        this.taskAttr = header[VirtioScsiSpec.REQ_TASK_ATTR] & 0xFF;
+        Arrays.fill(cdb, (byte) 0);
+        readable.copyOut(VirtioScsiSpec.REQ_HEADER_FIXED, cdbSegment, 0, Math.min(cdbSize, cdb.length));
+        out.viewOf(readable, VirtioScsiSpec.REQ_HEADER_FIXED + (long) cdbSize);
+        in.viewOf(writable, VirtioScsiSpec.RESP_HEADER_FIXED + (long) senseSize);
+        lun = null;
+        decision = ScsiFaults.Decision.NONE;
+        timer = null;
+        dropped = false;
+        virtioResponse = VirtioScsiSpec.VIRTIO_SCSI_S_OK;
+        status = ScsiSpec.STATUS_GOOD;
+        sense = null;
+        transferredIn = 0;
+        consumedOut = 0;
+        word.set(((w >>> STATE_BITS) + 1) << STATE_BITS | State.RUNNING.ordinal());
+    }
+
+    /** @return which command the task holds now */
+    long generation() {
+        return word.get() >>> STATE_BITS;
     }
 
     /** Enters the model's set of commands in flight. */
@@ -105,12 +187,12 @@ final class ScsiTask {
     }
 
     State state() {
-        return state.get();
+        return STATES[(int) (word.get() & STATE_MASK)];
     }
 
     /** Marks the command as held (delayed): whoever wins {@link #start} or {@link #cancel} then ends it. */
     void hold() {
-        state.set(State.WAITING);
+        word.set(generation() << STATE_BITS | State.WAITING.ordinal());
     }
 
     /** The timer that will run the held command; cancelled when a TMF or a stopped queue ends it first. */
@@ -118,33 +200,37 @@ final class ScsiTask {
         this.timer = timer;
     }
 
-    /** @return whether this caller won the right to run a held command */
-    boolean start() {
-        return state.compareAndSet(State.WAITING, State.RUNNING);
+    /** @return whether this caller won the right to run held command {@code generation} */
+    boolean start(long generation) {
+        return word.compareAndSet(generation << STATE_BITS | State.WAITING.ordinal(), generation << STATE_BITS | State.RUNNING.ordinal());
     }
 
-    /** Completes a held command now with {@code response} (ABORTED, RESET), if it has not started. */
-    boolean cancel(int response) {
-        if (!state.compareAndSet(State.WAITING, State.CANCELLED)) {
+    /** Completes held command {@code generation} now with {@code response} (ABORTED, RESET), if it has not started. */
+    boolean cancel(long generation, int response) {
+        if (!word.compareAndSet(generation << STATE_BITS | State.WAITING.ordinal(), generation << STATE_BITS | State.CANCELLED.ordinal())) {
             return false;
         }
         cancelTimer();
         fail(response);
-        complete();
+        finish();
         return true;
     }
 
     /**
-     * Forgets a command of a stopped queue: it will never be completed (a running one finishes silently).
+     * Forgets command {@code generation} of a stopped queue: it will never be completed (a running one
+     * finishes silently).
      *
      * @return whether it was held and is now gone (a running one leaves when it finishes)
      */
-    boolean drop() {
+    boolean drop(long generation) {
+        if (generation() != generation) {
+            return false;
+        }
         dropped = true;
-        if (state.compareAndSet(State.WAITING, State.CANCELLED)) {
+        if (word.compareAndSet(generation << STATE_BITS | State.WAITING.ordinal(), generation << STATE_BITS | State.CANCELLED.ordinal())) {
             cancelTimer();
             registry.remove(this);
-            done.complete(null);
+            notifyWaiters(takeWaiters());
             return true;
         }
         return false;
@@ -157,20 +243,40 @@ final class ScsiTask {
         }
     }
 
-    /** @return a future completed when this command has been completed (or dropped) */
-    CompletableFuture<Void> done() {
-        return done;
+    /** @return a future completed when command {@code generation} has been completed (or dropped) */
+    synchronized CompletableFuture<Void> done(long generation) {
+        long w = word.get();
+        long state = w & STATE_MASK;
+        if (w >>> STATE_BITS != generation || !registered.get() && (state == State.DONE.ordinal() || state == State.CANCELLED.ordinal())) {
+            return CompletableFuture.completedFuture(null);
+        }
+        if (waiters == null) {
+            waiters = new CompletableFuture<>();
+        }
+        return waiters;
     }
 
-    static CompletableFuture<Void> allDone(Collection<ScsiTask> tasks) {
-        return CompletableFuture.allOf(tasks.stream().map(ScsiTask::done).toArray(CompletableFuture[]::new));
+    private synchronized CompletableFuture<Void> takeWaiters() {
+        CompletableFuture<Void> w = waiters;
+        waiters = null;
+        return w;
+    }
+
+    private static void notifyWaiters(CompletableFuture<Void> w) {
+        if (w != null) {
+            w.complete(null);
+        }
+    }
+
+    static CompletableFuture<Void> allDone(Collection<Snapshot> tasks) {
+        return CompletableFuture.allOf(tasks.stream().map(Snapshot::done).toArray(CompletableFuture[]::new));
     }
 
     // ---- outcome ----
 
     /** Ends the command with a virtio response other than OK: nothing transferred. */
-    void fail(int virtioResponse) {
-        response = virtioResponse;
+    void fail(int response) {
+        virtioResponse = response;
         status = ScsiSpec.STATUS_GOOD;
         sense = null;
         transferredIn = 0;
@@ -179,7 +285,7 @@ final class ScsiTask {
 
     /** Ends the command with CHECK CONDITION and {@code sense}: nothing transferred. */
     void checkCondition(SenseCode sense) {
-        response = VirtioScsiSpec.VIRTIO_SCSI_S_OK;
+        virtioResponse = VirtioScsiSpec.VIRTIO_SCSI_S_OK;
         status = ScsiSpec.STATUS_CHECK_CONDITION;
         this.sense = sense;
         transferredIn = 0;
@@ -188,7 +294,7 @@ final class ScsiTask {
 
     /** Ends the command with GOOD status and sense data (REQUEST SENSE style data is sent separately). */
     void good() {
-        response = VirtioScsiSpec.VIRTIO_SCSI_S_OK;
+        virtioResponse = VirtioScsiSpec.VIRTIO_SCSI_S_OK;
         status = ScsiSpec.STATUS_GOOD;
         sense = null;
     }
@@ -198,7 +304,7 @@ final class ScsiTask {
     }
 
     int response() {
-        return response;
+        return virtioResponse;
     }
 
     /**
@@ -238,31 +344,47 @@ final class ScsiTask {
         consumedOut = bytes;
     }
 
-    /**
-     * Writes the response header (and sense) and puts the request on the used ring, once. Dropped
-     * commands are not completed: their queue is gone.
-     */
+    /** Writes the response header (and sense) and puts the request on the used ring, once (the runner's end). */
     void complete() {
+        finish();
+    }
+
+    /**
+     * Writes the response and completes the request, once. Dropped commands are not completed: their
+     * queue is gone. The task leaves the registry and is marked ended before the request goes to the
+     * used ring, because from then on the queue may pop the same request again and reuse this task;
+     * whoever waits for it is told after.
+     */
+    private void finish() {
+        int used = -1;
+        if (!dropped) {
+            try {
+                used = writeResponse();
+            } catch (RuntimeException e) {
+                LOG.error("cannot write the response of {}: {}", this, e.toString());
+                used = 0;
+            }
+            if (LOG.isTraceEnabled()) {
+                LOG.trace("{}: response {} status 0x{}{}, {} bytes in, used {}", this, VirtioScsiSpec.responseName(virtioResponse),
+                        Integer.toHexString(status), sense == null ? "" : " " + sense, transferredIn, used);
+            }
+        }
+        DeviceRequest r = request;
+        CompletableFuture<Void> w = end();
         try {
-            if (!dropped) {
-                int used;
-                try {
-                    used = writeResponse();
-                } catch (RuntimeException e) {
-                    LOG.error("cannot write the response of {}: {}", this, e.toString());
-                    used = 0;
-                }
-                if (LOG.isTraceEnabled()) {
-                    LOG.trace("{}: response {} status 0x{}{}, {} bytes in, used {}", this, VirtioScsiSpec.responseName(response),
-                            Integer.toHexString(status), sense == null ? "" : " " + sense, transferredIn, used);
-                }
-                request.complete(used);
+            if (used >= 0) {
+                r.complete(used);
             }
         } finally {
-            registry.remove(this);
-            state.set(State.DONE);
-            done.complete(null);
+            notifyWaiters(w);
         }
+    }
+
+    private CompletableFuture<Void> end() {
+        registry.remove(this);
+        long g = generation();
+        word.set(g << STATE_BITS | State.DONE.ordinal());
+        return takeWaiters();
     }
 
     private int writeResponse() {
@@ -273,20 +395,24 @@ final class ScsiTask {
         } else {
             residual = out.length() - consumedOut;
         }
-        byte[] hdr = new byte[VirtioScsiSpec.RESP_HEADER_FIXED + senseSize];
-        MemorySegment h = MemorySegment.ofArray(hdr);
+        int len = VirtioScsiSpec.RESP_HEADER_FIXED + senseSize;
+        if (responseBytes.length < len) {
+            responseBytes = new byte[len];
+            responseSegment = MemorySegment.ofArray(responseBytes);
+        }
+        MemorySegment h = responseSegment;
+        h.fill((byte) 0);
         h.set(VirtioScsiSpec.LE_INT, 0, senseLen);
         h.set(VirtioScsiSpec.LE_INT, 4, (int) Math.min(residual, 0xFFFF_FFFFL));
         h.set(VirtioScsiSpec.LE_SHORT, 8, (short) 0);
         h.set(ValueLayout.JAVA_BYTE, 10, (byte) status);
-        h.set(ValueLayout.JAVA_BYTE, 11, (byte) response);
+        h.set(ValueLayout.JAVA_BYTE, 11, (byte) virtioResponse);
         if (senseLen > 0) {
-            MemorySegment s = MemorySegment.ofArray(new byte[SenseCode.FIXED_LENGTH]);
-            sense.writeFixed(s, 0);
-            MemorySegment.copy(s, 0, h, VirtioScsiSpec.RESP_HEADER_FIXED, senseLen);
+            sense.writeFixed(senseScratch, 0);
+            MemorySegment.copy(senseScratch, 0, h, VirtioScsiSpec.RESP_HEADER_FIXED, senseLen);
         }
-        writable.write(0, h);
-        return (int) (hdr.length + transferredIn);
+        writable.copyIn(0, h, 0, len);
+        return (int) (len + transferredIn);
     }
 
     /**

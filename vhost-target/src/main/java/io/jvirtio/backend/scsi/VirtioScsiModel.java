@@ -14,8 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.NoSuchElementException;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -50,7 +48,7 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     private final AtomicReferenceArray<ScsiTarget> targets = new AtomicReferenceArray<>(256);
     /** Serializes hot-plug changes and their events. */
     private final Object topologyLock = new Object();
-    private final Set<ScsiTask> inflight = ConcurrentHashMap.newKeySet();
+    private final TaskRegistry inflight = new TaskRegistry();
     private final EventQueueHandler events;
     private final ControlQueueHandler control;
     private final ScsiFaults faults;
@@ -125,9 +123,9 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
             lunChanged(t, lun, VirtioScsiSpec.VIRTIO_SCSI_EVT_RESET_REMOVED);
         }
         ScsiLun gone = l;
-        for (ScsiTask task : inflight(x -> x.lun == gone)) {
+        for (ScsiTask.Snapshot task : inflight(x -> x.lun == gone)) {
             if (task.start()) {
-                run(task);
+                run(task.task());
             }
         }
         try {
@@ -332,17 +330,18 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     private ScsiTask parse(DeviceRequest r) {
         int senseSize = configSpace.senseSize();
         int cdbSize = configSpace.cdbSize();
-        Iov rd = Iov.of(r.readableCount(), r::readable);
-        Iov wr = Iov.of(r.writableCount(), r::writable);
-        if (rd.length() < VirtioScsiSpec.REQ_HEADER_FIXED + (long) cdbSize
-                || wr.length() < VirtioScsiSpec.RESP_HEADER_FIXED + (long) senseSize) {
+        long readable = r.readableBytes();
+        long writable = r.writableBytes();
+        if (readable < VirtioScsiSpec.REQ_HEADER_FIXED + (long) cdbSize
+                || writable < VirtioScsiSpec.RESP_HEADER_FIXED + (long) senseSize) {
             LOG.warn("{}: command on queue {} with {} readable / {} writable bytes (header {} / response {})", name(),
-                    r.queueIndex(), rd.length(), wr.length(), VirtioScsiSpec.REQ_HEADER_FIXED + cdbSize,
+                    r.queueIndex(), readable, writable, VirtioScsiSpec.REQ_HEADER_FIXED + cdbSize,
                     VirtioScsiSpec.RESP_HEADER_FIXED + senseSize);
-            ScsiTask.failEarly(r, wr, senseSize, VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE);
+            ScsiTask.failEarly(r, Iov.of(r, false), senseSize, VirtioScsiSpec.VIRTIO_SCSI_S_FAILURE);
             return null;
         }
-        ScsiTask t = new ScsiTask(r, rd, wr, cdbSize, senseSize, inflight);
+        ScsiTask t = inflight.taskFor(r);
+        t.reset(r, cdbSize, senseSize);
         ScsiTarget target = target(t.address.target());
         t.lun = target == null ? null : target.lun(t.address.lun());
         return t;
@@ -381,8 +380,9 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
         ScheduledExecutorService s = scheduler();
         try {
             if (s != null) {
+                long generation = t.generation();
                 t.setTimer(s.schedule(() -> {
-                    if (t.start()) {
+                    if (t.start(generation)) {
                         run(t);
                     }
                 }, t.decision.delay().toNanos(), TimeUnit.NANOSECONDS));
@@ -391,7 +391,7 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
         } catch (RejectedExecutionException e) {
             LOG.debug("{}: closing, {} runs at once", name(), t);
         }
-        if (t.start()) {
+        if (t.start(t.generation())) {
             run(t);
         }
     }
@@ -429,19 +429,13 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     }
 
     /** @return the commands in flight (running or held) that match */
-    List<ScsiTask> inflight(Predicate<ScsiTask> which) {
-        List<ScsiTask> l = new ArrayList<>();
-        for (ScsiTask t : inflight) {
-            if (which.test(t)) {
-                l.add(t);
-            }
-        }
-        return l;
+    List<ScsiTask.Snapshot> inflight(Predicate<ScsiTask> which) {
+        return inflight.snapshot(which);
     }
 
     /** @return how many commands are in flight (running or delayed) */
     public int inflightCount() {
-        return inflight.size();
+        return inflight.count();
     }
 
     /** @return how many event buffers the driver has posted and the device holds */
@@ -491,11 +485,12 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
             control.dropPending();
         }
         dropTasks(t -> t.queueIndex() == queueIndex);
+        inflight.forgetQueue(queueIndex);
     }
 
     private void dropTasks(Predicate<ScsiTask> which) {
-        List<ScsiTask> tasks = inflight(which);
-        for (ScsiTask t : tasks) {
+        List<ScsiTask.Snapshot> tasks = inflight(which);
+        for (ScsiTask.Snapshot t : tasks) {
             t.drop();
         }
         try {
@@ -513,6 +508,7 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     @Override
     public void reset() {
         dropTasks(t -> true);
+        inflight.forgetAll();
         control.dropPending();
         events.reset();
         configSpace.reset();
@@ -527,6 +523,7 @@ public final class VirtioScsiModel implements VirtioDeviceModel, FaultAwareModel
     @Override
     public void close() {
         dropTasks(t -> true);
+        inflight.forgetAll();
         control.dropPending();
         events.reset();
         ScheduledExecutorService s;
