@@ -197,6 +197,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private void measure(VirtioBlkDevice blk, long qsdPid, long seconds, PrintStream out) throws InterruptedException {
         out.printf(Locale.ROOT, "4 KiB random reads at queue depth 32 for %d s:%n", seconds);
+        long wall0 = System.nanoTime();
         long jvm0 = ProcessCpu.nanos(ProcessCpu.self());
         long tgt0 = ProcessCpu.nanos(qsdPid);
         Progress progress = cli.progress(out);
@@ -207,7 +208,8 @@ final class DemoCommand implements Callable<Integer> {
             throw new IllegalStateException(String.join("; ", o.failureLines()));
         }
         PerfResult r = o.results().getFirst();
-        PerfReport.Run run = new PerfReport.Run(r, ProcessCpu.nanos(ProcessCpu.self()) - jvm0, ProcessCpu.nanos(qsdPid) - tgt0);
+        PerfReport.Run run = new PerfReport.Run(r, ProcessCpu.nanos(ProcessCpu.self()) - jvm0, ProcessCpu.nanos(qsdPid) - tgt0,
+                System.nanoTime() - wall0);
         out.print(PerfReport.table(List.of(run)));
     }
 

@@ -139,11 +139,13 @@ final class EmbeddedDemo {
             for (Bdev bdev : bdevs) {
                 PerfJob job = new PerfJob(bdev, w, depth, 4096, 100, seconds * 1_000_000_000L, seed++);
                 job.warmup(DEMO_WARMUP_NANOS);
+                long wall0 = System.nanoTime();
                 long cpu0 = ProcessCpu.nanos(ProcessCpu.self());
                 JobRunner.Outcome o = JobRunner.run(List.of(job), List.of(jobCpu), true, progress::event, progress::update);
                 long cpu = ProcessCpu.nanos(ProcessCpu.self()) - cpu0;
+                long wall = System.nanoTime() - wall0;
                 for (PerfResult r : o.mergedByBdev()) {
-                    runs.add(new PerfReport.Run(r, cpu, -1)); // the target runs in this JVM: its CPU is in the jvm figure
+                    runs.add(new PerfReport.Run(r, cpu, -1, wall)); // the target runs in this JVM: its CPU is in the jvm figure
                 }
                 failures.addAll(o.failureLines());
             }

@@ -158,13 +158,15 @@ final class PerfCommand implements Callable<Integer> {
                 int depth = s.depths().get(i);
                 lines.printf(Locale.ROOT, "running %s -q %d -o %d for %d s on %d core(s)%n", s.workload().spdkName(), depth, s.ioSize(),
                         s.seconds(), s.cores().size());
+                long wall0 = System.nanoTime();
                 long jvm0 = ProcessCpu.nanos(ProcessCpu.self());
                 long tgt0 = bdevs.targetPid() > 0 ? ProcessCpu.nanos(bdevs.targetPid()) : -1;
                 JobRunner.Outcome o = JobRunner.run(plan.get(i), layout.coreOfEachJob(), progress::event, progress::update);
                 progress.done();
                 long jvm = ProcessCpu.nanos(ProcessCpu.self()) - jvm0;
                 long tgt = tgt0 >= 0 ? ProcessCpu.nanos(bdevs.targetPid()) - tgt0 : -1;
-                o.mergedByBdev().forEach(r -> runs.add(new PerfReport.Run(r, jvm, tgt)));
+                long wall = System.nanoTime() - wall0;
+                o.mergedByBdev().forEach(r -> runs.add(new PerfReport.Run(r, jvm, tgt, wall)));
                 o.failureLines().forEach(f -> failures.add("-q " + depth + ": " + f));
             }
             out.print(s.json() ? PerfReport.json(runs) : PerfReport.table(runs));

@@ -275,7 +275,13 @@ class JvirtioCliTest {
         CommandResult r = run("perf", "--json", config.toString(), "-b", "VirtioBlk0", "-q", "4", "-t", "1");
         assertEquals(0, r.status, r.all());
         assertTrue(r.out.contains("cpu%") && !r.out.contains("jvm_cpu%"), r.out);
-        assertTrue(r.out.contains("processes over the -q 4 run: jvm"), r.out);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("processes over the -q 4 run \\(([0-9.]+) s with warm-up\\): jvm ([0-9.]+)% CPU")
+                .matcher(r.out);
+        assertTrue(m.find(), r.out);
+        // the CPU time covers the whole run, warm-up included, and is divided by that run's wall time: never more
+        // than every CPU of the machine (over the measured phase alone it came out at 120-300 %)
+        assertTrue(Double.parseDouble(m.group(1)) >= 1.0, "the run lasted at least its -t: " + m.group(1));
+        assertTrue(Double.parseDouble(m.group(2)) <= 100.0 * Runtime.getRuntime().availableProcessors() + 1, r.out);
 
         VirtioBlkOptions o = VirtioBlkOptions.defaults().withQueueSize(64).withChannelDepth(8).withHugePages(HugePagePolicy.NEVER);
         try (VirtioBlkDevice a = VirtioBlkDevice.connectVhostUser("BlkA", blkSock, o)) {

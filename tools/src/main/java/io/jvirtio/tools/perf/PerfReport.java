@@ -8,8 +8,17 @@ public final class PerfReport {
     private PerfReport() {
     }
 
-    /** One measured run and the CPU time spent by the processes involved. */
-    public record Run(PerfResult result, long jvmCpuNanos, long targetCpuNanos) {
+    /**
+     * One measured run and the CPU time spent by the processes involved.
+     *
+     * @param wallNanos the wall time over which the processes' CPU time was taken (the whole run: opening,
+     *                  warm-up, measured phase, drain), or -1 when it is the measured phase only
+     */
+    public record Run(PerfResult result, long jvmCpuNanos, long targetCpuNanos, long wallNanos) {
+        /** A run whose processes' CPU time covers its measured phase only. */
+        public Run(PerfResult result, long jvmCpuNanos, long targetCpuNanos) {
+            this(result, jvmCpuNanos, targetCpuNanos, -1);
+        }
     }
 
     /**
@@ -52,9 +61,13 @@ public final class PerfReport {
                 groupStart = i + 1;
             }
             if (lastOfRun && run.jvmCpuNanos >= 0) {
-                sb.append(String.format(Locale.ROOT, "  processes over the -q %d run: jvm %s%% CPU, target %s%n", r.queueDepth(),
-                        percent(run.jvmCpuNanos, runNanos),
-                        run.targetCpuNanos < 0 ? "n/a (in this JVM, or its pid unknown)" : percent(run.targetCpuNanos, runNanos) + "% CPU"));
+                // CPU time taken over the whole run (warm-up included) must be divided by that run's wall time:
+                // over the measured phase alone it came out above 100 % of a core for one polling thread
+                long over = run.wallNanos > 0 ? run.wallNanos : runNanos;
+                sb.append(String.format(Locale.ROOT, "  processes over the -q %d run%s: jvm %s%% CPU, target %s%n", r.queueDepth(),
+                        run.wallNanos > 0 ? String.format(Locale.ROOT, " (%.1f s with warm-up)", run.wallNanos / 1e9) : "",
+                        percent(run.jvmCpuNanos, over),
+                        run.targetCpuNanos < 0 ? "n/a (in this JVM, or its pid unknown)" : percent(run.targetCpuNanos, over) + "% CPU"));
             }
         }
         return sb.toString();
@@ -91,12 +104,13 @@ public final class PerfReport {
                           "errors": %d,
                           "miscompares": %d,
                           "latency_us": {"avg": %.3f, "p50": %.3f, "p99": %.3f, "p99_9": %.3f, "max": %.3f},
-                          "cpu_s": {"jvm": %.3f, "jvm_polling_thread": %.3f, "target": %s}
+                          "cpu_s": {"jvm": %.3f, "jvm_polling_thread": %.3f, "target": %s, "over_wall_s": %.3f}
                         }""",
                     escape(r.bdev()), r.workload().spdkName(), r.queueDepth(), r.ioSize(), r.elapsedNanos() / 1e9,
                     r.ios(), r.iops(), r.mibPerSecond(), r.errors(), r.miscompares(), r.meanLatencyMicros(), r.latencyMicros(50),
                     r.latencyMicros(99), r.latencyMicros(99.9), r.maxLatencyMicros(), run.jvmCpuNanos / 1e9,
-                    r.cpuNanos() / 1e9, run.targetCpuNanos < 0 ? "null" : String.format(Locale.ROOT, "%.3f", run.targetCpuNanos / 1e9)));
+                    r.cpuNanos() / 1e9, run.targetCpuNanos < 0 ? "null" : String.format(Locale.ROOT, "%.3f", run.targetCpuNanos / 1e9),
+                    (run.wallNanos > 0 ? run.wallNanos : r.elapsedNanos()) / 1e9));
         }
         return sb.append("\n  ]\n}\n").toString();
     }
