@@ -49,6 +49,8 @@ public final class ScsiFaults {
 
     private final VirtioScsiModel model;
     private final List<Rule> rules = new ArrayList<>();
+    /** Whether any rule is pending: read without the lock on every command, so a model without faults takes none. */
+    private volatile boolean armed;
     private final List<Integer> tmfResponses = new ArrayList<>();
     private volatile boolean unitAttentionOnLunChange;
 
@@ -125,6 +127,7 @@ public final class ScsiFaults {
     /** Removes every pending rule (commands already delayed stay delayed). */
     public synchronized void clear() {
         rules.clear();
+        armed = false;
         tmfResponses.clear();
     }
 
@@ -133,7 +136,11 @@ public final class ScsiFaults {
         return rules.size();
     }
 
-    synchronized Decision decide(LunAddress address, int opcode) {
+    Decision decide(LunAddress address, int opcode) {
+        return armed ? decideArmed(address, opcode) : Decision.NONE;
+    }
+
+    private synchronized Decision decideArmed(LunAddress address, int opcode) {
         if (rules.isEmpty()) {
             return Decision.NONE;
         }
@@ -154,6 +161,7 @@ public final class ScsiFaults {
                 it.remove();
             }
         }
+        armed = !rules.isEmpty();
         if (failure == null && delay == null) {
             return Decision.NONE;
         }
@@ -169,6 +177,7 @@ public final class ScsiFaults {
 
     private synchronized void add(Rule rule) {
         rules.add(rule);
+        armed = true;
     }
 
     private static int positive(int count) {

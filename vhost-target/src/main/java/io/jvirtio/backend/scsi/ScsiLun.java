@@ -190,7 +190,8 @@ public final class ScsiLun {
 
     /** @return and clears the pending unit attention, or null */
     SenseCode takeUnitAttention() {
-        return unitAttention.getAndSet(null);
+        // read first: an atomic exchange on every command would move the LUN's cache line between the queue threads
+        return unitAttention.get() == null ? null : unitAttention.getAndSet(null);
     }
 
     /** Clears the pending unit attention if it is {@code sense}. */
