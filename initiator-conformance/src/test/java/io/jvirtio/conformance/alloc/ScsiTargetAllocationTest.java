@@ -14,12 +14,12 @@ import io.jvirtio.scsi.VirtioScsiChannel;
 import io.jvirtio.scsi.VirtioScsiController;
 import io.jvirtio.scsi.VirtioScsiDisk;
 import io.jvirtio.scsi.VirtioScsiOptions;
+import io.jvirtio.testkit.ThreadAllocation;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -42,7 +42,6 @@ class ScsiTargetAllocationTest {
     @ParameterizedTest(name = "{0} queue thread, {1} ring")
     @CsvSource({"KICK, SPLIT", "KICK, PACKED", "POLL, SPLIT", "POLL, PACKED"})
     void scsiReadWriteAllocatesNothingPerCommand(QueueMode mode, RingType ring, @TempDir Path dir) throws Exception {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         String name = "salloc-" + mode.name().toLowerCase() + "-" + ring.name().toLowerCase();
         RamBlockStore store = new RamBlockStore(4 << 20, false);
         VirtioScsiModel model = new VirtioScsiModel(ScsiModelOptions.builder().name(name).requestQueues(1).build());
@@ -58,20 +57,13 @@ class ScsiTargetAllocationTest {
                 MemorySegment r = disk.allocateBuffer(4096, 4096);
                 fill(w, 5);
                 run(io, w, r, WARM_UP);
-                long[] threads = queueThreads("jvirtio-target-" + name + "-q");
-                StringBuilder rounds = new StringBuilder();
-                double best = Double.MAX_VALUE;
-                for (int round = 0; round < ROUNDS && best >= 1.0; round++) {
-                    long before = allocated(mx, threads);
-                    run(io, w, r, MEASURED);
-                    long bytes = allocated(mx, threads) - before;
-                    best = Math.min(best, (double) bytes / MEASURED);
-                    rounds.append(' ').append(bytes);
-                }
+                long[] threads = ThreadAllocation.threadsNamed("jvirtio-target-" + name + "-q");
+                assertTrue(threads.length > 0, "queue threads jvirtio-target-" + name + "-q*");
+                ThreadAllocation.Result result = ThreadAllocation.measure(threads, ROUNDS, MEASURED, 1.0, () -> run(io, w, r, MEASURED));
                 io.read(r, 0);
                 assertSameBytes(bytes(w), bytes(r), "read back");
-                assertTrue(best < 1.0, mode + "/" + ring + ": the queue threads allocated" + rounds + " bytes in rounds of " + MEASURED
-                        + " commands (best " + best + " per command)");
+                assertTrue(result.bestPerOp() < 1.0, mode + "/" + ring + ": the queue threads allocated " + result + " of " + MEASURED
+                        + " commands");
             }
         }
     }
@@ -82,19 +74,5 @@ class ScsiTargetAllocationTest {
             io.write(w, off);
             io.read(r, off);
         }
-    }
-
-    private static long allocated(com.sun.management.ThreadMXBean mx, long[] threads) {
-        long sum = 0;
-        for (long tid : threads) {
-            sum += Math.max(0, mx.getThreadAllocatedBytes(tid));
-        }
-        return sum;
-    }
-
-    private static long[] queueThreads(String prefix) {
-        long[] ids = Thread.getAllStackTraces().keySet().stream().filter(th -> th.getName().startsWith(prefix)).mapToLong(Thread::threadId).toArray();
-        assertTrue(ids.length > 0, "queue threads " + prefix + "*");
-        return ids;
     }
 }

@@ -9,17 +9,17 @@ import io.jvirtio.blk.VirtioBlkChannel;
 import io.jvirtio.blk.VirtioBlkDevice;
 import io.jvirtio.blk.VirtioBlkOptions;
 import io.jvirtio.core.mem.HugePagePolicy;
+import io.jvirtio.testkit.ThreadAllocation;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 
 import static io.jvirtio.core.testing.BlkPatterns.*;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -39,7 +39,6 @@ class QueueThreadAllocationTest {
     @ParameterizedTest
     @EnumSource(QueueMode.class)
     void blkReadWriteAllocatesNothingPerCommand(QueueMode mode, @TempDir Path dir) throws Exception {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         RamBlockStore store = new RamBlockStore(4 << 20, false);
         String name = "alloc-" + mode.name().toLowerCase();
         TargetOptions options = TargetOptions.builder().queueMode(mode).pollIdle(Duration.ZERO).build();
@@ -53,20 +52,12 @@ class QueueThreadAllocationTest {
             MemorySegment r = blk.allocateBuffer(4096, 4096);
             fill(w, 3);
             run(io, w, r, WARM_UP);
-            long tid = queueThread("jvirtio-target-" + name + "-q0");
-            StringBuilder rounds = new StringBuilder();
-            double best = Double.MAX_VALUE;
-            for (int round = 0; round < ROUNDS && best >= 1.0; round++) {
-                long before = mx.getThreadAllocatedBytes(tid);
-                run(io, w, r, MEASURED);
-                long allocated = mx.getThreadAllocatedBytes(tid) - before;
-                best = Math.min(best, (double) allocated / MEASURED);
-                rounds.append(' ').append(allocated);
-            }
+            long[] thread = ThreadAllocation.threadsNamed("jvirtio-target-" + name + "-q0");
+            assertEquals(1, thread.length, "queue thread jvirtio-target-" + name + "-q0");
+            ThreadAllocation.Result result = ThreadAllocation.measure(thread, ROUNDS, MEASURED, 1.0, () -> run(io, w, r, MEASURED));
             io.read(r, 0);
             assertSameBytes(bytes(w), bytes(r), "read back");
-            assertTrue(best < 1.0, mode + ": the queue thread allocated" + rounds + " bytes in rounds of " + MEASURED
-                    + " commands (best " + best + " per command)");
+            assertTrue(result.bestPerOp() < 1.0, mode + ": the queue thread allocated " + result + " of " + MEASURED + " commands");
         }
     }
 
@@ -76,16 +67,5 @@ class QueueThreadAllocationTest {
             io.write(w, off);
             io.read(r, off);
         }
-    }
-
-    private static long queueThread(String threadName) {
-        Thread found = null;
-        for (Thread th : Thread.getAllStackTraces().keySet()) {
-            if (th.getName().equals(threadName)) {
-                found = th;
-            }
-        }
-        assertNotNull(found, "queue thread " + threadName);
-        return found.threadId();
     }
 }
