@@ -12,13 +12,9 @@ public final class PerfReport {
      * One measured run and the CPU time spent by the processes involved.
      *
      * @param wallNanos the wall time over which the processes' CPU time was taken (the whole run: opening,
-     *                  warm-up, measured phase, drain), or -1 when it is the measured phase only
+     *                  warm-up, measured phase, drain)
      */
     public record Run(PerfResult result, long jvmCpuNanos, long targetCpuNanos, long wallNanos) {
-        /** A run whose processes' CPU time covers its measured phase only. */
-        public Run(PerfResult result, long jvmCpuNanos, long targetCpuNanos) {
-            this(result, jvmCpuNanos, targetCpuNanos, -1);
-        }
     }
 
     /**
@@ -48,11 +44,6 @@ public final class PerfReport {
             row(sb, r.bdev(), r);
             boolean lastOfRun = eachRunAlone || i + 1 == runs.size() || runs.get(i + 1).result.queueDepth() != r.queueDepth()
                     || runs.get(i + 1).jvmCpuNanos != run.jvmCpuNanos;
-            // the processes' CPU is over the whole run: the longest measured phase of its rows (a job cut short by a dead device ends early)
-            long runNanos = 0;
-            for (int k = groupStart; k <= i; k++) {
-                runNanos = Math.max(runNanos, runs.get(k).result.elapsedNanos());
-            }
             if (lastOfRun && i > groupStart) {
                 List<PerfResult> group = runs.subList(groupStart, i + 1).stream().map(Run::result).toList();
                 row(sb, "Total", PerfResult.total(group));
@@ -61,13 +52,11 @@ public final class PerfReport {
                 groupStart = i + 1;
             }
             if (lastOfRun && run.jvmCpuNanos >= 0) {
-                // CPU time taken over the whole run (warm-up included) must be divided by that run's wall time:
+                // CPU time taken over the whole run (warm-up included) is divided by that run's wall time:
                 // over the measured phase alone it came out above 100 % of a core for one polling thread
-                long over = run.wallNanos > 0 ? run.wallNanos : runNanos;
-                sb.append(String.format(Locale.ROOT, "  processes over the -q %d run%s: jvm %s%% CPU, target %s%n", r.queueDepth(),
-                        run.wallNanos > 0 ? String.format(Locale.ROOT, " (%.1f s with warm-up)", run.wallNanos / 1e9) : "",
-                        percent(run.jvmCpuNanos, over),
-                        run.targetCpuNanos < 0 ? "n/a (in this JVM, or its pid unknown)" : percent(run.targetCpuNanos, over) + "% CPU"));
+                sb.append(String.format(Locale.ROOT, "  processes over the -q %d run (%.1f s with warm-up): jvm %s%% CPU, target %s%n",
+                        r.queueDepth(), run.wallNanos / 1e9, percent(run.jvmCpuNanos, run.wallNanos),
+                        run.targetCpuNanos < 0 ? "n/a (in this JVM, or its pid unknown)" : percent(run.targetCpuNanos, run.wallNanos) + "% CPU"));
             }
         }
         return sb.toString();
@@ -110,7 +99,7 @@ public final class PerfReport {
                     r.ios(), r.iops(), r.mibPerSecond(), r.errors(), r.miscompares(), r.meanLatencyMicros(), r.latencyMicros(50),
                     r.latencyMicros(99), r.latencyMicros(99.9), r.maxLatencyMicros(), run.jvmCpuNanos / 1e9,
                     r.cpuNanos() / 1e9, run.targetCpuNanos < 0 ? "null" : String.format(Locale.ROOT, "%.3f", run.targetCpuNanos / 1e9),
-                    (run.wallNanos > 0 ? run.wallNanos : r.elapsedNanos()) / 1e9));
+                    run.wallNanos / 1e9));
         }
         return sb.append("\n  ]\n}\n").toString();
     }

@@ -332,20 +332,7 @@ public final class DeviceQueue {
         }
         int scanned = PackedChainReader.scan(name, r, availSlot, availWrap);
         int slots = scanned & 0xFFFF;
-        int id = scanned >>> 16;
-        if (id >= requests.length) {
-            throw new DriverRingException(name + ": packed chain at slot " + availSlot + " has buffer id " + id + ", beyond the queue size "
-                    + requests.length);
-        }
-        QueueRequest req = requests[id];
-        synchronized (usedLock) {
-            if (req.inFlight) {
-                throw new DriverRingException(name + ": buffer id " + id + " made available again while the device still holds it");
-            }
-        }
-        req.reset();
-        PackedChainReader.fill(name, r, availSlot, slots, memory, setup.indirect(), req);
-        req.ringSlots = slots;
+        QueueRequest req = claimPacked(scanned >>> 16, -1, r.descRing(), r.size(), availSlot, slots);
         int slot = availSlot;
         availSlot += slots;
         if (availSlot >= r.size()) {
@@ -379,24 +366,38 @@ public final class DeviceQueue {
         } catch (IllegalArgumentException e) {
             throw new DriverRingException(name + ": " + e.getMessage());
         }
-        if (id >= requests.length) {
-            throw new DriverRingException(name + ": inflight entry " + entry + " has buffer id " + id + ", beyond the queue size "
-                    + requests.length);
-        }
-        QueueRequest req = requests[id];
-        synchronized (usedLock) {
-            if (req.inFlight) {
-                throw new DriverRingException(name + ": inflight entry " + entry + " names buffer id " + id + ", which is in flight already");
-            }
-        }
-        req.reset();
-        PackedChainReader.fill(name, resubmitChain, slots, 0, slots, memory, setup.indirect(), req);
-        req.ringSlots = slots;
+        QueueRequest req = claimPacked(id, entry, resubmitChain, slots, 0, slots);
         synchronized (usedLock) {
             req.inFlight = true;
             inFlight++;
             req.inflightEntry = entry;
         }
+        return req;
+    }
+
+    /**
+     * Reads the {@code slots} descriptors from {@code slot} of {@code desc} (the ring itself, or a chain
+     * copied back from the inflight area) into the request of buffer id {@code id}, which must not be in
+     * flight.
+     *
+     * @param entry the inflight entry the chain was copied from, or -1 for the ring's chain at {@code slot}
+     *              (it only names the chain in an error, and the message is built only when thrown)
+     */
+    private QueueRequest claimPacked(int id, int entry, MemorySegment desc, int size, int slot, int slots) {
+        if (id >= requests.length) {
+            throw new DriverRingException(name + ": " + (entry < 0 ? "packed chain at slot " + slot : "inflight entry " + entry)
+                    + " has buffer id " + id + ", beyond the queue size " + requests.length);
+        }
+        QueueRequest req = requests[id];
+        synchronized (usedLock) {
+            if (req.inFlight) {
+                throw new DriverRingException(name + (entry < 0 ? ": buffer id " + id + " made available again while the device still holds it"
+                        : ": inflight entry " + entry + " names buffer id " + id + ", which is in flight already"));
+            }
+        }
+        req.reset();
+        PackedChainReader.fill(name, desc, size, slot, slots, memory, setup.indirect(), req);
+        req.ringSlots = slots;
         return req;
     }
 

@@ -61,17 +61,11 @@ final class PackedChainReader {
     }
 
     /**
-     * Translates the {@code slots} descriptors from {@code slot} into {@code r}.
+     * Translates the {@code slots} descriptors from {@code slot} into {@code r}, from any descriptor
+     * array of {@code size} slots laid out as a packed ring: the ring itself, or a chain copied back
+     * from the inflight area.
      *
      * @throws DriverRingException naming the slot and the value that break the rules
-     */
-    static void fill(String queue, PackedRing ring, int slot, int slots, GuestMemory memory, boolean indirect, QueueRequest r) {
-        fill(queue, ring.descRing(), ring.size(), slot, slots, memory, indirect, r);
-    }
-
-    /**
-     * Translates {@code slots} descriptors from {@code slot} of any descriptor array laid out as a
-     * packed ring: the ring itself, or a chain copied back from the inflight area.
      */
     static void fill(String queue, MemorySegment desc, int size, int slot, int slots, GuestMemory memory, boolean indirect, QueueRequest r) {
         int s = slot;

@@ -21,9 +21,8 @@ final class Iov {
 
     private static final int COPY_OUT = 0;    // this view -> a segment
     private static final int COPY_IN = 1;     // a segment -> this view
-    private static final int ZERO = 2;
-    private static final int STORE_READ = 3;  // the store -> this view
-    private static final int STORE_WRITE = 4; // this view -> the store
+    private static final int STORE_READ = 2;  // the store -> this view
+    private static final int STORE_WRITE = 3; // this view -> the store
 
     private MemorySegment[] memory = new MemorySegment[INITIAL];
     private long[] offsets = new long[INITIAL];
@@ -78,13 +77,6 @@ final class Iov {
         length = whole.length - s;
     }
 
-    /** @return a new view of the same buffers starting {@code offset} bytes further (clamped to the end) */
-    Iov from(long offset) {
-        Iov v = new Iov();
-        v.viewOf(this, offset);
-        return v;
-    }
-
     /** @return the number of bytes from this view's start to the end of the buffers */
     long length() {
         return length;
@@ -108,11 +100,6 @@ final class Iov {
     /** Copies {@code [srcOffset, +len)} of {@code src} to {@code offset} of this view. */
     void copyIn(long offset, MemorySegment src, long srcOffset, long len) {
         transfer(COPY_IN, offset, len, src, srcOffset, null, 0);
-    }
-
-    /** Fills {@code len} bytes at {@code offset} with zeros. */
-    void zero(long offset, long len) {
-        transfer(ZERO, offset, len, null, 0, null, 0);
     }
 
     /** Reads {@code len} bytes of {@code store} from {@code storeOffset} into this view, from its start. */
@@ -145,7 +132,6 @@ final class Iov {
             switch (op) {
                 case COPY_OUT -> MemorySegment.copy(m, at, other, otherOffset + done, n);
                 case COPY_IN -> MemorySegment.copy(other, otherOffset + done, m, at, n);
-                case ZERO -> m.asSlice(at, n).fill((byte) 0);
                 case STORE_READ -> store.read(storeOffset + done, m, at, n);
                 default -> store.write(storeOffset + done, m, at, n);
             }

@@ -149,7 +149,12 @@ final class ScsiTask {
         sense = null;
         transferredIn = 0;
         consumedOut = 0;
-        word.set(((w >>> STATE_BITS) + 1) << STATE_BITS | State.RUNNING.ordinal());
+        word.set(stateWord((w >>> STATE_BITS) + 1, State.RUNNING));
+    }
+
+    /** @return the state word of command {@code generation} in {@code state} */
+    private static long stateWord(long generation, State state) {
+        return generation << STATE_BITS | state.ordinal();
     }
 
     /** @return which command the task holds now */
@@ -192,7 +197,7 @@ final class ScsiTask {
 
     /** Marks the command as held (delayed): whoever wins {@link #start} or {@link #cancel} then ends it. */
     void hold() {
-        word.set(generation() << STATE_BITS | State.WAITING.ordinal());
+        word.set(stateWord(generation(), State.WAITING));
     }
 
     /** The timer that will run the held command; cancelled when a TMF or a stopped queue ends it first. */
@@ -202,12 +207,12 @@ final class ScsiTask {
 
     /** @return whether this caller won the right to run held command {@code generation} */
     boolean start(long generation) {
-        return word.compareAndSet(generation << STATE_BITS | State.WAITING.ordinal(), generation << STATE_BITS | State.RUNNING.ordinal());
+        return word.compareAndSet(stateWord(generation, State.WAITING), stateWord(generation, State.RUNNING));
     }
 
     /** Completes held command {@code generation} now with {@code response} (ABORTED, RESET), if it has not started. */
     boolean cancel(long generation, int response) {
-        if (!word.compareAndSet(generation << STATE_BITS | State.WAITING.ordinal(), generation << STATE_BITS | State.CANCELLED.ordinal())) {
+        if (!word.compareAndSet(stateWord(generation, State.WAITING), stateWord(generation, State.CANCELLED))) {
             return false;
         }
         cancelTimer();
@@ -227,7 +232,7 @@ final class ScsiTask {
             return false;
         }
         dropped = true;
-        if (word.compareAndSet(generation << STATE_BITS | State.WAITING.ordinal(), generation << STATE_BITS | State.CANCELLED.ordinal())) {
+        if (word.compareAndSet(stateWord(generation, State.WAITING), stateWord(generation, State.CANCELLED))) {
             cancelTimer();
             registry.remove(this);
             notifyWaiters(takeWaiters());
@@ -383,7 +388,7 @@ final class ScsiTask {
     private CompletableFuture<Void> end() {
         registry.remove(this);
         long g = generation();
-        word.set(g << STATE_BITS | State.DONE.ordinal());
+        word.set(stateWord(g, State.DONE));
         return takeWaiters();
     }
 
